@@ -1,5 +1,41 @@
-import { DurableObject } from "cloudflare:workers";
-export class CacheShard extends DurableObject {
-  async ping(): Promise<string> { return "pong"; }
-}
-export default { async fetch() { return new Response("ok"); } };
+import { swaggerUI } from "@hono/swagger-ui";
+import { bodyLimit } from "hono/body-limit";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { requestId } from "hono/request-id";
+import { LIMITS } from "./config";
+import { createRouter } from "./http/app-env";
+import { requireToken } from "./http/auth";
+import { errorBody, handleError, HttpError, notFound } from "./http/errors";
+import { requestLog } from "./http/logging";
+import { adminRoutes } from "./routes/admin";
+import { cacheRoutes } from "./routes/cache";
+import { healthRoutes } from "./routes/health";
+
+export { CacheShard } from "../durable-objects/cache-shard";
+
+const app = createRouter();
+
+app.use(requestId());
+app.use(requestLog());
+app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => c.json(errorBody("method_not_allowed", `${c.req.method} is not allowed here; use ${methods.join(", ")}`), 405, { Allow: methods.join(", ") }) }));
+// A ceiling for every body; routes set tighter limits of their own.
+app.use(bodyLimit({ maxSize: LIMITS.batchBodyBytes, onError: () => { throw new HttpError(413, "payload_too_large", `body exceeds the limit of ${LIMITS.batchBodyBytes} bytes`); } }));
+app.use("/cache/*", requireToken("API_TOKEN", false));
+
+app.route("/", healthRoutes);
+app.route("/", cacheRoutes);
+app.route("/", adminRoutes);
+
+app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" });
+app.openAPIRegistry.registerComponent("securitySchemes", "apiToken", { type: "http", scheme: "bearer", description: "API_TOKEN (only when configured)" });
+app.doc31("/openapi.json", {
+  openapi: "3.1.0",
+  info: { title: "durable-cluster", version: "0.1.0", description: "Distributed-systems toolkit on Cloudflare Workers and Durable Objects" },
+  security: [{ apiToken: [] }],
+});
+app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+
+app.notFound(notFound);
+app.onError(handleError);
+
+export default app;

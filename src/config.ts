@@ -1,0 +1,108 @@
+import { z } from "zod";
+import { HttpError } from "./http/errors";
+
+/** Named limits of the cache API (documented in the README, enforced with a 4xx). */
+export const LIMITS = {
+  keyBytes: 512,
+  valueBytes: 1024 * 1024,
+  batchKeys: 100,
+  batchBodyBytes: 8 * 1024 * 1024,
+  jsonBodyBytes: 64 * 1024,
+  maxTtlMs: 365 * 24 * 60 * 60 * 1000,
+} as const;
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const ShardWeights = z
+  .string()
+  .default("{}")
+  .transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be a JSON object of shard id -> weight" });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string(), z.number().positive()));
+
+const ConfigSchema = z
+  .object({
+    CACHE_SHARDS: int(1, 1024).default(8),
+    CACHE_VNODES: int(1, 4096).optional(),
+    CACHE_SHARD_WEIGHTS: ShardWeights,
+    CACHE_REPLICAS: int(1, 7).default(3),
+    CACHE_READ_QUORUM: int(1, 7).default(2),
+    CACHE_WRITE_QUORUM: int(1, 7).default(2),
+    CACHE_REPLICA_TIMEOUT_MS: int(10, 60_000).default(1000),
+    CACHE_REQUEST_DEADLINE_MS: int(10, 120_000).default(3000),
+    CACHE_SHARD_CAPACITY_BYTES: int(LIMITS.valueBytes * 2, 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  })
+  .superRefine((c, ctx) => {
+    if (c.CACHE_REPLICAS > c.CACHE_SHARDS)
+      ctx.addIssue({ code: "custom", path: ["CACHE_REPLICAS"], message: "N cannot exceed the shard count" });
+    if (c.CACHE_READ_QUORUM > c.CACHE_REPLICAS)
+      ctx.addIssue({ code: "custom", path: ["CACHE_READ_QUORUM"], message: "R cannot exceed N" });
+    if (c.CACHE_WRITE_QUORUM > c.CACHE_REPLICAS)
+      ctx.addIssue({ code: "custom", path: ["CACHE_WRITE_QUORUM"], message: "W cannot exceed N" });
+    for (const id of Object.keys(c.CACHE_SHARD_WEIGHTS)) {
+      if (!/^shard-\d+$/.test(id) || Number(id.slice(6)) >= c.CACHE_SHARDS)
+        ctx.addIssue({ code: "custom", path: ["CACHE_SHARD_WEIGHTS", id], message: "unknown shard id" });
+    }
+  });
+
+export interface CacheConfig {
+  shards: { id: string; weight: number }[];
+  vnodes: number | undefined;
+  replicas: number;
+  readQuorum: number;
+  writeQuorum: number;
+  replicaTimeoutMs: number;
+  deadlineMs: number;
+  shardCapacityBytes: number;
+}
+
+export interface Config {
+  cache: CacheConfig;
+}
+
+/** Parses and checks the cluster shape from `[vars]`; throws a readable error listing every bad variable. */
+export function parseConfig(env: Record<string, unknown>): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  const c = parsed.data;
+  return {
+    cache: {
+      shards: Array.from({ length: c.CACHE_SHARDS }, (_, i) => {
+        const id = `shard-${i}`;
+        return { id, weight: c.CACHE_SHARD_WEIGHTS[id] ?? 1 };
+      }),
+      vnodes: c.CACHE_VNODES,
+      replicas: c.CACHE_REPLICAS,
+      readQuorum: c.CACHE_READ_QUORUM,
+      writeQuorum: c.CACHE_WRITE_QUORUM,
+      replicaTimeoutMs: c.CACHE_REPLICA_TIMEOUT_MS,
+      deadlineMs: c.CACHE_REQUEST_DEADLINE_MS,
+      shardCapacityBytes: c.CACHE_SHARD_CAPACITY_BYTES,
+    },
+  };
+}
+
+// The env object is stable per isolate, so the config is parsed once per isolate.
+const cache = new WeakMap<object, Config>();
+
+export function getConfig(env: Cloudflare.Env): Config {
+  let config = cache.get(env);
+  if (!config) {
+    try {
+      config = parseConfig(env as unknown as Record<string, unknown>);
+    } catch (err) {
+      throw new HttpError(500, "config_invalid", (err as Error).message);
+    }
+    cache.set(env, config);
+  }
+  return config;
+}

@@ -1,0 +1,60 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/** The one error shape of the API: `{"error": {"code", "message", "details?"}}`. */
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+/** An error that maps to a client-visible status; throw it from any handler or service. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
+export function errorBody(code: string, message: string, details?: unknown): ErrorBody {
+  return details === undefined ? { error: { code, message } } : { error: { code, message, details } };
+}
+
+export function errorResponse(c: Context, err: HttpError): Response {
+  return c.json(errorBody(err.code, err.message, err.details), err.status, err.headers);
+}
+
+const CODE_BY_STATUS: Record<number, string> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  408: "timeout",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+  429: "too_many_requests",
+  503: "unavailable",
+};
+
+/** app.onError: known errors keep their status; anything else is a 500 without internals. */
+export function handleError(err: Error, c: Context): Response {
+  if (err instanceof HttpError) return errorResponse(c, err);
+  if (err instanceof HTTPException) {
+    const status = err.status;
+    // Hono's JSON validator reports a body it cannot parse as "Malformed JSON in request body".
+    const code = /malformed json/i.test(err.message) ? "malformed_json" : (CODE_BY_STATUS[status] ?? "error");
+    return c.json(errorBody(code, err.message || code), status);
+  }
+  console.error(JSON.stringify({ level: "error", msg: "unhandled error", requestId: c.get("requestId"), error: String(err) }));
+  return c.json(errorBody("internal", "internal error"), 500);
+}
+
+export function notFound(c: Context): Response {
+  return c.json(errorBody("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), 404);
+}

@@ -1,0 +1,96 @@
+import { QuorumTracker } from "../core/cache/quorum";
+
+export interface ReplicaSuccess<T> {
+  index: number;
+  shard: string;
+  value: T;
+}
+export interface ReplicaFailure {
+  index: number;
+  shard: string;
+  reason: string;
+}
+export interface QuorumResult<T> {
+  met: boolean;
+  results: ReplicaSuccess<T>[];
+  failures: ReplicaFailure[];
+  /** Settles when every launched call has finished: hand it to waitUntil so late writes still land. */
+  rest: Promise<void>;
+}
+
+export class TimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no reply within ${ms} ms`);
+    this.name = "TimeoutError";
+  }
+}
+
+/** Rejects with TimeoutError if `p` has not settled in `ms`; the timer never outlives the call. */
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(ms)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Calls replicas of a preference list until `needed` of them answer. Each call has its own timeout
+ * so a slow replica is skipped, never waited on; the whole call also ends at `deadlineMs`.
+ * `eager` contacts every replica at once (writes); otherwise only as many as still needed (reads),
+ * adding the next replica of the list each time one fails.
+ */
+export function callQuorum<T>(
+  replicas: readonly string[],
+  needed: number,
+  eager: boolean,
+  call: (shard: string) => Promise<T>,
+  timeoutMs: number,
+  deadlineMs: number,
+): Promise<QuorumResult<T>> {
+  return new Promise((resolve) => {
+    const tracker = new QuorumTracker(replicas.length, needed, eager);
+    const results: ReplicaSuccess<T>[] = [];
+    const failures: ReplicaFailure[] = [];
+    const launched: Promise<void>[] = [];
+    let settled = false;
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      resolve({
+        met: tracker.outcome() === "met",
+        results: [...results],
+        failures: [...failures],
+        rest: Promise.allSettled(launched).then(() => undefined),
+      });
+    };
+    const deadline = setTimeout(finish, deadlineMs);
+    const pump = (): void => {
+      for (const index of tracker.launch()) {
+        const shard = replicas[index] as string;
+        const attempt = (async () => call(shard))();
+        launched.push(
+          withTimeout(attempt, timeoutMs).then(
+            (value) => {
+              tracker.ack(index);
+              results.push({ index, shard, value });
+            },
+            (err: unknown) => {
+              tracker.fail(index);
+              failures.push({ index, shard, reason: err instanceof Error ? err.message : String(err) });
+            },
+          ).then(() => {
+            if (settled) return;
+            if (tracker.outcome() === "pending") pump();
+            else finish();
+          }),
+        );
+        // A call that lost the race to its timeout still settles later; keep it from surfacing as unhandled.
+        attempt.catch(() => undefined);
+      }
+      if (tracker.outcome() !== "pending") finish();
+    };
+    pump();
+  });
+}

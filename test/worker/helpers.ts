@@ -1,0 +1,35 @@
+import { env, SELF } from "cloudflare:test";
+
+export const ADMIN = { authorization: "Bearer test-admin-token" };
+export const BASE = "http://cluster.test";
+
+export function call(path: string, init?: RequestInit): Promise<Response> {
+  return SELF.fetch(`${BASE}${path}`, init);
+}
+
+export async function json<T = Record<string, unknown>>(res: Response): Promise<T> {
+  return (await res.json()) as T;
+}
+
+export function shard(id: string) {
+  return env.CACHE_SHARD.get(env.CACHE_SHARD.idFromName(id));
+}
+
+/** The preference list of a key, as the router computes it. */
+export async function replicasOf(key: string): Promise<string[]> {
+  const { HashRing } = await import("../../src/core/ring/hash-ring");
+  const { getConfig } = await import("../../src/config");
+  const cfg = getConfig(env).cache;
+  return new HashRing(cfg.shards, cfg.vnodes === undefined ? {} : { vnodes: cfg.vnodes }).preferenceList(key, cfg.replicas);
+}
+
+export async function setFault(shardId: string, mode: "healthy" | "down" | "slow", delayMs = 0): Promise<void> {
+  const res = await call(`/admin/cache/shards/${shardId}/fault`, {
+    method: "POST",
+    headers: { ...ADMIN, "content-type": "application/json" },
+    body: JSON.stringify({ mode, delayMs }),
+  });
+  if (res.status !== 200) throw new Error(`setFault ${shardId}: ${res.status} ${await res.text()}`);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
