@@ -204,7 +204,8 @@ cacheRoutes.openapi(
 
 // Single-key routes take any key (including "/" when percent-encoded as %2F, and raw "/" too), so they
 // are plain Hono routes with a greedy pattern; their OpenAPI description is registered below.
-const KEY_PATH = "/cache/:key{.+}";
+// `.*`, not `.+`: an empty key (`/cache/`) reaches assertKey and is a 400 naming the problem, not a 404.
+const KEY_PATH = "/cache/:key{.*}";
 
 cacheRoutes.get(KEY_PATH, async (c) => {
   const key = keyFromPath(c);

@@ -101,7 +101,11 @@ async function write(deps: CacheDeps, key: string, value: Uint8Array | null, con
   const req: ShardWrite = { key, version, value, contentType, expiresAt };
   const q = await callQuorum(replicas, needed, true, (s) => shardStub(env, s).put(req), config.replicaTimeoutMs, config.deadlineMs);
   deps.waitUntil(q.rest);
-  if (!q.met) throw quorumError("write", q, needed, replicas.length);
+  if (!q.met) {
+    // The write may still land on the replicas that had not answered; wait for them (bounded by the
+    // replica timeout) so the error reports exactly how many acknowledged.
+    throw quorumError("write", { ...q, ...(await q.rest) }, needed, replicas.length);
+  }
   return { version, expiresAt, acks: q.results.length, needed, replicas: replicas.length };
 }
 

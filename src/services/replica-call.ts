@@ -14,8 +14,8 @@ export interface QuorumResult<T> {
   met: boolean;
   results: ReplicaSuccess<T>[];
   failures: ReplicaFailure[];
-  /** Settles when every launched call has finished: hand it to waitUntil so late writes still land. */
-  rest: Promise<void>;
+  /** Settles with every launched call's outcome once all have finished: hand it to waitUntil so late writes still land. */
+  rest: Promise<{ results: ReplicaSuccess<T>[]; failures: ReplicaFailure[] }>;
 }
 
 export class TimeoutError extends Error {
@@ -62,7 +62,7 @@ export function callQuorum<T>(
         met: tracker.outcome() === "met",
         results: [...results],
         failures: [...failures],
-        rest: Promise.allSettled(launched).then(() => undefined),
+        rest: Promise.allSettled(launched).then(() => ({ results, failures })),
       });
     };
     const deadline = setTimeout(finish, deadlineMs);

@@ -33,3 +33,13 @@ export async function setFault(shardId: string, mode: "healthy" | "down" | "slow
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The error an RPC call rejects with (RPC promises are not plain promises, so `expect(...).rejects` leaks them). */
+export async function rejection(call: () => Promise<unknown>): Promise<Error> {
+  try {
+    await call();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error("expected the call to fail");
+}

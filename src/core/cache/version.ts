@@ -42,8 +42,11 @@ export function versionTime(v: Version): number {
 export class VersionClock {
   private lastMs = 0;
   private counter = 0;
+  private readonly writerTag: number;
 
-  constructor(private readonly writerTag: number) {}
+  constructor(writerTag: number) {
+    this.writerTag = writerTag;
+  }
 
   next(nowMs: number): Version {
     if (nowMs > this.lastMs) {

@@ -1,0 +1,38 @@
+// Runs the deploy bundle under Miniflare 4 directly (not `wrangler dev`, whose dev proxy caps
+// throughput near 500 req/s on this kind of machine; see TOOLCHAIN.md).
+import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+
+export interface RunningWorker {
+  url: string;
+  stop: () => Promise<void>;
+}
+
+/** Builds the bundle with `wrangler deploy --dry-run` and serves it on a free loopback port. */
+export async function startWorker(bindings: Record<string, string>): Promise<RunningWorker> {
+  // Inside the project: workerd refuses module paths that climb out of its starting directory.
+  const outdir = join("dist", `bench-${process.pid}`);
+  execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
+  const mf = new Miniflare({
+    scriptPath: join(outdir, "index.js"),
+    modules: true,
+    compatibilityDate: "2026-08-01",
+    durableObjects: { CACHE_SHARD: { className: "CacheShard", useSQLite: true } },
+    bindings: { LOG_REQUESTS: "false", ...bindings },
+    host: "127.0.0.1",
+    port: 0,
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return {
+    url,
+    stop: async () => {
+      await mf.dispose();
+      rmSync(outdir, { recursive: true, force: true });
+    },
+  };
+}
