@@ -43,6 +43,16 @@ describe("quorum replication (N=3, R=2, W=2)", () => {
     expect(r.headers.get("x-cache-acks")).toBe("2/2/3");
   });
 
+  it("a write is sent to all N replicas, not only the W that acknowledge it", async () => {
+    const key = "everywhere";
+    const { version } = await json<WriteBody>(await put(key, "v"));
+    const replicas = await replicasOf(key);
+    await eventually(async () => {
+      const versions = await Promise.all(replicas.map(async (s) => (await shard(s).get(key)).version));
+      return versions.every((v) => v === version);
+    });
+  });
+
   it("answers 503 with Retry-After when the write quorum cannot be met", async () => {
     const [a, b] = await replicasOf("two-down");
     await setFault(a!, "down");

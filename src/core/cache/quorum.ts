@@ -25,10 +25,11 @@ export class QuorumTracker {
   launch(): number[] {
     const target = this.eager ? this.replicas : this.needed - this.acked.length;
     const out: number[] = [];
-    while (this.nextIndex < this.replicas && this.inFlight + out.length < target && this.outcome() === "pending") {
+    if (this.outcome() !== "pending") return out;
+    while (this.nextIndex < this.replicas && this.inFlight < target) {
       out.push(this.nextIndex++);
+      this.inFlight += 1;
     }
-    this.inFlight += out.length;
     return out;
   }
 
