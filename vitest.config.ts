@@ -18,6 +18,9 @@ export default defineConfig({
         ],
         test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
       },
+      {
+        test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], environment: "node", testTimeout: 120_000, hookTimeout: 120_000 },
+      },
     ],
   },
 });
