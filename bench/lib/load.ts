@@ -3,6 +3,7 @@ import autocannon from "autocannon";
 export interface LoadResult {
   name: string;
   rps: number;
+  mean: number;
   p50: number;
   p99: number;
   errors: number;
@@ -40,6 +41,7 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
   return {
     name: spec.name,
     rps: result.requests.average,
+    mean: result.latency.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,

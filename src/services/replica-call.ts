@@ -36,7 +36,8 @@ export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 
 /**
  * Calls replicas of a preference list until `needed` of them answer. Each call has its own timeout
- * so a slow replica is skipped, never waited on; the whole call also ends at `deadlineMs`.
+ * so a slow replica is skipped, never waited on; every call's timeout is capped by the time left
+ * before `deadlineMs`, so the whole call ends by then.
  * `eager` contacts every replica at once (writes); otherwise only as many as still needed (reads),
  * adding the next replica of the list each time one fails.
  */
@@ -47,7 +48,9 @@ export function callQuorum<T>(
   call: (shard: string) => Promise<T>,
   timeoutMs: number,
   deadlineMs: number,
+  now: () => number = Date.now,
 ): Promise<QuorumResult<T>> {
+  const deadlineAt = now() + deadlineMs;
   return new Promise((resolve) => {
     const tracker = new QuorumTracker(replicas.length, needed, eager);
     const results: ReplicaSuccess<T>[] = [];
@@ -57,7 +60,6 @@ export function callQuorum<T>(
     const finish = () => {
       if (settled) return;
       settled = true;
-      clearTimeout(deadline);
       resolve({
         met: tracker.outcome() === "met",
         results: [...results],
@@ -65,13 +67,14 @@ export function callQuorum<T>(
         rest: Promise.allSettled(launched).then(() => ({ results, failures })),
       });
     };
-    const deadline = setTimeout(finish, deadlineMs);
     const pump = (): void => {
       for (const index of tracker.launch()) {
         const shard = replicas[index] as string;
         const attempt = (async () => call(shard))();
         launched.push(
-          withTimeout(attempt, timeoutMs).then(
+          // Each call's timeout is capped by what is left of the deadline, so the whole call ends by
+          // the deadline without a timer of its own.
+          withTimeout(attempt, Math.max(1, Math.min(timeoutMs, deadlineAt - now()))).then(
             (value) => {
               tracker.ack(index);
               results.push({ index, shard, value });
