@@ -48,6 +48,16 @@ function ttlParam(c: Context<AppEnv>): number | null {
   return parsed.data;
 }
 
+/** One key of a batch: its result, or its own error (a failed quorum on one key does not fail the batch). */
+async function perKey<T extends object>(key: string, run: () => Promise<T>): Promise<({ key: string } & T) | { key: string; error: { code: string; message: string } }> {
+  try {
+    return { key, ...(await run()) };
+  } catch (err) {
+    if (err instanceof HttpError) return { key, error: { code: err.code, message: err.message } };
+    throw err;
+  }
+}
+
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 function encodeValue(bytes: Uint8Array): { value: string; encoding: "utf8" | "base64" } {
   try {
@@ -149,16 +159,11 @@ cacheRoutes.openapi(
     keys.forEach((k, i) => assertKey(k, LIMITS.keyBytes, `keys.${i}`));
     const r = c.req.valid("query").r;
     const d = deps(c);
-    const results = await Promise.all(keys.map(async (key) => {
-      try {
-        const { record } = await cacheGet(d, key, r);
-        if (!record.live) return { key, found: false, version: record.version };
-        return { key, found: true, ...encodeValue(record.value ?? new Uint8Array(0)), contentType: record.contentType, version: record.version, expiresAt: record.expiresAt ?? null };
-      } catch (err) {
-        if (err instanceof HttpError) return { key, error: { code: err.code, message: err.message } };
-        throw err;
-      }
-    }));
+    const results = await Promise.all(keys.map((key) => perKey(key, async () => {
+      const { record } = await cacheGet(d, key, r);
+      if (!record.live) return { found: false, version: record.version };
+      return { found: true, ...encodeValue(record.value ?? new Uint8Array(0)), contentType: record.contentType, version: record.version, expiresAt: record.expiresAt ?? null };
+    })));
     return c.json({ results }, 200);
   },
 );
@@ -190,14 +195,7 @@ cacheRoutes.openapi(
     });
     const w = c.req.valid("query").w;
     const d = deps(c);
-    const results = await Promise.all(decoded.map(async (e) => {
-      try {
-        return { key: e.key, ...(await cacheSet(d, e.key, e.bytes, e.contentType, e.ttl, w)) };
-      } catch (err) {
-        if (err instanceof HttpError) return { key: e.key, error: { code: err.code, message: err.message } };
-        throw err;
-      }
-    }));
+    const results = await Promise.all(decoded.map((e) => perKey(e.key, () => cacheSet(d, e.key, e.bytes, e.contentType, e.ttl, w))));
     return c.json({ results }, 200);
   },
 );

@@ -32,3 +32,63 @@ describe("cache HTTP API", () => {
     expect((await json<{ error: { code: string } }>(res)).error.code).toBe("not_found");
   });
 });
+
+describe("cache batch, TTL, stats and ring", () => {
+  const postJson = (path: string, body: unknown) =>
+    call(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+  it("batch set then batch get, with utf8 and base64 values and a missing key", async () => {
+    const set = await postJson("/cache/batch/set", {
+      entries: [
+        { key: "b1", value: "héllo" },
+        { key: "b2", value: "AP8=", encoding: "base64", contentType: "application/x-bin" },
+      ],
+    });
+    expect(set.status).toBe(200);
+    const { results: written } = await json<{ results: Array<{ key: string; acks: number }> }>(set);
+    expect(written.map((r) => [r.key, r.acks >= 2])).toEqual([["b1", true], ["b2", true]]);
+    const get = await postJson("/cache/batch/get", { keys: ["b1", "b2", "b3"] });
+    const { results } = await json<{ results: Array<Record<string, unknown>> }>(get);
+    expect(results[0]).toMatchObject({ key: "b1", found: true, value: "héllo", encoding: "utf8" });
+    expect(results[1]).toMatchObject({ key: "b2", found: true, value: "AP8=", encoding: "base64", contentType: "application/x-bin" });
+    expect(results[2]).toMatchObject({ key: "b3", found: false });
+    // A binary value written by batch reads back byte for byte through the single-key route.
+    expect(Array.from(new Uint8Array(await (await call("/cache/b2")).arrayBuffer()))).toEqual([0, 255]);
+  });
+
+  it("rejects duplicate keys in one batch set", async () => {
+    const res = await postJson("/cache/batch/set", { entries: [{ key: "d", value: "1" }, { key: "d", value: "2" }] });
+    expect(res.status).toBe(400);
+  });
+
+  it("a value written with a TTL is gone once it expires, on every replica", async () => {
+    const put = await call("/cache/short-lived?ttl=50", { method: "PUT", body: "x" });
+    const { expiresAt } = await json<{ expiresAt: number }>(put);
+    expect(expiresAt).toBeGreaterThan(Date.now() - 1000);
+    expect((await call("/cache/short-lived")).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 80));
+    expect((await call("/cache/short-lived?r=3")).status).toBe(404);
+  });
+
+  it("the x-cache-ttl-ms header sets the TTL too", async () => {
+    const put = await call("/cache/ttl-header", { method: "PUT", body: "x", headers: { "x-cache-ttl-ms": "60000" } });
+    const { expiresAt } = await json<{ expiresAt: number | null }>(put);
+    expect(expiresAt).not.toBeNull();
+    expect(Number((await call("/cache/ttl-header")).headers.get("x-cache-expires-at"))).toBe(expiresAt);
+  });
+
+  it("stats count keys and hits across shards; the ring reports ownership summing to 1", async () => {
+    await call("/cache/counted", { method: "PUT", body: "12345" });
+    await call("/cache/counted");
+    const stats = await json<{ shards: Array<{ shard: string; reachable: boolean }>; totals: Record<string, number> }>(await call("/cache/stats"));
+    expect(stats.shards).toHaveLength(8);
+    expect(stats.shards.every((s) => s.reachable)).toBe(true);
+    expect(stats.totals.keys).toBeGreaterThanOrEqual(3); // N=3 copies of "counted" at least
+    expect(stats.totals.hits).toBeGreaterThanOrEqual(2); // R=2
+    const ring = await json<{ shards: Array<{ id: string; vnodes: number; ownership: number }>; replicas: number }>(await call("/cache/ring"));
+    expect(ring.replicas).toBe(3);
+    expect(ring.shards).toHaveLength(8);
+    expect(ring.shards.reduce((a, s) => a + s.ownership, 0)).toBeCloseTo(1, 9);
+    expect(ring.shards.every((s) => s.vnodes === 1024)).toBe(true);
+  });
+});
