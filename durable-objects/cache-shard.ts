@@ -1,16 +1,24 @@
 import { DurableObject } from "cloudflare:workers";
-import { isExpired, shouldApply } from "../src/core/cache/replica-state";
 import { getConfig } from "../src/config";
+import { isExpired, shouldApply } from "../src/core/cache/replica-state";
+import { hintRetryDelay, nextDue } from "../src/core/cache/timers";
+import { withTimeout } from "../src/services/replica-call";
 
-/** How long a delete (or an expiry) is remembered so that an older copy on another replica cannot resurrect the key. */
+/** How long a delete, an expiry or an eviction marker is remembered, so an older copy on another replica cannot win a read. */
 export const TOMBSTONE_GRACE_MS = 24 * 60 * 60 * 1000;
-/** Rows handled per alarm run, so one sweep never runs long; a backlog reschedules the alarm at once. */
+/** Bytes every row costs beyond its key (counted twice), value and content type: version, expiry, SQLite row and index overhead. */
+export const ROW_OVERHEAD_BYTES = 64;
+/** Rows handled per alarm run, so one sweep never runs long; a backlog re-arms the alarm at once. */
 const SWEEP_BATCH = 500;
+const HINT_BATCH = 20;
+/** Reads remember recency in memory and write it to storage in batches of this many keys. */
+const TOUCH_FLUSH = 1000;
 
 /** A replica's answer for one key (see ReplicaRecord in src/core/cache). */
 export interface ShardRecord {
   version: string | null;
   live: boolean;
+  evicted?: boolean;
   value?: Uint8Array;
   contentType?: string;
   expiresAt?: number | null;
@@ -25,49 +33,72 @@ export interface ShardWrite {
   expiresAt: number | null;
 }
 
+export interface ShardFault {
+  mode: "healthy" | "down" | "slow";
+  delayMs: number;
+}
+
 export interface ShardStats {
   keys: number;
   bytes: number;
   capacityBytes: number;
   tombstones: number;
+  pendingHints: number;
   hits: number;
   misses: number;
   evictions: number;
   expirations: number;
   writes: number;
   staleWritesIgnored: number;
+  hintsDelivered: number;
   countersSince: number;
   fault: ShardFault;
 }
 
-export interface ShardFault {
-  mode: "healthy" | "down" | "slow";
-  delayMs: number;
-}
+const RowState = { Live: 0, Tombstone: 1, Evicted: 2 } as const;
+type RowState = (typeof RowState)[keyof typeof RowState];
 
 interface Row extends Record<string, SqlStorageValue> {
   version: string;
-  deleted: number;
+  state: number;
   value: ArrayBuffer | null;
   content_type: string | null;
   expires_at: number | null;
 }
 
+interface NewRow {
+  state: RowState;
+  version: string;
+  value: Uint8Array | null;
+  contentType: string | null;
+  expiresAt: number | null;
+  size: number;
+}
+
+/** Row counts and bytes, kept in `meta` and changed in the same transaction as the rows. */
+interface Accounting {
+  liveKeys: number;
+  liveBytes: number;
+  deadRows: number;
+  deadBytes: number;
+}
+
 const encoder = new TextEncoder();
+/** A key is stored twice: in its row and in the primary-key index. */
+const keyCost = (key: string) => 2 * encoder.encode(key).byteLength;
 
 /**
- * One shard of the cache: entries with a version, TTL (lazy expiry + alarm sweep) and LRU eviction
- * at a byte capacity. Recency of reads is tracked in memory (a read never writes storage); after a
- * restart the order falls back to the last write of each entry.
+ * One shard of the cache: versioned entries with TTL (lazy expiry + alarm sweep), LRU eviction at a
+ * byte capacity, tombstones, and hinted handoff for replicas that missed a write. All state lives in
+ * SQLite; memory holds only counters and a bounded batch of read-recency updates.
  */
 export class CacheShard extends DurableObject<Cloudflare.Env> {
   private readonly sql: SqlStorage;
-  /** Live entries in least- to most-recently-used order -> their size in bytes. */
-  private readonly lru = new Map<string, number>();
-  private totalBytes = 0;
+  private acc: Accounting;
   private alarmAt: number | null = null;
   private fault: ShardFault = { mode: "healthy", delayMs: 0 };
-  private readonly counters = { hits: 0, misses: 0, evictions: 0, expirations: 0, writes: 0, staleWritesIgnored: 0 };
+  private readonly touches = new Map<string, number>();
+  private readonly counters = { hits: 0, misses: 0, evictions: 0, expirations: 0, writes: 0, staleWritesIgnored: 0, hintsDelivered: 0 };
   private readonly countersSince = Date.now();
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
@@ -75,30 +106,71 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     this.sql = ctx.storage.sql;
     this.sql.exec(`CREATE TABLE IF NOT EXISTS entries (
       key TEXT PRIMARY KEY, value BLOB, content_type TEXT, version TEXT NOT NULL,
-      expires_at INTEGER, deleted INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL, touched_at INTEGER NOT NULL)`);
+      expires_at INTEGER, state INTEGER NOT NULL, size INTEGER NOT NULL, touched_at INTEGER NOT NULL)`);
     this.sql.exec("CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL");
+    this.sql.exec("CREATE INDEX IF NOT EXISTS entries_lru ON entries (touched_at) WHERE state = 0");
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS hints (
+      target TEXT NOT NULL, key TEXT NOT NULL, due_at INTEGER NOT NULL, attempts INTEGER NOT NULL,
+      give_up_at INTEGER NOT NULL, PRIMARY KEY (target, key))`);
+    this.sql.exec("CREATE INDEX IF NOT EXISTS hints_due ON hints (due_at)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)");
-    for (const row of this.sql.exec<{ key: string; size: number }>(
-      "SELECT key, size FROM entries WHERE deleted = 0 ORDER BY touched_at",
-    )) {
-      this.lru.set(row.key, row.size);
-      this.totalBytes += row.size;
-    }
-    const fault = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE name = 'fault'").toArray()[0];
-    if (fault) this.fault = JSON.parse(fault.value) as ShardFault;
+    this.acc = this.meta<Accounting>("accounting") ?? { liveKeys: 0, liveBytes: 0, deadRows: 0, deadBytes: 0 };
+    this.fault = this.meta<ShardFault>("fault") ?? this.fault;
     void ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();
     });
+  }
+
+  private meta<T>(name: string): T | undefined {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE name = ?", name).toArray()[0];
+    return row ? (JSON.parse(row.value) as T) : undefined;
   }
 
   private get capacity(): number {
     return getConfig(this.env).cache.shardCapacityBytes;
   }
 
+  /** Runs `fn` as one SQLite transaction; the accounting in memory changes only if it commits. */
+  private tx<T>(fn: (acc: Accounting) => T): T {
+    const acc = { ...this.acc };
+    const result = this.ctx.storage.transactionSync(() => {
+      const r = fn(acc);
+      this.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES ('accounting', ?)", JSON.stringify(acc));
+      return r;
+    });
+    this.acc = acc;
+    return result;
+  }
+
+  /** Replaces (or with `next: null` forgets) one row, keeping the accounting exact. */
+  private setRow(acc: Accounting, key: string, next: NewRow | null, now: number): void {
+    const old = this.sql.exec<{ state: number; size: number }>("SELECT state, size FROM entries WHERE key = ?", key).toArray()[0];
+    if (old) {
+      if (old.state === RowState.Live) (acc.liveKeys--, (acc.liveBytes -= old.size));
+      else (acc.deadRows--, (acc.deadBytes -= old.size));
+    }
+    if (next === null) {
+      if (old) this.sql.exec("DELETE FROM entries WHERE key = ?", key);
+      return;
+    }
+    this.sql.exec(
+      "INSERT OR REPLACE INTO entries (key, value, content_type, version, expires_at, state, size, touched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      key, next.value, next.contentType, next.version, next.expiresAt, next.state, next.size, now,
+    );
+    if (next.state === RowState.Live) (acc.liveKeys++, (acc.liveBytes += next.size));
+    else (acc.deadRows++, (acc.deadBytes += next.size));
+  }
+
+  /** A row that remembers only a version: a tombstone (deleted or expired) or an eviction marker. */
+  private deadRow(state: RowState, key: string, version: string, now: number): NewRow {
+    return { state, version, value: null, contentType: null, expiresAt: now + TOMBSTONE_GRACE_MS, size: keyCost(key) + ROW_OVERHEAD_BYTES };
+  }
+
   /** Fault injection: a "down" shard refuses every call, a "slow" one answers after a delay. */
   private async guard(): Promise<void> {
-    if (this.fault.mode === "down") throw new Error("shard is down (fault injected)");
     if (this.fault.mode === "slow") await new Promise((r) => setTimeout(r, this.fault.delayMs));
+    // Checked after the delay too, so calls already waiting fail once the shard is marked down.
+    if (this.fault.mode === "down") throw new Error("shard is down (fault injected)");
   }
 
   async get(key: string): Promise<ShardRecord> {
@@ -114,26 +186,21 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
 
   private read(key: string, now: number): ShardRecord {
     const row = this.sql
-      .exec<Row>("SELECT version, deleted, value, content_type, expires_at FROM entries WHERE key = ?", key)
+      .exec<Row>("SELECT version, state, value, content_type, expires_at FROM entries WHERE key = ?", key)
       .toArray()[0];
-    if (!row) {
+    if (!row || row.state !== RowState.Live) {
       this.counters.misses++;
-      return { version: null, live: false };
-    }
-    if (row.deleted) {
-      this.counters.misses++;
-      return { version: row.version, live: false };
+      if (!row) return { version: null, live: false };
+      return row.state === RowState.Evicted ? { version: row.version, live: false, evicted: true } : { version: row.version, live: false };
     }
     if (isExpired(row.expires_at, now)) {
-      this.expire(key, now);
+      this.tx((acc) => this.setRow(acc, key, this.deadRow(RowState.Tombstone, key, row.version, now), now));
+      this.counters.expirations++;
       this.counters.misses++;
       return { version: row.version, live: false };
     }
-    const size = this.lru.get(key);
-    if (size !== undefined) {
-      this.lru.delete(key);
-      this.lru.set(key, size);
-    }
+    this.touches.set(key, now);
+    if (this.touches.size >= TOUCH_FLUSH) this.flushTouches();
     this.counters.hits++;
     return {
       version: row.version,
@@ -144,121 +211,185 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     };
   }
 
-  /** Applies a versioned write if it is newer than what this replica holds (last writer wins; replays are no-ops). */
+  private flushTouches(): void {
+    if (this.touches.size === 0) return;
+    this.ctx.storage.transactionSync(() => {
+      for (const [key, at] of this.touches) this.sql.exec("UPDATE entries SET touched_at = ? WHERE key = ? AND state = 0", at, key);
+    });
+    this.touches.clear();
+  }
+
+  /**
+   * Applies a versioned write if it is newer than what this replica holds (last writer wins; replays
+   * are no-ops). Answers the version the replica holds afterwards.
+   */
   async put(write: ShardWrite): Promise<{ applied: boolean; version: string | null }> {
     await this.guard();
     const now = Date.now();
-    const current = this.sql.exec<{ version: string }>("SELECT version FROM entries WHERE key = ?", write.key).toArray()[0];
-    if (current && !shouldApply(current.version, write.version)) {
+    const applied = this.tx((acc) => {
+      const current = this.sql.exec<{ version: string }>("SELECT version FROM entries WHERE key = ?", write.key).toArray()[0];
+      if (current && !shouldApply(current.version, write.version)) return { applied: false, version: current.version };
+      if (write.value === null || isExpired(write.expiresAt, now)) {
+        const tombstone = this.deadRow(RowState.Tombstone, write.key, write.version, now);
+        this.setRow(acc, write.key, null, now);
+        this.makeRoom(acc, tombstone.size, now);
+        this.setRow(acc, write.key, tombstone, now);
+      } else {
+        const size = keyCost(write.key) + write.value.byteLength + write.contentType.length + ROW_OVERHEAD_BYTES;
+        if (size > this.capacity) throw new Error(`entry of ${size} bytes exceeds the shard capacity`);
+        this.setRow(acc, write.key, null, now);
+        this.makeRoom(acc, size, now);
+        this.setRow(acc, write.key, { state: RowState.Live, version: write.version, value: write.value, contentType: write.contentType, expiresAt: write.expiresAt, size }, now);
+      }
+      return { applied: true, version: write.version };
+    });
+    if (!applied.applied) {
       this.counters.staleWritesIgnored++;
-      return { applied: false, version: current.version };
+      return applied;
     }
     this.counters.writes++;
-    if (write.value === null || isExpired(write.expiresAt, now)) {
-      this.writeTombstone(write.key, write.version, now);
-    } else {
-      const size = encoder.encode(write.key).byteLength + write.value.byteLength;
-      if (size > this.capacity) throw new Error(`entry of ${size} bytes exceeds the shard capacity`);
-      this.forget(write.key);
-      this.evictFor(size);
-      this.sql.exec(
-        `INSERT OR REPLACE INTO entries (key, value, content_type, version, expires_at, deleted, size, touched_at)
-         VALUES (?, ?, ?, ?, ?, 0, ?, ?)`,
-        write.key,
-        write.value,
-        write.contentType,
-        write.version,
-        write.expiresAt,
-        size,
-        now,
-      );
-      this.lru.set(write.key, size);
-      this.totalBytes += size;
-      if (write.expiresAt !== null) await this.scheduleSweep(write.expiresAt);
-    }
-    return { applied: true, version: write.version };
+    const expiry = write.value === null ? now + TOMBSTONE_GRACE_MS : write.expiresAt;
+    if (expiry !== null) await this.scheduleAt(expiry);
+    return applied;
   }
 
-  private writeTombstone(key: string, version: string, now: number): void {
-    this.forget(key);
-    const forgetAt = now + TOMBSTONE_GRACE_MS;
-    this.sql.exec(
-      `INSERT OR REPLACE INTO entries (key, value, content_type, version, expires_at, deleted, size, touched_at)
-       VALUES (?, NULL, NULL, ?, ?, 1, 0, ?)`,
-      key,
-      version,
-      forgetAt,
-      now,
-    );
-    void this.scheduleSweep(forgetAt);
-  }
-
-  /** An expired entry becomes a tombstone with the same version, so an older copy elsewhere cannot win a read. */
-  private expire(key: string, now: number): void {
-    const row = this.sql.exec<{ version: string }>("SELECT version FROM entries WHERE key = ?", key).toArray()[0];
-    if (!row) return;
-    this.writeTombstone(key, row.version, now);
-    this.counters.expirations++;
-  }
-
-  private forget(key: string): void {
-    const size = this.lru.get(key);
-    if (size !== undefined) {
-      this.lru.delete(key);
-      this.totalBytes -= size;
-    }
-  }
-
-  /** Evicts least-recently-used entries until `incoming` more bytes fit. Evicted keys are forgotten, not tombstoned. */
-  private evictFor(incoming: number): void {
+  /**
+   * Evicts least-recently-used entries until `incoming` more bytes fit. An evicted entry leaves a
+   * version-only marker (so an older copy elsewhere cannot win a read); only when no live entry is
+   * left are the oldest markers and tombstones forgotten early.
+   */
+  private makeRoom(acc: Accounting, incoming: number, now: number): void {
     const capacity = this.capacity;
-    for (const [key, size] of this.lru) {
-      if (this.totalBytes + incoming <= capacity) break;
-      this.lru.delete(key);
-      this.totalBytes -= size;
-      this.sql.exec("DELETE FROM entries WHERE key = ?", key);
-      this.counters.evictions++;
+    const fits = () => acc.liveBytes + acc.deadBytes + incoming <= capacity;
+    if (fits()) return;
+    this.flushTouches();
+    while (!fits()) {
+      const live = this.sql
+        .exec<{ key: string; version: string; expires_at: number | null }>(
+          "SELECT key, version, expires_at FROM entries WHERE state = 0 ORDER BY touched_at LIMIT 32",
+        )
+        .toArray();
+      const dead = live.length > 0 ? [] : this.sql.exec<{ key: string }>("SELECT key FROM entries WHERE state != 0 ORDER BY expires_at LIMIT 32").toArray();
+      if (live.length === 0 && dead.length === 0) return;
+      for (const row of live) {
+        if (fits()) return;
+        const expired = isExpired(row.expires_at, now);
+        this.setRow(acc, row.key, this.deadRow(expired ? RowState.Tombstone : RowState.Evicted, row.key, row.version, now), now);
+        this.counters[expired ? "expirations" : "evictions"]++;
+      }
+      for (const row of dead) {
+        if (fits()) return;
+        this.setRow(acc, row.key, null, now);
+      }
     }
   }
 
-  private async scheduleSweep(at: number): Promise<void> {
-    if (this.alarmAt !== null && this.alarmAt <= at) return;
-    this.alarmAt = at;
-    await this.ctx.storage.setAlarm(at);
+  /**
+   * Hinted handoff: remember that `targets` missed this key's latest write; the alarm sends them
+   * this replica's newest copy until they take it (or the tombstone grace runs out).
+   */
+  async addHints(key: string, targets: string[]): Promise<void> {
+    await this.guard();
+    const now = Date.now();
+    const dueAt = now + hintRetryDelay(0);
+    for (const target of targets) {
+      this.sql.exec(
+        "INSERT OR REPLACE INTO hints (target, key, due_at, attempts, give_up_at) VALUES (?, ?, ?, 0, ?)",
+        target, key, dueAt, now + TOMBSTONE_GRACE_MS,
+      );
+    }
+    await this.scheduleAt(dueAt);
   }
 
-  /** The sweep: expire due entries, forget old tombstones, then re-arm for the next due row. Idempotent. */
+  private async scheduleAt(at: number): Promise<void> {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    await this.ctx.storage.setAlarm(at);
+    this.alarmAt = at;
+  }
+
+  /** The one alarm: sweeps expiries and forgets old tombstones, delivers due hints, then re-arms. Idempotent. */
   override async alarm(): Promise<void> {
     const now = Date.now();
     this.alarmAt = null;
+    this.flushTouches();
+    this.sweep(now);
+    await this.deliverHints(now);
+    const expiry = this.sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM entries WHERE expires_at IS NOT NULL").one().at;
+    const hint = this.sql.exec<{ at: number | null }>("SELECT MIN(due_at) AS at FROM hints").one().at;
+    const next = nextDue([expiry, hint], Date.now());
+    if (next !== null) await this.scheduleAt(next);
+  }
+
+  private sweep(now: number): void {
     const due = this.sql
-      .exec<{ key: string; deleted: number }>(
-        "SELECT key, deleted FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?",
-        now,
-        SWEEP_BATCH,
+      .exec<{ key: string; state: number; version: string }>(
+        "SELECT key, state, version FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+        now, SWEEP_BATCH,
       )
       .toArray();
-    for (const row of due) {
-      if (row.deleted) this.sql.exec("DELETE FROM entries WHERE key = ?", row.key);
-      else this.expire(row.key, now);
-    }
-    const next = this.sql
-      .exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM entries WHERE expires_at IS NOT NULL")
-      .one().at;
-    if (next !== null) {
-      this.alarmAt = Math.max(next, now);
-      await this.ctx.storage.setAlarm(this.alarmAt);
-    }
+    if (due.length === 0) return;
+    this.tx((acc) => {
+      for (const row of due) {
+        if (row.state === RowState.Live) {
+          this.setRow(acc, row.key, this.deadRow(RowState.Tombstone, row.key, row.version, now), now);
+          this.counters.expirations++;
+        } else {
+          this.setRow(acc, row.key, null, now);
+        }
+      }
+    });
+  }
+
+  private async deliverHints(now: number): Promise<void> {
+    const due = this.sql
+      .exec<{ target: string; key: string; attempts: number; give_up_at: number }>(
+        "SELECT target, key, attempts, give_up_at FROM hints WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+        now, HINT_BATCH,
+      )
+      .toArray();
+    const timeout = getConfig(this.env).cache.replicaTimeoutMs;
+    await Promise.all(
+      due.map(async (hint) => {
+        const row = this.sql
+          .exec<Row>("SELECT version, state, value, content_type, expires_at FROM entries WHERE key = ?", hint.key)
+          .toArray()[0];
+        // Nothing worth handing off (forgotten, or only an eviction marker), or too late: drop the hint.
+        if (!row || row.state === RowState.Evicted || hint.give_up_at <= now) {
+          this.sql.exec("DELETE FROM hints WHERE target = ? AND key = ?", hint.target, hint.key);
+          return;
+        }
+        const live = row.state === RowState.Live;
+        const write: ShardWrite = {
+          key: hint.key,
+          version: row.version,
+          value: live ? new Uint8Array(row.value ?? new ArrayBuffer(0)) : null,
+          contentType: row.content_type ?? "application/octet-stream",
+          expiresAt: live ? row.expires_at : null,
+        };
+        const stub = this.env.CACHE_SHARD.get(this.env.CACHE_SHARD.idFromName(hint.target));
+        try {
+          await withTimeout(stub.put(write), timeout);
+          this.sql.exec("DELETE FROM hints WHERE target = ? AND key = ?", hint.target, hint.key);
+          this.counters.hintsDelivered++;
+        } catch {
+          this.sql.exec(
+            "UPDATE hints SET attempts = attempts + 1, due_at = ? WHERE target = ? AND key = ?",
+            Date.now() + hintRetryDelay(hint.attempts + 1), hint.target, hint.key,
+          );
+        }
+      }),
+    );
   }
 
   async stats(): Promise<ShardStats> {
     await this.guard();
-    const tombstones = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM entries WHERE deleted = 1").one().n;
+    const pendingHints = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM hints").one().n;
     return {
-      keys: this.lru.size,
-      bytes: this.totalBytes,
+      keys: this.acc.liveKeys,
+      bytes: this.acc.liveBytes + this.acc.deadBytes,
       capacityBytes: this.capacity,
-      tombstones,
+      tombstones: this.acc.deadRows,
+      pendingHints,
       ...this.counters,
       countersSince: this.countersSince,
       fault: this.fault,

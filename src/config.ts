@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { HashRing } from "./core/ring/hash-ring";
 import { HttpError } from "./http/errors";
 
 /** Named limits of the cache API (documented in the README, enforced with a 4xx). */
@@ -7,6 +8,7 @@ export const LIMITS = {
   valueBytes: 1024 * 1024,
   batchKeys: 100,
   batchBodyBytes: 8 * 1024 * 1024,
+  batchResponseBytes: 8 * 1024 * 1024,
   jsonBodyBytes: 64 * 1024,
   maxTtlMs: 365 * 24 * 60 * 60 * 1000,
 } as const;
@@ -74,12 +76,20 @@ export function parseConfig(env: Record<string, unknown>): Config {
     throw new Error(`invalid configuration: ${problems}`);
   }
   const c = parsed.data;
+  const shards = Array.from({ length: c.CACHE_SHARDS }, (_, i) => {
+    const id = `shard-${i}`;
+    return { id, weight: c.CACHE_SHARD_WEIGHTS[id] ?? 1 };
+  });
+  try {
+    // Building the ring once here turns an impossible shape (e.g. a weight that needs millions of
+    // virtual nodes) into a config error rather than a failure of the first request.
+    new HashRing(shards, c.CACHE_VNODES === undefined ? {} : { vnodes: c.CACHE_VNODES });
+  } catch (err) {
+    throw new Error(`invalid configuration: CACHE_SHARD_WEIGHTS/CACHE_VNODES: ${(err as Error).message}`);
+  }
   return {
     cache: {
-      shards: Array.from({ length: c.CACHE_SHARDS }, (_, i) => {
-        const id = `shard-${i}`;
-        return { id, weight: c.CACHE_SHARD_WEIGHTS[id] ?? 1 };
-      }),
+      shards,
       vnodes: c.CACHE_VNODES,
       replicas: c.CACHE_REPLICAS,
       readQuorum: c.CACHE_READ_QUORUM,

@@ -7,7 +7,10 @@ import { base64ToBytes, bytesToBase64 } from "../http/base64";
 import { HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
 import { assertKey, decodePathSegment, readBodyLimited } from "../http/validation";
-import { allShardStats, cacheDelete, cacheGet, cacheSet, ringFor, type CacheDeps } from "../services/cache";
+import { allShardStats, cacheDelete, cacheGet, cacheSet, resolveQuorum, ringFor, type CacheDeps } from "../services/cache";
+
+/** Keys of a batch get read concurrently. */
+const BATCH_READ_CONCURRENCY = 10;
 
 const tooLarge = (limit: number) => () => {
   throw new HttpError(413, "payload_too_large", `body exceeds the limit of ${limit} bytes`);
@@ -73,9 +76,9 @@ const ShardStatsSchema = z.object({
   error: z.string().optional(),
   stats: z
     .object({
-      keys: z.number(), bytes: z.number(), capacityBytes: z.number(), tombstones: z.number(), hits: z.number(),
-      misses: z.number(), evictions: z.number(), expirations: z.number(), writes: z.number(),
-      staleWritesIgnored: z.number(), countersSince: z.number(),
+      keys: z.number(), bytes: z.number(), capacityBytes: z.number(), tombstones: z.number(), pendingHints: z.number(),
+      hits: z.number(), misses: z.number(), evictions: z.number(), expirations: z.number(), writes: z.number(),
+      staleWritesIgnored: z.number(), hintsDelivered: z.number(), countersSince: z.number(),
       fault: z.object({ mode: z.enum(["healthy", "down", "slow"]), delayMs: z.number() }),
     })
     .optional(),
@@ -159,11 +162,25 @@ cacheRoutes.openapi(
     keys.forEach((k, i) => assertKey(k, LIMITS.keyBytes, `keys.${i}`));
     const r = c.req.valid("query").r;
     const d = deps(c);
-    const results = await Promise.all(keys.map((key) => perKey(key, async () => {
-      const { record } = await cacheGet(d, key, r);
-      if (!record.live) return { found: false, version: record.version };
-      return { found: true, ...encodeValue(record.value ?? new Uint8Array(0)), contentType: record.contentType, version: record.version, expiresAt: record.expiresAt ?? null };
-    })));
+    resolveQuorum(d.config, r, "r");
+    // Keys are read a few at a time under a response budget, so 100 values of 1 MiB never sit in
+    // memory at once; keys past the budget answer `response_too_large` (fetch them on their own).
+    let budget = LIMITS.batchResponseBytes;
+    const results: Awaited<ReturnType<typeof readOne>>[] = [];
+    function readOne(key: string) {
+      return perKey(key, async () => {
+        if (budget <= 0) throw new HttpError(413, "response_too_large", `the batch response reached ${LIMITS.batchResponseBytes} bytes; read this key on its own`);
+        const { record } = await cacheGet(d, key, r);
+        if (!record.live) return { found: false, version: record.version };
+        const size = record.value?.byteLength ?? 0;
+        if (size > budget) throw new HttpError(413, "response_too_large", `the batch response would exceed ${LIMITS.batchResponseBytes} bytes; read this key on its own`);
+        budget -= size;
+        return { found: true, ...encodeValue(record.value ?? new Uint8Array(0)), contentType: record.contentType, version: record.version, expiresAt: record.expiresAt ?? null };
+      });
+    }
+    for (let i = 0; i < keys.length; i += BATCH_READ_CONCURRENCY) {
+      results.push(...(await Promise.all(keys.slice(i, i + BATCH_READ_CONCURRENCY).map(readOne))));
+    }
     return c.json({ results }, 200);
   },
 );
@@ -195,6 +212,7 @@ cacheRoutes.openapi(
     });
     const w = c.req.valid("query").w;
     const d = deps(c);
+    resolveQuorum(d.config, w, "w");
     const results = await Promise.all(decoded.map((e) => perKey(e.key, () => cacheSet(d, e.key, e.bytes, e.contentType, e.ttl, w))));
     return c.json({ results }, 200);
   },

@@ -1,7 +1,7 @@
 import type { CacheShard, ShardRecord, ShardStats, ShardWrite } from "../../durable-objects/cache-shard";
 import type { CacheConfig } from "../config";
-import { newestRecord, staleIndices } from "../core/cache/replica-state";
-import { VersionClock } from "../core/cache/version";
+import { effectivelyLive, newestRecord, staleIndices } from "../core/cache/replica-state";
+import { compareVersions, VersionClock } from "../core/cache/version";
 import { HashRing } from "../core/ring/hash-ring";
 import { HttpError } from "../http/errors";
 import { callQuorum, withTimeout, type QuorumResult } from "./replica-call";
@@ -41,17 +41,25 @@ export function ringFor(config: CacheConfig): HashRing {
 }
 
 let clock: VersionClock | undefined;
-function nextVersion(): string {
+function versionClock(): VersionClock {
   // Created lazily: Workers forbid random values at global scope. The tag tells isolates apart.
   clock ??= new VersionClock(crypto.getRandomValues(new Uint32Array(1))[0] ?? 0);
-  return clock.next(Date.now());
+  return clock;
 }
 
 export function shardStub(env: Cloudflare.Env, shard: string): DurableObjectStub<CacheShard> {
   return env.CACHE_SHARD.get(env.CACHE_SHARD.idFromName(shard));
 }
 
-function quorumError(kind: "read" | "write", q: QuorumResult<unknown>, needed: number, replicas: number): HttpError {
+/** A replica refused a write because it already holds a newer version of the key. */
+class StaleWriteError extends Error {
+  constructor(readonly current: string) {
+    super(`replica holds a newer version (${current})`);
+    this.name = "StaleWriteError";
+  }
+}
+
+function quorumError(kind: "read" | "write", q: Pick<QuorumResult<unknown>, "results" | "failures">, needed: number, replicas: number): HttpError {
   const acks = q.results.length;
   return new HttpError(
     503,
@@ -62,9 +70,11 @@ function quorumError(kind: "read" | "write", q: QuorumResult<unknown>, needed: n
   );
 }
 
-function checkQuorum(n: number, requested: number | undefined, fallback: number, what: string): number {
-  const q = requested ?? fallback;
-  if (q < 1 || q > n) throw new HttpError(400, "invalid_request", `${what} must be between 1 and N=${n}`);
+/** The quorum for one request: the configured one, or the caller's, which must be 1..N. */
+export function resolveQuorum(config: CacheConfig, requested: number | undefined, kind: "r" | "w"): number {
+  const n = config.replicas;
+  const q = requested ?? (kind === "r" ? config.readQuorum : config.writeQuorum);
+  if (!Number.isInteger(q) || q < 1 || q > n) throw new HttpError(400, "invalid_request", `query.${kind}: must be between 1 and N=${n}`);
   return q;
 }
 
@@ -72,41 +82,79 @@ function checkQuorum(n: number, requested: number | undefined, fallback: number,
 export async function cacheGet(deps: CacheDeps, key: string, r?: number): Promise<ReadOutcome> {
   const { config, env } = deps;
   const replicas = ringFor(config).preferenceList(key, config.replicas);
-  const needed = checkQuorum(replicas.length, r, config.readQuorum, "r");
+  const needed = resolveQuorum(config, r, "r");
   const q = await callQuorum(replicas, needed, false, (s) => shardStub(env, s).get(key), config.replicaTimeoutMs, config.deadlineMs);
   if (!q.met) throw quorumError("read", q, needed, replicas.length);
+  const now = Date.now();
   const records = q.results.map((x) => x.value);
-  const newest = newestRecord(records) ?? { version: null, live: false };
+  const newest = newestRecord(records, now) ?? { version: null, live: false };
+  // Reads advance this isolate's clock too, so a write after a read is ordered after what was read.
+  if (newest.version !== null) versionClock().observe(newest.version);
   const stale = staleIndices(records, newest).map((i) => q.results[i]!.shard);
+  const live = effectivelyLive(newest, now);
   if (stale.length > 0 && newest.version !== null) {
     const repair: ShardWrite = {
       key,
       version: newest.version,
-      value: newest.live ? (newest.value ?? new Uint8Array(0)) : null,
+      value: live ? (newest.value ?? new Uint8Array(0)) : null,
       contentType: newest.contentType ?? "application/octet-stream",
-      expiresAt: newest.expiresAt ?? null,
+      expiresAt: live ? (newest.expiresAt ?? null) : null,
     };
     deps.waitUntil(Promise.allSettled(stale.map((s) => withTimeout(shardStub(env, s).put(repair), config.replicaTimeoutMs))));
   }
-  return { record: newest, acks: q.results.length, needed, replicas: replicas.length, repaired: stale };
+  // An eviction marker or an expired copy as the newest version is a miss, never an older value.
+  const record: ShardRecord = live ? newest : { version: newest.version, live: false };
+  return { record, acks: q.results.length, needed, replicas: replicas.length, repaired: stale };
 }
 
 async function write(deps: CacheDeps, key: string, value: Uint8Array | null, contentType: string, ttlMs: number | null, w?: number): Promise<WriteOutcome> {
   const { config, env } = deps;
   const replicas = ringFor(config).preferenceList(key, config.replicas);
-  const needed = checkQuorum(replicas.length, w, config.writeQuorum, "w");
-  const version = nextVersion();
+  const needed = resolveQuorum(config, w, "w");
   // Expiry is absolute and decided once here, so every replica expires the entry at the same moment.
   const expiresAt = ttlMs === null ? null : Date.now() + ttlMs;
-  const req: ShardWrite = { key, version, value, contentType, expiresAt };
-  const q = await callQuorum(replicas, needed, true, (s) => shardStub(env, s).put(req), config.replicaTimeoutMs, config.deadlineMs);
-  deps.waitUntil(q.rest);
-  if (!q.met) {
+  for (let attempt = 0; ; attempt++) {
+    const version = versionClock().next(Date.now());
+    const req: ShardWrite = { key, version, value, contentType, expiresAt };
+    const q = await callQuorum(
+      replicas,
+      needed,
+      true,
+      async (s) => {
+        const res = await shardStub(env, s).put(req);
+        // Only a replica that now holds this write acknowledges it.
+        if (!res.applied && res.version !== version) throw new StaleWriteError(res.version ?? "");
+        return res;
+      },
+      config.replicaTimeoutMs,
+      config.deadlineMs,
+    );
+    deps.waitUntil(q.rest.then(({ results, failures }) => handOff(deps, key, results, failures)));
+    const newer = q.failures.map((f) => f.error).filter((e): e is StaleWriteError => e instanceof StaleWriteError);
+    if (q.met && newer.length === 0) return { version, expiresAt, acks: q.results.length, needed, replicas: replicas.length };
+    if (newer.length > 0) {
+      // A replica holds a version above ours (another writer whose clock is ahead): take it in and
+      // write once more above it, so an acknowledged write is the newest one.
+      for (const e of newer) versionClock().observe(e.current);
+      if (attempt === 0) continue;
+      const current = newer.map((e) => e.current).reduce((a, b) => (compareVersions(a, b) >= 0 ? a : b));
+      throw new HttpError(409, "conflict", "a newer write of this key keeps winning; retry", { current }, { "Retry-After": "1" });
+    }
     // The write may still land on the replicas that had not answered; wait for them (bounded by the
     // replica timeout) so the error reports exactly how many acknowledged.
-    throw quorumError("write", { ...q, ...(await q.rest) }, needed, replicas.length);
+    throw quorumError("write", await q.rest, needed, replicas.length);
   }
-  return { version, expiresAt, acks: q.results.length, needed, replicas: replicas.length };
+}
+
+/**
+ * Hinted handoff: replicas that missed a write (down, slow) get it later from one that has it, so a
+ * delete cannot be lost on a replica that no read happens to repair before tombstones are forgotten.
+ */
+async function handOff(deps: CacheDeps, key: string, results: { shard: string }[], failures: { shard: string; error: unknown }[]): Promise<void> {
+  const missed = failures.filter((f) => !(f.error instanceof StaleWriteError)).map((f) => f.shard);
+  const holder = results[0]?.shard;
+  if (missed.length === 0 || holder === undefined) return;
+  await withTimeout(shardStub(deps.env, holder).addHints(key, missed), deps.config.replicaTimeoutMs).catch(() => undefined);
 }
 
 /** Quorum write: sent to all N replicas at once, acknowledged at W. */

@@ -9,6 +9,7 @@ export interface ReplicaFailure {
   index: number;
   shard: string;
   reason: string;
+  error: unknown;
 }
 export interface QuorumResult<T> {
   met: boolean;
@@ -81,7 +82,7 @@ export function callQuorum<T>(
             },
             (err: unknown) => {
               tracker.fail(index);
-              failures.push({ index, shard, reason: err instanceof Error ? err.message : String(err) });
+              failures.push({ index, shard, reason: err instanceof Error ? err.message : String(err), error: err });
             },
           ).then(() => {
             if (settled) return;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { QuorumTracker } from "../../src/core/cache/quorum";
-import { isExpired, newestRecord, shouldApply, staleIndices, type ReplicaRecord } from "../../src/core/cache/replica-state";
+import { effectivelyLive, isExpired, newestRecord, shouldApply, staleIndices, type ReplicaRecord } from "../../src/core/cache/replica-state";
+import { hintRetryDelay, nextDue } from "../../src/core/cache/timers";
 import { compareVersions, isVersion, makeVersion, VersionClock } from "../../src/core/cache/version";
 
 describe("versions", () => {
@@ -30,7 +31,7 @@ describe("replica reconciliation", () => {
   const v2 = makeVersion(2, 0, 0);
 
   it("the newest version wins a read, tombstones included", () => {
-    expect(newestRecord([rec(v1), rec(v2, false), rec(null, false)])).toEqual(rec(v2, false));
+    expect(newestRecord([rec(v1), rec(v2, false), rec(null, false)], 0)).toEqual(rec(v2, false));
   });
 
   it("replicas older than the winner, or that never saw the key, are stale", () => {
@@ -85,5 +86,53 @@ describe("QuorumTracker", () => {
   it("refuses a quorum outside 1..N", () => {
     expect(() => new QuorumTracker(3, 4, false)).toThrow(RangeError);
     expect(() => new QuorumTracker(3, 0, false)).toThrow(RangeError);
+  });
+});
+
+describe("versions seen elsewhere", () => {
+  it("after observing a version from a clock ahead of ours, the next version is newer than it", () => {
+    const clock = new VersionClock(1);
+    const ahead = makeVersion(10_000, 5, 0xffffffff);
+    clock.observe(ahead);
+    expect(compareVersions(clock.next(2_000), ahead)).toBe(1);
+    clock.observe(makeVersion(1, 0, 0)); // an older one changes nothing
+    expect(compareVersions(clock.next(2_000), ahead)).toBe(1);
+  });
+});
+
+describe("reconciliation at equal versions", () => {
+  const v = makeVersion(5, 0, 0);
+  const now = 1_000;
+  it("a tombstone beats a live copy, which beats an eviction marker, in any reply order", () => {
+    const live: ReplicaRecord = { version: v, live: true };
+    const tomb: ReplicaRecord = { version: v, live: false };
+    const evicted: ReplicaRecord = { version: v, live: false, evicted: true };
+    expect(newestRecord([live, tomb], now)).toBe(tomb);
+    expect(newestRecord([tomb, live], now)).toBe(tomb);
+    expect(newestRecord([evicted, live], now)).toBe(live);
+    expect(newestRecord([live, evicted], now)).toBe(live);
+  });
+
+  it("a live copy whose expiry has passed by the reader's clock counts as expired", () => {
+    const expiredLive: ReplicaRecord = { version: v, live: true, expiresAt: now - 1 };
+    expect(effectivelyLive(expiredLive, now)).toBe(false);
+  });
+
+  it("an eviction marker is never repaired onto other replicas", () => {
+    const older: ReplicaRecord = { version: makeVersion(1, 0, 0), live: true };
+    expect(staleIndices([older], { version: v, live: false, evicted: true })).toEqual([]);
+  });
+});
+
+describe("shard timers", () => {
+  it("hint retries back off from 1 s, doubling, capped at 5 minutes", () => {
+    expect([0, 1, 2, 3].map(hintRetryDelay)).toEqual([1000, 2000, 4000, 8000]);
+    expect(hintRetryDelay(50)).toBe(300_000);
+  });
+
+  it("the alarm is set to the earliest timer, never in the past, or not at all", () => {
+    expect(nextDue([500, null, 200], 100)).toBe(200);
+    expect(nextDue([50], 100)).toBe(100);
+    expect(nextDue([null, null], 100)).toBeNull();
   });
 });

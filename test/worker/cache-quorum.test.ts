@@ -1,7 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { ADMIN, call, json, replicasOf, setFault, shard, sleep } from "./helpers";
-
-const ALL_SHARDS = Array.from({ length: 8 }, (_, i) => `shard-${i}`);
+import { ADMIN, ALL_SHARDS, call, eventually, getKey, json, putKey, replicasOf, setFault, shard } from "./helpers";
 
 afterEach(async () => {
   for (const s of ALL_SHARDS) await setFault(s, "healthy");
@@ -17,18 +15,8 @@ interface ErrorBody {
   error: { code: string; message: string; details: { acks: number; needed: number; replicas: number } };
 }
 
-const put = (key: string, value: string, query = "") => call(`/cache/${encodeURIComponent(key)}${query}`, { method: "PUT", body: value });
-const get = (key: string, query = "") => call(`/cache/${encodeURIComponent(key)}${query}`);
-
-/** Polls until `check` passes or the time is up (background work such as read repair runs after the response). */
-async function eventually(check: () => Promise<boolean>, ms = 3000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await sleep(25);
-  }
-  throw new Error("condition not reached in time");
-}
+const put = putKey;
+const get = getKey;
 
 describe("quorum replication (N=3, R=2, W=2)", () => {
   it("writes and reads succeed with one replica of the key down, and say how many acknowledged", async () => {

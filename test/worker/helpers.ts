@@ -43,3 +43,18 @@ export async function rejection(call: () => Promise<unknown>): Promise<Error> {
   }
   throw new Error("expected the call to fail");
 }
+
+/** Polls until `check` passes or the time is up (background work such as read repair runs after the response). */
+export async function eventually(check: () => Promise<boolean>, ms = 3000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await sleep(25);
+  }
+  throw new Error("condition not reached in time");
+}
+
+export const ALL_SHARDS = Array.from({ length: 8 }, (_, i) => `shard-${i}`);
+
+export const putKey = (key: string, value: string, query = "") => call(`/cache/${encodeURIComponent(key)}${query}`, { method: "PUT", body: value });
+export const getKey = (key: string, query = "") => call(`/cache/${encodeURIComponent(key)}${query}`);

@@ -48,6 +48,16 @@ export class VersionClock {
     this.writerTag = writerTag;
   }
 
+  /** Takes in a version seen elsewhere (hybrid-logical-clock style), so the next version is newer than it. */
+  observe(v: Version): void {
+    const t = versionTime(v);
+    const c = parseInt(v.slice(13, 19), 16);
+    if (t > this.lastMs || (t === this.lastMs && c > this.counter)) {
+      this.lastMs = t;
+      this.counter = c;
+    }
+  }
+
   next(nowMs: number): Version {
     if (nowMs > this.lastMs) {
       this.lastMs = nowMs;
