@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { call } from "./helpers";
+import { mulberry32 } from "../support/prng";
 
 // HTTP fuzz: a few hundred seeded random requests against every route and method. Bad input must
 // never produce a 5xx (DESIGN.md "HTTP conventions"), every request must finish in time, and every
@@ -11,18 +12,6 @@ const REQUESTS = 320;
 const PER_REQUEST_TIMEOUT_MS = 5_000;
 const CONCURRENCY = 4;
 const MiB = 1024 * 1024;
-
-/** mulberry32: a tiny seeded PRNG (no seeded PRNG is a dependency here, and Math.random cannot be replayed). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Gen {
   constructor(readonly next: () => number) {}
