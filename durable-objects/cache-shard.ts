@@ -8,6 +8,8 @@ import { withTimeout } from "../src/services/replica-call";
 export const TOMBSTONE_GRACE_MS = 24 * 60 * 60 * 1000;
 /** Bytes every row costs beyond its key (counted twice), value and content type: version, expiry, SQLite row and index overhead. */
 export const ROW_OVERHEAD_BYTES = 64;
+/** Share of the capacity that tombstones and eviction markers may fill before the oldest are forgotten early. */
+export const DEAD_SHARE = 0.25;
 /** Rows handled per alarm run, so one sweep never runs long; a backlog re-arms the alarm at once. */
 const SWEEP_BATCH = 500;
 const HINT_BATCH = 20;
@@ -100,6 +102,8 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
   private readonly touches = new Map<string, number>();
   private readonly counters = { hits: 0, misses: 0, evictions: 0, expirations: 0, writes: 0, staleWritesIgnored: 0, hintsDelivered: 0 };
   private readonly countersSince = Date.now();
+  /** The earliest expiry written by the last transaction: armed after it commits (never inside it). */
+  private txDue: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
@@ -110,8 +114,8 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     this.sql.exec("CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL");
     this.sql.exec("CREATE INDEX IF NOT EXISTS entries_lru ON entries (touched_at) WHERE state = 0");
     this.sql.exec(`CREATE TABLE IF NOT EXISTS hints (
-      target TEXT NOT NULL, key TEXT NOT NULL, due_at INTEGER NOT NULL, attempts INTEGER NOT NULL,
-      give_up_at INTEGER NOT NULL, PRIMARY KEY (target, key))`);
+      target TEXT NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL, due_at INTEGER NOT NULL,
+      attempts INTEGER NOT NULL, give_up_at INTEGER NOT NULL, PRIMARY KEY (target, key))`);
     this.sql.exec("CREATE INDEX IF NOT EXISTS hints_due ON hints (due_at)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)");
     this.acc = this.meta<Accounting>("accounting") ?? { liveKeys: 0, liveBytes: 0, deadRows: 0, deadBytes: 0 };
@@ -133,6 +137,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
   /** Runs `fn` as one SQLite transaction; the accounting in memory changes only if it commits. */
   private tx<T>(fn: (acc: Accounting) => T): T {
     const acc = { ...this.acc };
+
     const result = this.ctx.storage.transactionSync(() => {
       const r = fn(acc);
       this.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES ('accounting', ?)", JSON.stringify(acc));
@@ -159,6 +164,14 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     );
     if (next.state === RowState.Live) (acc.liveKeys++, (acc.liveBytes += next.size));
     else (acc.deadRows++, (acc.deadBytes += next.size));
+    if (next.expiresAt !== null && (this.txDue === null || next.expiresAt < this.txDue)) this.txDue = next.expiresAt;
+  }
+
+  /** Arms the alarm for what the last transaction wrote (expiries, tombstones, eviction markers). */
+  private async armAfterTx(): Promise<void> {
+    const due = this.txDue;
+    this.txDue = null;
+    if (due !== null) await this.scheduleAt(due);
   }
 
   /** A row that remembers only a version: a tombstone (deleted or expired) or an eviction marker. */
@@ -175,13 +188,17 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
 
   async get(key: string): Promise<ShardRecord> {
     await this.guard();
-    return this.read(key, Date.now());
+    const record = this.read(key, Date.now());
+    await this.armAfterTx();
+    return record;
   }
 
   async getMany(keys: string[]): Promise<ShardRecord[]> {
     await this.guard();
     const now = Date.now();
-    return keys.map((k) => this.read(k, now));
+    const records = keys.map((k) => this.read(k, now));
+    await this.armAfterTx();
+    return records;
   }
 
   private read(key: string, now: number): ShardRecord {
@@ -226,6 +243,8 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
   async put(write: ShardWrite): Promise<{ applied: boolean; version: string | null }> {
     await this.guard();
     const now = Date.now();
+    // A pending read-recency update older than this write must not roll its recency back.
+    this.touches.delete(write.key);
     const applied = this.tx((acc) => {
       const current = this.sql.exec<{ version: string }>("SELECT version FROM entries WHERE key = ?", write.key).toArray()[0];
       if (current && !shouldApply(current.version, write.version)) return { applied: false, version: current.version };
@@ -244,19 +263,20 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
       return { applied: true, version: write.version };
     });
     if (!applied.applied) {
+      this.txDue = null;
       this.counters.staleWritesIgnored++;
       return applied;
     }
     this.counters.writes++;
-    const expiry = write.value === null ? now + TOMBSTONE_GRACE_MS : write.expiresAt;
-    if (expiry !== null) await this.scheduleAt(expiry);
+    await this.armAfterTx();
     return applied;
   }
 
   /**
-   * Evicts least-recently-used entries until `incoming` more bytes fit. An evicted entry leaves a
-   * version-only marker (so an older copy elsewhere cannot win a read); only when no live entry is
-   * left are the oldest markers and tombstones forgotten early.
+   * Makes room for `incoming` more bytes. Eviction leaves a version-only marker (so an older copy
+   * elsewhere cannot win a read), so dead rows (markers and tombstones) are capped at DEAD_SHARE of
+   * the capacity: above it the oldest are forgotten early; below it the least recently used live
+   * entry is evicted.
    */
   private makeRoom(acc: Accounting, incoming: number, now: number): void {
     const capacity = this.capacity;
@@ -264,22 +284,27 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     if (fits()) return;
     this.flushTouches();
     while (!fits()) {
+      const forgetDead = acc.deadBytes > capacity * DEAD_SHARE || acc.liveKeys === 0;
+      if (forgetDead) {
+        const dead = this.sql.exec<{ key: string }>("SELECT key FROM entries WHERE state != 0 ORDER BY expires_at LIMIT 32").toArray();
+        if (dead.length === 0) return;
+        for (const row of dead) {
+          if (fits() || (acc.liveKeys > 0 && acc.deadBytes <= capacity * DEAD_SHARE)) break;
+          this.setRow(acc, row.key, null, now);
+        }
+        continue;
+      }
       const live = this.sql
         .exec<{ key: string; version: string; expires_at: number | null }>(
           "SELECT key, version, expires_at FROM entries WHERE state = 0 ORDER BY touched_at LIMIT 32",
         )
         .toArray();
-      const dead = live.length > 0 ? [] : this.sql.exec<{ key: string }>("SELECT key FROM entries WHERE state != 0 ORDER BY expires_at LIMIT 32").toArray();
-      if (live.length === 0 && dead.length === 0) return;
+      if (live.length === 0) return;
       for (const row of live) {
-        if (fits()) return;
+        if (fits() || acc.deadBytes > capacity * DEAD_SHARE) break;
         const expired = isExpired(row.expires_at, now);
         this.setRow(acc, row.key, this.deadRow(expired ? RowState.Tombstone : RowState.Evicted, row.key, row.version, now), now);
         this.counters[expired ? "expirations" : "evictions"]++;
-      }
-      for (const row of dead) {
-        if (fits()) return;
-        this.setRow(acc, row.key, null, now);
       }
     }
   }
@@ -288,14 +313,17 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
    * Hinted handoff: remember that `targets` missed this key's latest write; the alarm sends them
    * this replica's newest copy until they take it (or the tombstone grace runs out).
    */
-  async addHints(key: string, targets: string[]): Promise<void> {
+  async addHints(key: string, version: string, targets: string[]): Promise<void> {
     await this.guard();
     const now = Date.now();
     const dueAt = now + hintRetryDelay(0);
     for (const target of targets) {
+      // A hint only ever moves forward to a newer write (a late, older hint changes nothing).
       this.sql.exec(
-        "INSERT OR REPLACE INTO hints (target, key, due_at, attempts, give_up_at) VALUES (?, ?, ?, 0, ?)",
-        target, key, dueAt, now + TOMBSTONE_GRACE_MS,
+        `INSERT INTO hints (target, key, version, due_at, attempts, give_up_at) VALUES (?, ?, ?, ?, 0, ?)
+         ON CONFLICT (target, key) DO UPDATE SET version = excluded.version, due_at = excluded.due_at,
+           attempts = 0, give_up_at = excluded.give_up_at WHERE excluded.version > hints.version`,
+        target, key, version, dueAt, now + TOMBSTONE_GRACE_MS,
       );
     }
     await this.scheduleAt(dueAt);
@@ -311,13 +339,18 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
   override async alarm(): Promise<void> {
     const now = Date.now();
     this.alarmAt = null;
-    this.flushTouches();
-    this.sweep(now);
-    await this.deliverHints(now);
-    const expiry = this.sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM entries WHERE expires_at IS NOT NULL").one().at;
-    const hint = this.sql.exec<{ at: number | null }>("SELECT MIN(due_at) AS at FROM hints").one().at;
-    const next = nextDue([expiry, hint], Date.now());
-    if (next !== null) await this.scheduleAt(next);
+    try {
+      this.flushTouches();
+      this.sweep(now);
+      await this.deliverHints(now);
+    } finally {
+      // Re-armed from storage whatever happened above, so a failed run never leaves only a later alarm.
+      this.txDue = null;
+      const expiry = this.sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM entries WHERE expires_at IS NOT NULL").one().at;
+      const hint = this.sql.exec<{ at: number | null }>("SELECT MIN(due_at) AS at FROM hints").one().at;
+      const next = nextDue([expiry, hint], Date.now());
+      if (next !== null) await this.scheduleAt(next);
+    }
   }
 
   private sweep(now: number): void {
@@ -342,8 +375,8 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
 
   private async deliverHints(now: number): Promise<void> {
     const due = this.sql
-      .exec<{ target: string; key: string; attempts: number; give_up_at: number }>(
-        "SELECT target, key, attempts, give_up_at FROM hints WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+      .exec<{ target: string; key: string; version: string; attempts: number; give_up_at: number }>(
+        "SELECT target, key, version, attempts, give_up_at FROM hints WHERE due_at <= ? ORDER BY due_at LIMIT ?",
         now, HINT_BATCH,
       )
       .toArray();
@@ -355,7 +388,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
           .toArray()[0];
         // Nothing worth handing off (forgotten, or only an eviction marker), or too late: drop the hint.
         if (!row || row.state === RowState.Evicted || hint.give_up_at <= now) {
-          this.sql.exec("DELETE FROM hints WHERE target = ? AND key = ?", hint.target, hint.key);
+          this.sql.exec("DELETE FROM hints WHERE target = ? AND key = ? AND version = ?", hint.target, hint.key, hint.version);
           return;
         }
         const live = row.state === RowState.Live;
@@ -369,12 +402,14 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
         const stub = this.env.CACHE_SHARD.get(this.env.CACHE_SHARD.idFromName(hint.target));
         try {
           await withTimeout(stub.put(write), timeout);
-          this.sql.exec("DELETE FROM hints WHERE target = ? AND key = ?", hint.target, hint.key);
+          // What was sent is this replica's newest copy: it settles every hint up to that version, but
+          // not one replaced by a newer write while the delivery was in flight.
+          this.sql.exec("DELETE FROM hints WHERE target = ? AND key = ? AND version <= ?", hint.target, hint.key, row.version);
           this.counters.hintsDelivered++;
         } catch {
           this.sql.exec(
-            "UPDATE hints SET attempts = attempts + 1, due_at = ? WHERE target = ? AND key = ?",
-            Date.now() + hintRetryDelay(hint.attempts + 1), hint.target, hint.key,
+            "UPDATE hints SET attempts = attempts + 1, due_at = ? WHERE target = ? AND key = ? AND version = ?",
+            Date.now() + hintRetryDelay(hint.attempts + 1), hint.target, hint.key, hint.version,
           );
         }
       }),

@@ -163,23 +163,32 @@ cacheRoutes.openapi(
     const r = c.req.valid("query").r;
     const d = deps(c);
     resolveQuorum(d.config, r, "r");
-    // Keys are read a few at a time under a response budget, so 100 values of 1 MiB never sit in
-    // memory at once; keys past the budget answer `response_too_large` (fetch them on their own).
+    // Keys are read a few at a time, and the response is budgeted in request order by encoded size
+    // (JSON escapes, base64), so 100 values of 1 MiB never sit in memory at once. Keys past the
+    // budget answer `response_too_large`: read them on their own.
     let budget = LIMITS.batchResponseBytes;
-    const results: Awaited<ReturnType<typeof readOne>>[] = [];
+    const tooLarge = (key: string) => ({ key, error: { code: "response_too_large", message: `the batch response reached its limit of ${LIMITS.batchResponseBytes} bytes; read this key on its own` } });
+    const results: Array<Awaited<ReturnType<typeof readOne>> | ReturnType<typeof tooLarge>> = [];
     function readOne(key: string) {
       return perKey(key, async () => {
-        if (budget <= 0) throw new HttpError(413, "response_too_large", `the batch response reached ${LIMITS.batchResponseBytes} bytes; read this key on its own`);
         const { record } = await cacheGet(d, key, r);
         if (!record.live) return { found: false, version: record.version };
-        const size = record.value?.byteLength ?? 0;
-        if (size > budget) throw new HttpError(413, "response_too_large", `the batch response would exceed ${LIMITS.batchResponseBytes} bytes; read this key on its own`);
-        budget -= size;
         return { found: true, ...encodeValue(record.value ?? new Uint8Array(0)), contentType: record.contentType, version: record.version, expiresAt: record.expiresAt ?? null };
       });
     }
     for (let i = 0; i < keys.length; i += BATCH_READ_CONCURRENCY) {
-      results.push(...(await Promise.all(keys.slice(i, i + BATCH_READ_CONCURRENCY).map(readOne))));
+      const chunk = budget > 0 ? await Promise.all(keys.slice(i, i + BATCH_READ_CONCURRENCY).map(readOne)) : [];
+      keys.slice(i, i + BATCH_READ_CONCURRENCY).forEach((key, j) => {
+        const result = chunk[j];
+        const size = result && "value" in result && typeof result.value === "string" ? JSON.stringify(result.value).length : 0;
+        if (!result || size > budget) {
+          budget = 0;
+          results.push(tooLarge(key));
+        } else {
+          budget -= size;
+          results.push(result);
+        }
+      });
     }
     return c.json({ results }, 200);
   },

@@ -129,7 +129,7 @@ async function write(deps: CacheDeps, key: string, value: Uint8Array | null, con
       config.replicaTimeoutMs,
       config.deadlineMs,
     );
-    deps.waitUntil(q.rest.then(({ results, failures }) => handOff(deps, key, results, failures)));
+    deps.waitUntil(q.rest.then(({ results, failures }) => handOff(deps, key, version, results, failures)));
     const newer = q.failures.map((f) => f.error).filter((e): e is StaleWriteError => e instanceof StaleWriteError);
     if (q.met && newer.length === 0) return { version, expiresAt, acks: q.results.length, needed, replicas: replicas.length };
     if (newer.length > 0) {
@@ -150,11 +150,11 @@ async function write(deps: CacheDeps, key: string, value: Uint8Array | null, con
  * Hinted handoff: replicas that missed a write (down, slow) get it later from one that has it, so a
  * delete cannot be lost on a replica that no read happens to repair before tombstones are forgotten.
  */
-async function handOff(deps: CacheDeps, key: string, results: { shard: string }[], failures: { shard: string; error: unknown }[]): Promise<void> {
+async function handOff(deps: CacheDeps, key: string, version: string, results: { shard: string }[], failures: { shard: string; error: unknown }[]): Promise<void> {
   const missed = failures.filter((f) => !(f.error instanceof StaleWriteError)).map((f) => f.shard);
   const holder = results[0]?.shard;
   if (missed.length === 0 || holder === undefined) return;
-  await withTimeout(shardStub(deps.env, holder).addHints(key, missed), deps.config.replicaTimeoutMs).catch(() => undefined);
+  await withTimeout(shardStub(deps.env, holder).addHints(key, version, missed), deps.config.replicaTimeoutMs).catch(() => undefined);
 }
 
 /** Quorum write: sent to all N replicas at once, acknowledged at W. */
