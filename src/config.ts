@@ -11,6 +11,9 @@ export const LIMITS = {
   batchResponseBytes: 8 * 1024 * 1024,
   jsonBodyBytes: 64 * 1024,
   maxTtlMs: 365 * 24 * 60 * 60 * 1000,
+  /** A Raft KV value (it travels in log entries and Append messages). */
+  raftValueBytes: 64 * 1024,
+  raftListLimit: 1000,
 } as const;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -39,6 +42,13 @@ const ConfigSchema = z
     CACHE_REPLICA_TIMEOUT_MS: int(10, 60_000).default(1000),
     CACHE_REQUEST_DEADLINE_MS: int(10, 120_000).default(3000),
     CACHE_SHARD_CAPACITY_BYTES: int(LIMITS.valueBytes * 2, 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    RAFT_GROUP: z.string().regex(/^[a-z0-9-]{1,32}$/).default("main"),
+    RAFT_MEMBERS: int(1, 9).default(5),
+    RAFT_ELECTION_MIN_MS: int(20, 60_000).default(150),
+    RAFT_ELECTION_MAX_MS: int(21, 120_000).default(300),
+    RAFT_HEARTBEAT_MS: int(5, 30_000).default(50),
+    RAFT_REQUEST_DEADLINE_MS: int(100, 120_000).default(5000),
+    RAFT_COMPACT_EVERY: int(10, 1_000_000).default(1000),
   })
   .superRefine((c, ctx) => {
     if (c.CACHE_REPLICAS > c.CACHE_SHARDS)
@@ -47,6 +57,10 @@ const ConfigSchema = z
       ctx.addIssue({ code: "custom", path: ["CACHE_READ_QUORUM"], message: "R cannot exceed N" });
     if (c.CACHE_WRITE_QUORUM > c.CACHE_REPLICAS)
       ctx.addIssue({ code: "custom", path: ["CACHE_WRITE_QUORUM"], message: "W cannot exceed N" });
+    if (c.RAFT_ELECTION_MAX_MS <= c.RAFT_ELECTION_MIN_MS)
+      ctx.addIssue({ code: "custom", path: ["RAFT_ELECTION_MAX_MS"], message: "must be above RAFT_ELECTION_MIN_MS" });
+    if (c.RAFT_HEARTBEAT_MS >= c.RAFT_ELECTION_MIN_MS)
+      ctx.addIssue({ code: "custom", path: ["RAFT_HEARTBEAT_MS"], message: "must be below RAFT_ELECTION_MIN_MS" });
     for (const id of Object.keys(c.CACHE_SHARD_WEIGHTS)) {
       if (!/^shard-\d+$/.test(id) || Number(id.slice(6)) >= c.CACHE_SHARDS)
         ctx.addIssue({ code: "custom", path: ["CACHE_SHARD_WEIGHTS", id], message: "unknown shard id" });
@@ -64,8 +78,20 @@ export interface CacheConfig {
   shardCapacityBytes: number;
 }
 
+export interface RaftConfig {
+  group: string;
+  /** Initial voters: n1..nK. */
+  members: string[];
+  electionMinMs: number;
+  electionMaxMs: number;
+  heartbeatMs: number;
+  deadlineMs: number;
+  compactEvery: number;
+}
+
 export interface Config {
   cache: CacheConfig;
+  raft: RaftConfig;
 }
 
 /** Parses and checks the cluster shape from `[vars]`; throws a readable error listing every bad variable. */
@@ -97,6 +123,15 @@ export function parseConfig(env: Record<string, unknown>): Config {
       replicaTimeoutMs: c.CACHE_REPLICA_TIMEOUT_MS,
       deadlineMs: c.CACHE_REQUEST_DEADLINE_MS,
       shardCapacityBytes: c.CACHE_SHARD_CAPACITY_BYTES,
+    },
+    raft: {
+      group: c.RAFT_GROUP,
+      members: Array.from({ length: c.RAFT_MEMBERS }, (_, i) => `n${i + 1}`),
+      electionMinMs: c.RAFT_ELECTION_MIN_MS,
+      electionMaxMs: c.RAFT_ELECTION_MAX_MS,
+      heartbeatMs: c.RAFT_HEARTBEAT_MS,
+      deadlineMs: c.RAFT_REQUEST_DEADLINE_MS,
+      compactEvery: c.RAFT_COMPACT_EVERY,
     },
   };
 }

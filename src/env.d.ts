@@ -1,8 +1,10 @@
 import type { CacheShard } from "../durable-objects/cache-shard";
+import type { RaftNode } from "../durable-objects/raft-node";
 declare global {
   namespace Cloudflare {
     interface Env {
       CACHE_SHARD: DurableObjectNamespace<CacheShard>;
+      RAFT_NODE: DurableObjectNamespace<RaftNode>;
       ADMIN_TOKEN?: string;
       API_TOKEN?: string;
       LOG_REQUESTS?: string;
@@ -15,6 +17,13 @@ declare global {
       CACHE_REPLICA_TIMEOUT_MS?: string;
       CACHE_REQUEST_DEADLINE_MS?: string;
       CACHE_SHARD_CAPACITY_BYTES?: string;
+      RAFT_GROUP?: string;
+      RAFT_MEMBERS?: string;
+      RAFT_ELECTION_MIN_MS?: string;
+      RAFT_ELECTION_MAX_MS?: string;
+      RAFT_HEARTBEAT_MS?: string;
+      RAFT_REQUEST_DEADLINE_MS?: string;
+      RAFT_COMPACT_EVERY?: string;
     }
   }
 }

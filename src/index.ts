@@ -10,8 +10,11 @@ import { requestLog } from "./http/logging";
 import { adminRoutes } from "./routes/admin";
 import { cacheRoutes } from "./routes/cache";
 import { healthRoutes } from "./routes/health";
+import { kvRoutes } from "./routes/kv";
+import { raftRoutes } from "./routes/raft";
 
 export { CacheShard } from "../durable-objects/cache-shard";
+export { RaftNode } from "../durable-objects/raft-node";
 
 const app = createRouter();
 
@@ -21,10 +24,15 @@ app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => c.json(error
 // A ceiling for every body; routes set tighter limits of their own.
 app.use(bodyLimit({ maxSize: LIMITS.batchBodyBytes, onError: () => { throw new HttpError(413, "payload_too_large", `body exceeds the limit of ${LIMITS.batchBodyBytes} bytes`); } }));
 app.use("/cache/*", requireToken("API_TOKEN", false));
+app.use("/kv", requireToken("API_TOKEN", false));
+app.use("/kv/*", requireToken("API_TOKEN", false));
+app.use("/raft/status", requireToken("API_TOKEN", false));
 
 app.route("/", healthRoutes);
 app.route("/", cacheRoutes);
 app.route("/", adminRoutes);
+app.route("/", kvRoutes);
+app.route("/", raftRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" });
 app.openAPIRegistry.registerComponent("securitySchemes", "apiToken", { type: "http", scheme: "bearer", description: "API_TOKEN (only when configured)" });

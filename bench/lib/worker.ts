@@ -22,7 +22,10 @@ export async function startWorker(bindings: Record<string, string>): Promise<Run
     scriptPath: join(outdir, "index.js"),
     modules: true,
     compatibilityDate: "2026-08-01",
-    durableObjects: { CACHE_SHARD: { className: "CacheShard", useSQLite: true } },
+    durableObjects: {
+      CACHE_SHARD: { className: "CacheShard", useSQLite: true },
+      RAFT_NODE: { className: "RaftNode", useSQLite: true },
+    },
     bindings: { LOG_REQUESTS: "false", ...bindings },
     host: "127.0.0.1",
     port: 0,

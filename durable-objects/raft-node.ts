@@ -1,0 +1,349 @@
+import { DurableObject } from "cloudflare:workers";
+import { getConfig } from "../src/config";
+import { encodeCommand, KvStateMachine, type KvCommand, type KvRecord, type KvResult } from "../src/core/raft/kv";
+import { RaftNode as RaftCore, type RaftStatus } from "../src/core/raft/node";
+import type { Ready } from "../src/core/raft/ready";
+import type { Entry, HardState, Membership, MembershipChange, Message, NodeId, Snapshot } from "../src/core/raft/types";
+import { withTimeout } from "../src/services/replica-call";
+
+/** Snapshots are stored in chunks: a SQLite row of a Durable Object holds at most 2 MB. */
+const SNAPSHOT_CHUNK = 1024 * 1024;
+/** A message to a peer that has not been taken within this time is dropped (Raft retries by itself). */
+const SEND_TIMEOUT_MS = 1000;
+
+export interface RaftIdentity {
+  group: string;
+  node: NodeId;
+}
+
+export interface RaftFault {
+  /** Peers this node can neither send to nor hear from (a partition, both ways). */
+  blocked: NodeId[];
+  /** Extra delay before each message this node sends. */
+  delayMs: number;
+}
+
+export type ProposeOutcome =
+  | { ok: true; result: KvResult; index: number }
+  | { ok: false; reason: "not_leader" | "transferring" | "lost" | "timeout"; leader: NodeId | null };
+
+export type ReadOutcome =
+  | { ok: true; record: KvRecord | null; index: number; node: NodeId }
+  | { ok: false; reason: string; leader: NodeId | null };
+
+export type ListOutcome =
+  | { ok: true; items: { key: string; value: string; revision: number }[]; index: number }
+  | { ok: false; reason: string; leader: NodeId | null };
+
+export interface NodeStatus extends RaftStatus {
+  group: string;
+  lastContact: number | null;
+  fault: RaftFault;
+  keys: number;
+}
+
+interface Waiter<T> {
+  resolve: (v: T) => void;
+}
+
+/**
+ * One member of a Raft group: a thin I/O shell around the pure core (src/core/raft). It persists what
+ * Ready asks for in one SQLite transaction FIRST, then sends messages (fire and forget, one RPC per
+ * peer, each with its own timeout, so a dead peer never delays the others), then applies committed
+ * entries to the key-value state machine and answers waiting clients. The alarm is the clock.
+ */
+export class RaftNode extends DurableObject<Cloudflare.Env> {
+  private readonly sql: SqlStorage;
+  private identity: RaftIdentity | null = null;
+  private core: RaftCore | null = null;
+  private readonly kv = new KvStateMachine();
+  private fault: RaftFault = { blocked: [], delayMs: 0 };
+  private snapshotIndex = 0;
+  private lastContact: number | null = null;
+  private alarmAt: number | null = null;
+  private readonly proposals = new Map<number, { term: number } & Waiter<ProposeOutcome>>();
+  private readonly reads = new Map<string, Waiter<{ ok: true; index: number } | { ok: false }>>();
+  private readonly appliedWaiters: { index: number; resolve: () => void }[] = [];
+  private readSeq = 0;
+
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec("CREATE TABLE IF NOT EXISTS raft_log (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL)");
+    this.sql.exec("CREATE TABLE IF NOT EXISTS raft_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    this.sql.exec("CREATE TABLE IF NOT EXISTS raft_snapshot (seq INTEGER PRIMARY KEY, chunk TEXT NOT NULL)");
+    const identity = this.meta<RaftIdentity>("identity");
+    this.fault = this.meta<RaftFault>("fault") ?? this.fault;
+    if (identity) this.boot(identity);
+    void ctx.blockConcurrencyWhile(async () => {
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
+  }
+
+  private meta<T>(name: string): T | undefined {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM raft_meta WHERE name = ?", name).toArray()[0];
+    return row ? (JSON.parse(row.value) as T) : undefined;
+  }
+
+  private setMeta(name: string, value: unknown): void {
+    this.sql.exec("INSERT OR REPLACE INTO raft_meta (name, value) VALUES (?, ?)", name, JSON.stringify(value));
+  }
+
+  /** Restarts the core from storage: hard state, snapshot, the entries after it. */
+  private boot(identity: RaftIdentity): RaftCore {
+    const cfg = getConfig(this.env).raft;
+    this.identity = identity;
+    const snapshot = this.loadSnapshot();
+    this.snapshotIndex = snapshot?.index ?? 0;
+    this.kv.restore(snapshot?.data ?? "");
+    const entries = this.sql
+      .exec<{ idx: number; term: number; kind: string; data: string }>("SELECT idx, term, kind, data FROM raft_log ORDER BY idx")
+      .toArray()
+      .map((r): Entry => ({ index: r.idx, term: r.term, kind: r.kind as Entry["kind"], data: r.data }));
+    const hardState = this.meta<HardState>("hard") ?? { term: 0, vote: null, commit: 0 };
+    const membership: Membership = { voters: cfg.members, learners: [] };
+    this.core = new RaftCore(
+      { id: identity.node, electionTimeoutMinMs: cfg.electionMinMs, electionTimeoutMaxMs: cfg.electionMaxMs, heartbeatIntervalMs: cfg.heartbeatMs },
+      { hardState, snapshot, entries, membership, applied: this.snapshotIndex },
+      Math.random,
+      Date.now(),
+    );
+    return this.core;
+  }
+
+  private loadSnapshot(): Snapshot | null {
+    const head = this.meta<Omit<Snapshot, "data">>("snapshot");
+    if (!head) return null;
+    const data = this.sql.exec<{ chunk: string }>("SELECT chunk FROM raft_snapshot ORDER BY seq").toArray().map((r) => r.chunk).join("");
+    return { ...head, data };
+  }
+
+  private storeSnapshot(s: Snapshot): void {
+    this.sql.exec("DELETE FROM raft_snapshot");
+    for (let i = 0, seq = 0; i < s.data.length || seq === 0; i += SNAPSHOT_CHUNK, seq++) {
+      this.sql.exec("INSERT INTO raft_snapshot (seq, chunk) VALUES (?, ?)", seq, s.data.slice(i, i + SNAPSHOT_CHUNK));
+    }
+    this.setMeta("snapshot", { index: s.index, term: s.term, membership: s.membership });
+    this.sql.exec("DELETE FROM raft_log WHERE idx <= ?", s.index);
+    this.snapshotIndex = s.index;
+  }
+
+  /** The core, booted on first use; the caller names the node (the object cannot read its own name). */
+  private ensure(identity: RaftIdentity): RaftCore {
+    if (this.core) return this.core;
+    this.ctx.storage.transactionSync(() => this.setMeta("identity", identity));
+    return this.boot(identity);
+  }
+
+  /** Processes every Ready: persist, then send, then apply, then answer; finally re-arm the alarm. */
+  private async pump(): Promise<void> {
+    const core = this.core;
+    if (!core) return;
+    while (core.hasReady()) {
+      const rd = core.ready();
+      this.persist(rd);
+      if (rd.softState && rd.softState.role !== "leader") this.abandonProposals(rd.softState.leader);
+      this.send(rd.messages);
+      this.apply(rd);
+      core.advance();
+    }
+    this.maybeCompact();
+    const due = core.nextDeadline();
+    if (due !== null && this.alarmAt !== due) {
+      this.alarmAt = due;
+      await this.ctx.storage.setAlarm(due);
+    }
+  }
+
+  private persist(rd: Ready): void {
+    this.ctx.storage.transactionSync(() => {
+      if (rd.snapshot) this.storeSnapshot(rd.snapshot);
+      if (rd.truncateFrom !== undefined) this.sql.exec("DELETE FROM raft_log WHERE idx >= ?", rd.truncateFrom);
+      for (const e of rd.entries) {
+        this.sql.exec("INSERT OR REPLACE INTO raft_log (idx, term, kind, data) VALUES (?, ?, ?, ?)", e.index, e.term, e.kind, e.data);
+      }
+      if (rd.hardState) this.setMeta("hard", rd.hardState);
+    });
+  }
+
+  private send(messages: Message[]): void {
+    const identity = this.identity;
+    if (!identity || messages.length === 0) return;
+    const byPeer = new Map<NodeId, Message[]>();
+    for (const m of messages) {
+      if (this.fault.blocked.includes(m.to)) continue;
+      const list = byPeer.get(m.to) ?? [];
+      list.push(m);
+      byPeer.set(m.to, list);
+    }
+    for (const [to, batch] of byPeer) {
+      const stub = raftStub(this.env, identity.group, to);
+      const deliver = async () => {
+        if (this.fault.delayMs > 0) await new Promise((r) => setTimeout(r, this.fault.delayMs));
+        await withTimeout(stub.receive({ group: identity.group, node: to }, batch), SEND_TIMEOUT_MS);
+      };
+      // Fire and forget: Raft tolerates lost messages, and no peer waits on another.
+      deliver().catch(() => undefined);
+    }
+  }
+
+  private apply(rd: Ready): void {
+    if (rd.snapshot) this.kv.restore(rd.snapshot.data);
+    for (const e of rd.committed) {
+      const result = this.kv.apply(e);
+      const waiter = this.proposals.get(e.index);
+      if (waiter) {
+        this.proposals.delete(e.index);
+        waiter.resolve(waiter.term === e.term && result ? { ok: true, result, index: e.index } : { ok: false, reason: "lost", leader: null });
+      }
+    }
+    for (const r of rd.readStates) this.reads.get(r.requestId)?.resolve({ ok: true, index: r.index });
+    for (const id of rd.failedReads) this.reads.get(id)?.resolve({ ok: false });
+    const applied = this.kv.appliedIndex;
+    for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
+      const w = this.appliedWaiters[i]!;
+      if (w.index <= applied) {
+        this.appliedWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  /**
+   * This node stopped leading: its pending proposals may or may not commit under the next leader.
+   * They are answered "not_leader" (outcome unknown) so the client retries there at once; the retry
+   * carries the same client id and sequence number, so it is applied at most once.
+   */
+  private abandonProposals(leader: NodeId | null): void {
+    for (const [index, waiter] of this.proposals) {
+      this.proposals.delete(index);
+      waiter.resolve({ ok: false, reason: "not_leader", leader });
+    }
+  }
+
+  private maybeCompact(): void {
+    const core = this.core;
+    const every = getConfig(this.env).raft.compactEvery;
+    if (!core || this.kv.appliedIndex - this.snapshotIndex < every) return;
+    const snapshot = core.compact(this.kv.appliedIndex, this.kv.snapshot());
+    this.ctx.storage.transactionSync(() => this.storeSnapshot(snapshot));
+  }
+
+  /** The clock: election timeouts, heartbeats, CheckQuorum. */
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    const identity = this.meta<RaftIdentity>("identity");
+    if (!identity) return;
+    const core = this.ensure(identity);
+    core.tick(Date.now());
+    await this.pump();
+  }
+
+  /** Peer messages (RPC). Dropped when this node is partitioned from the sender. */
+  async receive(identity: RaftIdentity, messages: Message[]): Promise<void> {
+    const core = this.ensure(identity);
+    const now = Date.now();
+    for (const m of messages) {
+      if (this.fault.blocked.includes(m.from)) continue;
+      this.lastContact = now;
+      core.step(m, now);
+    }
+    await this.pump();
+  }
+
+  /** A client command: proposed here if this node leads, answered once applied (or lost / timed out). */
+  async propose(identity: RaftIdentity, command: KvCommand, timeoutMs: number): Promise<ProposeOutcome> {
+    const core = this.ensure(identity);
+    const r = core.propose(encodeCommand(command), Date.now());
+    if (!r.ok) return { ok: false, reason: r.reason, leader: r.leader };
+    const outcome = new Promise<ProposeOutcome>((resolve) => this.proposals.set(r.index, { term: r.term, resolve }));
+    await this.pump();
+    return this.within(outcome, timeoutMs, () => {
+      this.proposals.delete(r.index);
+      return { ok: false, reason: "timeout", leader: core.status().leader };
+    });
+  }
+
+  /** Reads one key or a prefix with the asked consistency. */
+  async read(identity: RaftIdentity, key: string, consistency: "linearizable" | "lease" | "stale", timeoutMs: number): Promise<ReadOutcome> {
+    const at = await this.readPoint(identity, consistency, timeoutMs);
+    if (!at.ok) return at;
+    return { ok: true, record: this.kv.get(key), index: at.index, node: identity.node };
+  }
+
+  async list(identity: RaftIdentity, prefix: string, limit: number, after: string | undefined, consistency: "linearizable" | "lease" | "stale", timeoutMs: number): Promise<ListOutcome> {
+    const at = await this.readPoint(identity, consistency, timeoutMs);
+    if (!at.ok) return at;
+    return { ok: true, items: this.kv.list(prefix, after === undefined ? { limit } : { limit, after }), index: at.index };
+  }
+
+  /** Waits until this node may serve a read of the asked consistency; answers the index it reads at. */
+  private async readPoint(identity: RaftIdentity, consistency: "linearizable" | "lease" | "stale", timeoutMs: number): Promise<{ ok: true; index: number } | { ok: false; reason: string; leader: NodeId | null }> {
+    const core = this.ensure(identity);
+    if (consistency === "stale") return { ok: true, index: this.kv.appliedIndex };
+    let index: number;
+    if (consistency === "lease") {
+      const r = core.leaseRead(Date.now());
+      if (!r.ok) return { ok: false, reason: r.reason, leader: r.leader };
+      index = r.index;
+    } else {
+      const requestId = `${identity.node}:${++this.readSeq}`;
+      const r = core.readIndex(requestId, Date.now());
+      if (!r.ok) return { ok: false, reason: r.reason, leader: r.leader };
+      const confirmed = new Promise<{ ok: true; index: number } | { ok: false }>((resolve) => this.reads.set(requestId, { resolve }));
+      await this.pump();
+      const res = await this.within(confirmed, timeoutMs, () => ({ ok: false as const }));
+      this.reads.delete(requestId);
+      if (!res.ok) return { ok: false, reason: "leadership_unconfirmed", leader: core.status().leader };
+      index = res.index;
+    }
+    if (this.kv.appliedIndex < index) {
+      const applied = new Promise<void>((resolve) => this.appliedWaiters.push({ index, resolve }));
+      const ok = await this.within(applied.then(() => true), timeoutMs, () => false);
+      if (!ok) return { ok: false, reason: "timeout", leader: core.status().leader };
+    }
+    return { ok: true, index };
+  }
+
+  private within<T>(p: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
+    return withTimeout(p, ms).catch(() => onTimeout());
+  }
+
+  async changeMembership(identity: RaftIdentity, change: MembershipChange): Promise<{ ok: boolean; reason?: string; leader: NodeId | null; index?: number }> {
+    const core = this.ensure(identity);
+    const r = core.proposeMembership(change, Date.now());
+    await this.pump();
+    return r.ok ? { ok: true, index: r.index, leader: identity.node } : { ok: false, reason: r.reason, leader: r.leader };
+  }
+
+  async transferLeadership(identity: RaftIdentity, to: NodeId): Promise<{ ok: boolean; reason?: string; leader: NodeId | null }> {
+    const core = this.ensure(identity);
+    const r = core.transferLeadership(to, Date.now());
+    await this.pump();
+    return r.ok ? { ok: true, leader: identity.node } : { ok: false, reason: r.reason, leader: r.leader };
+  }
+
+  async status(identity: RaftIdentity): Promise<NodeStatus> {
+    const core = this.ensure(identity);
+    // A status call also wakes a node that has never run (its alarm starts the election clock).
+    await this.pump();
+    return { ...core.status(), group: identity.group, lastContact: this.lastContact, fault: this.fault, keys: this.kv.size };
+  }
+
+  /** Fault injection (admin only); persisted, so a partition outlives a crash until healed. */
+  async setFault(identity: RaftIdentity, fault: RaftFault): Promise<RaftFault> {
+    this.ensure(identity);
+    this.fault = fault;
+    this.ctx.storage.transactionSync(() => this.setMeta("fault", fault));
+    return fault;
+  }
+
+  /** Crash injection: memory is lost, storage (term, vote, log, snapshot) is kept. */
+  async crash(): Promise<void> {
+    this.ctx.abort("crash injected");
+  }
+}
+
+export function raftStub(env: Cloudflare.Env, group: string, node: NodeId): DurableObjectStub<RaftNode> {
+  return env.RAFT_NODE.get(env.RAFT_NODE.idFromName(`${group}/${node}`));
+}

@@ -1,0 +1,324 @@
+/**
+ * RaftNode: one member of a Raft group as a pure, deterministic state machine (the shape of etcd-io/raft's
+ * RawNode). No I/O, no clock, no randomness of its own: the shell passes `now` (wall-clock ms, e.g. the
+ * Durable Object alarm time) and an `rng` in [0, 1), and turns the node's output into I/O.
+ *
+ * Driving it (one loop per event; the same for a Durable Object, a test network or a simulator):
+ *
+ *   const node = new RaftNode({ id: "n1" }, { hardState, snapshot, entries, membership }, rng, now);
+ *   on alarm:        node.tick(now)
+ *   on a message:    node.step(msg, now)
+ *   on a client:     node.propose(data, now) / node.proposeMembership(change, now)
+ *                    node.readIndex(requestId, now) / node.leaseRead(now) / node.transferLeadership(to, now)
+ *   then, while node.hasReady():
+ *                    const rd = node.ready();  persist -> send -> apply -> serve reads (see Ready)
+ *                    node.advance();
+ *   and re-arm the alarm at node.nextDeadline().
+ *   After applying up to index i the shell may call node.compact(i, stateMachineSnapshot) and store the
+ *   returned Snapshot in place of the entries <= i.
+ *
+ * Restarting from storage: pass the stored hard state, snapshot (or null), the entries after it, and the
+ * group's initial membership (used only when there is no snapshot; config entries in the log override
+ * it). A node joining an existing group starts with an empty log and any membership that does not make
+ * it a voter (e.g. { voters: [], learners: [] }); it learns the real one from the leader.
+ * `restored.applied` (default: the snapshot index) says how far the shell's state machine already is:
+ * committed entries after it are handed out again in ready().committed.
+ */
+import { campaign, handlePreVote, handlePreVoteResp, handleTimeoutNow, handleVote, handleVoteResp } from "./election";
+import { handleAppend, handleInstallSnapshot } from "./follower";
+import { RaftLog } from "./log";
+import { applyChange, encodeMembership, isVoter, type MembershipRejection } from "./membership";
+import { leaseRead, type ReadRejection, requestReadIndex } from "./reads";
+import type { PeerProgress, Ready } from "./ready";
+import {
+  appendLocal,
+  broadcastHeartbeat,
+  flush,
+  handleAppendResp,
+  handleSnapshotResp,
+  maybeSendTimeoutNow,
+  quorumActive,
+  sendAppend,
+} from "./replication";
+import { type RaftConfig, RaftState, resolveConfig } from "./state";
+import type { AppendRespMessage, Entry, HardState, Membership, MembershipChange, Message, NodeId, PreVoteRespMessage, Role, Snapshot, SnapshotRespMessage, SoftState } from "./types";
+
+export type { RaftConfig } from "./state";
+
+export interface RestoredState {
+  hardState: HardState;
+  snapshot: Snapshot | null;
+  /** The stored entries after the snapshot, in order. */
+  entries: Entry[];
+  /** The group's membership at index 0 (ignored when a snapshot is given). */
+  membership: Membership;
+  applied?: number;
+}
+
+export type ProposeRejection = "not_leader" | "transferring";
+export type ProposeResult = { ok: true; index: number; term: number } | { ok: false; reason: ProposeRejection; leader: NodeId | null };
+export type MembershipResult =
+  | { ok: true; index: number; term: number }
+  | { ok: false; reason: ProposeRejection | MembershipRejection | "change_pending" | "no_commit_in_term" | "not_caught_up"; leader: NodeId | null };
+export type TransferResult = { ok: true } | { ok: false; reason: "not_leader" | "not_voter" | "self"; leader: NodeId | null };
+
+export interface RaftStatus {
+  id: NodeId;
+  role: Role;
+  term: number;
+  vote: NodeId | null;
+  leader: NodeId | null;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  snapshotIndex: number;
+  membership: Membership;
+  /** Leader only. */
+  progress?: PeerProgress[];
+  transferee?: NodeId | null;
+}
+
+export class RaftNode {
+  private readonly s: RaftState;
+  private prevHard: HardState;
+  private prevSoft: SoftState;
+  /** The last committed index handed out by the ready() not yet advanced; null when none outstanding. */
+  private outstanding: { appliedTo: number } | null = null;
+
+  constructor(config: RaftConfig, restored: RestoredState, rng: () => number, now: number) {
+    const cfg = resolveConfig(config);
+    const snapshot = restored.snapshot ?? { index: 0, term: 0, membership: restored.membership, data: "" };
+    const hs = restored.hardState;
+    const log = new RaftLog(snapshot, restored.entries, hs.commit, restored.applied ?? snapshot.index);
+    this.s = new RaftState(cfg, log, hs.term, hs.vote, log.membershipAt(log.lastIndex()), rng, now);
+    this.prevHard = { term: hs.term, vote: hs.vote, commit: log.commit };
+    this.prevSoft = { role: this.s.statusRole(), leader: null };
+  }
+
+  get id(): NodeId {
+    return this.s.id;
+  }
+
+  /** Advance timers: an election timeout starts a (pre-)campaign; a leader heartbeats and checks its quorum. */
+  tick(now: number): void {
+    const s = this.at(now);
+    if (s.role === "leader") {
+      if (s.transferee !== null && s.now >= s.transferDeadline) s.transferee = null;
+      if (s.now < s.heartbeatDeadline) return;
+      s.heartbeatDeadline = s.now + s.cfg.heartbeatIntervalMs;
+      if (s.cfg.checkQuorum && !quorumActive(s)) {
+        s.becomeFollower(s.term, null);
+        return;
+      }
+      broadcastHeartbeat(s);
+      return;
+    }
+    if (s.now < s.electionDeadline) return;
+    if (s.isVoter()) campaign(s, s.cfg.preVote ? "pre" : "real");
+    else s.resetElectionTimer();
+  }
+
+  /** Handle one message from a peer (Figure 2 "rules for all servers" first, then per type). */
+  step(m: Message, now: number): void {
+    const s = this.at(now);
+    if (m.to !== s.id || m.from === s.id) return;
+    if (m.term > s.term) {
+      if (m.type === "PreVote" || (m.type === "PreVoteResp" && m.granted)) {
+        // §9.6: pre-votes never change terms.
+      } else if (m.type === "Vote" && !m.transfer && s.inLease()) {
+        return; // disruption rule: ignore it entirely, do not even adopt the term
+      } else {
+        const fromLeader = m.type === "Append" || m.type === "InstallSnapshot";
+        s.becomeFollower(m.term, fromLeader ? m.from : null);
+      }
+    } else if (m.term < s.term) {
+      // A stale leader learns our term from the answer (needed with PreVote/CheckQuorum, where a
+      // node with a higher term cannot win an election to tell it otherwise).
+      if (m.type === "Append") s.send<AppendRespMessage>({ type: "AppendResp", to: m.from, success: false, index: m.prevIndex, matchIndex: 0, context: m.context });
+      else if (m.type === "InstallSnapshot") s.send<SnapshotRespMessage>({ type: "SnapshotResp", to: m.from, matchIndex: 0, context: m.context });
+      else if (m.type === "PreVote") s.send<PreVoteRespMessage>({ type: "PreVoteResp", to: m.from, granted: false });
+      return;
+    }
+    switch (m.type) {
+      case "PreVote":
+        return handlePreVote(s, m);
+      case "PreVoteResp":
+        return handlePreVoteResp(s, m);
+      case "Vote":
+        return handleVote(s, m);
+      case "VoteResp":
+        return handleVoteResp(s, m);
+      case "Append":
+        if (s.role !== "leader") handleAppend(s, m);
+        return;
+      case "InstallSnapshot":
+        if (s.role !== "leader") handleInstallSnapshot(s, m);
+        return;
+      case "AppendResp":
+        if (s.role === "leader") handleAppendResp(s, m);
+        return;
+      case "SnapshotResp":
+        if (s.role === "leader") handleSnapshotResp(s, m);
+        return;
+      case "TimeoutNow":
+        return handleTimeoutNow(s, m);
+    }
+  }
+
+  /** Append a client command; it goes out with the other proposals of this batch at the next ready(). */
+  propose(data: string, now: number): ProposeResult {
+    const s = this.at(now);
+    if (s.role !== "leader") return { ok: false, reason: "not_leader", leader: s.leader };
+    if (s.transferee !== null) return { ok: false, reason: "transferring", leader: s.id };
+    const e = appendLocal(s, "normal", data);
+    return { ok: true, index: e.index, term: e.term };
+  }
+
+  /**
+   * Single-server membership change (dissertation §4.1 / §4.2.3): one at a time, only after the leader
+   * committed an entry of its term, and a learner is promoted only once it holds every committed entry
+   * and answered within the last election timeout.
+   */
+  proposeMembership(change: MembershipChange, now: number): MembershipResult {
+    const s = this.at(now);
+    if (s.role !== "leader") return { ok: false, reason: "not_leader", leader: s.leader };
+    if (s.transferee !== null) return { ok: false, reason: "transferring", leader: s.id };
+    // A config change before the first commit of the term can lose a committed change (Ongaro, raft-dev 2015).
+    if (!s.committedInTerm) return { ok: false, reason: "no_commit_in_term", leader: s.id };
+    if (s.pendingConfigIndex > s.log.commit) return { ok: false, reason: "change_pending", leader: s.id };
+    const next = applyChange(s.membership, change);
+    if (typeof next === "string") return { ok: false, reason: next, leader: s.id };
+    if (change.type === "promote") {
+      const pr = s.prs.get(change.node);
+      const recent = pr?.lastContact != null && s.now - pr.lastContact < s.cfg.electionTimeoutMinMs;
+      if (pr === undefined || pr.match < s.log.commit || !recent) return { ok: false, reason: "not_caught_up", leader: s.id };
+    }
+    const e = appendLocal(s, "config", encodeMembership(next, change));
+    return { ok: true, index: e.index, term: e.term };
+  }
+
+  /** Start a ReadIndex read; its ReadState appears in a later ready() (or it is listed in failedReads). */
+  readIndex(requestId: string, now: number): { ok: true } | { ok: false; reason: ReadRejection; leader: NodeId | null } {
+    return requestReadIndex(this.at(now), requestId);
+  }
+
+  /** A lease read: ok means the state machine may serve a read once applied >= index (see reads.ts). */
+  leaseRead(now: number): { ok: true; index: number } | { ok: false; reason: ReadRejection; leader: NodeId | null } {
+    return leaseRead(this.at(now));
+  }
+
+  /**
+   * §3.10 leadership transfer: stop taking proposals, bring `to` up to date, then send it TimeoutNow.
+   * Abandoned after one minimum election timeout if `to` has not taken over.
+   */
+  transferLeadership(to: NodeId, now: number): TransferResult {
+    const s = this.at(now);
+    if (s.role !== "leader") return { ok: false, reason: "not_leader", leader: s.leader };
+    if (to === s.id) return { ok: false, reason: "self", leader: s.id };
+    if (!isVoter(s.membership, to)) return { ok: false, reason: "not_voter", leader: s.id };
+    s.transferee = to;
+    s.transferDeadline = s.now + s.cfg.electionTimeoutMinMs;
+    maybeSendTimeoutNow(s, to);
+    // Even with nothing new to send: an empty Append at `next` exposes a gap left by lost Appends.
+    if (s.prs.get(to)!.match < s.log.lastIndex()) sendAppend(s, to, true);
+    return { ok: true };
+  }
+
+  /**
+   * Log compaction after the shell applied up to `index`: entries <= index are dropped and replaced by a
+   * snapshot holding `data` and the membership at that index. The shell persists the returned snapshot
+   * and deletes its stored entries <= index (this is not repeated in a Ready).
+   */
+  compact(index: number, data: string): Snapshot {
+    return this.s.log.compact(index, data);
+  }
+
+  hasReady(): boolean {
+    const s = this.s;
+    if (this.outstanding !== null) return false;
+    if (s.broadcastPending || s.commitBroadcastPending || s.readRoundPending) return true;
+    if (s.msgs.length > 0 || s.readStates.length > 0 || s.failedReads.length > 0) return true;
+    if (s.log.hasUnstable() || s.log.commit > s.log.applied) return true;
+    const soft = this.softState();
+    if (soft.role !== this.prevSoft.role || soft.leader !== this.prevSoft.leader) return true;
+    return s.term !== this.prevHard.term || s.vote !== this.prevHard.vote || s.log.commit !== this.prevHard.commit;
+  }
+
+  /** Collect the work since the last ready() (see the contract on Ready). Call advance() when done. */
+  ready(): Ready {
+    if (this.outstanding !== null) throw new Error("raft: ready() called before advance()");
+    const s = this.s;
+    flush(s);
+    const unstable = s.log.takeUnstable();
+    const committed = s.log.committedAfter(s.log.applied);
+    const rd: Ready = {
+      entries: unstable.entries,
+      messages: s.msgs,
+      committed,
+      readStates: s.readStates,
+      failedReads: s.failedReads,
+    };
+    s.msgs = [];
+    s.readStates = [];
+    s.failedReads = [];
+    if (unstable.snapshot !== null) rd.snapshot = unstable.snapshot;
+    if (unstable.truncateFrom !== null) rd.truncateFrom = unstable.truncateFrom;
+    const hard: HardState = { term: s.term, vote: s.vote, commit: s.log.commit };
+    if (hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote || hard.commit !== this.prevHard.commit) {
+      rd.hardState = hard;
+      this.prevHard = hard;
+    }
+    const soft = this.softState();
+    if (soft.role !== this.prevSoft.role || soft.leader !== this.prevSoft.leader) {
+      rd.softState = soft;
+      this.prevSoft = soft;
+    }
+    this.outstanding = { appliedTo: committed.at(-1)?.index ?? s.log.applied };
+    return rd;
+  }
+
+  /** Acknowledge the last ready(): it is persisted, sent and applied. */
+  advance(): void {
+    if (this.outstanding === null) return;
+    const log = this.s.log;
+    log.applied = Math.max(log.applied, this.outstanding.appliedTo);
+    this.outstanding = null;
+  }
+
+  /** The earliest time at which tick() has work to do (null: none, e.g. a learner). Re-arm the alarm with it. */
+  nextDeadline(): number | null {
+    const s = this.s;
+    if (s.role === "leader") return s.transferee !== null ? Math.min(s.heartbeatDeadline, s.transferDeadline) : s.heartbeatDeadline;
+    return s.isVoter() ? s.electionDeadline : null;
+  }
+
+  status(): RaftStatus {
+    const s = this.s;
+    const st: RaftStatus = {
+      id: s.id,
+      role: s.statusRole(),
+      term: s.term,
+      vote: s.vote,
+      leader: s.leader,
+      commit: s.log.commit,
+      applied: s.log.applied,
+      lastIndex: s.log.lastIndex(),
+      snapshotIndex: s.log.snapshot.index,
+      membership: { voters: [...s.membership.voters], learners: [...s.membership.learners] },
+    };
+    if (s.role === "leader") {
+      st.progress = [...s.prs].map(([id, p]) => ({ id, match: p.match, next: p.next, state: p.state, lastContact: p.lastContact }));
+      st.transferee = s.transferee;
+    }
+    return st;
+  }
+
+  private softState(): SoftState {
+    return { role: this.s.statusRole(), leader: this.s.leader };
+  }
+
+  private at(now: number): RaftState {
+    if (now > this.s.now) this.s.now = now;
+    return this.s;
+  }
+}

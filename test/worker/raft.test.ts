@@ -1,0 +1,133 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { raftStub } from "../../durable-objects/raft-node";
+import { env } from "cloudflare:test";
+import { ADMIN, call, json, sleep } from "./helpers";
+
+interface Member {
+  node: string;
+  reachable: boolean;
+  status?: { role: string; term: number; commit: number; applied: number; snapshotIndex: number; keys: number; leader: string | null };
+}
+interface StatusBody {
+  leader: string | null;
+  members: Member[];
+}
+
+const status = async () => json<StatusBody>(await call("/raft/status"));
+const post = (path: string, body: unknown) => call(path, { method: "POST", headers: { ...ADMIN, "content-type": "application/json" }, body: JSON.stringify(body) });
+
+async function waitForLeader(ms = 5000, not?: string): Promise<string> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const s = await status();
+    if (s.leader && s.leader !== not) return s.leader;
+    await sleep(50);
+  }
+  throw new Error("no leader elected in time");
+}
+
+afterEach(async () => {
+  await post("/admin/raft/heal", {});
+});
+
+describe("Raft over Durable Objects (5 members, 150-300 ms election timeouts)", () => {
+  it("§5.2: a leader is elected through alarms alone, and every member agrees on it", async () => {
+    const leader = await waitForLeader();
+    await sleep(300);
+    const s = await status();
+    expect(s.members).toHaveLength(5);
+    const terms = new Set(s.members.map((m) => m.status?.term));
+    expect(terms.size).toBe(1);
+    expect(s.members.filter((m) => m.status?.role === "leader").map((m) => m.node)).toEqual([leader]);
+    expect(s.members.every((m) => m.status?.leader === leader)).toBe(true);
+  });
+
+  it("§5.3: a write commits and reads back linearizably, with its revision", async () => {
+    await waitForLeader();
+    const put = await call("/kv/greeting", { method: "PUT", body: "hello" });
+    expect(put.status).toBe(200);
+    const { revision } = await json<{ revision: number }>(put);
+    const get = await call("/kv/greeting");
+    expect(await get.text()).toBe("hello");
+    expect(get.headers.get("x-kv-revision")).toBe(String(revision));
+    expect((await call("/kv/greeting?consistency=stale")).status).toBe(200);
+    expect((await call("/kv/missing")).status).toBe(404);
+  });
+
+  it("compare-and-set by revision and by value: a stale expectation is refused with 409", async () => {
+    await waitForLeader();
+    const first = await json<{ revision: number }>(await call("/kv/counter?ifRevision=0", { method: "PUT", body: "1" }));
+    expect((await call("/kv/counter?ifRevision=0", { method: "PUT", body: "x" })).status).toBe(409);
+    expect((await call(`/kv/counter?ifRevision=${first.revision}`, { method: "PUT", body: "2" })).status).toBe(200);
+    const cas = (expectedValue: string) => call("/kv/cas", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: "counter", value: "3", expectedValue }) });
+    expect((await cas("1")).status).toBe(409);
+    expect((await cas("2")).status).toBe(200);
+    expect(await (await call("/kv/counter")).text()).toBe("3");
+  });
+
+  it("exactly once: a retried command with the same client id and sequence number applies once", async () => {
+    await waitForLeader();
+    const headers = { "x-client-id": "client-a", "x-client-seq": "7" };
+    const a = await json<{ revision: number }>(await call("/kv/once", { method: "PUT", body: "v", headers }));
+    const b = await json<{ revision: number }>(await call("/kv/once", { method: "PUT", body: "v", headers }));
+    expect(b.revision).toBe(a.revision);
+  });
+
+  it("§5.2 / §5.4: the leader crashes, a new one takes over, and no acknowledged write is lost", async () => {
+    const old = await waitForLeader();
+    const acked: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await call(`/kv/durable-${i}`, { method: "PUT", body: `v${i}` });
+      if (res.status === 200) acked.push(`durable-${i}`);
+    }
+    expect((await post(`/admin/raft/nodes/${old}/crash`, {})).status).toBe(200);
+    // Writes keep succeeding: the router follows the new leader.
+    for (let i = 5; i < 10; i++) {
+      const res = await call(`/kv/durable-${i}`, { method: "PUT", body: `v${i}` });
+      expect(res.status).toBe(200);
+      acked.push(`durable-${i}`);
+    }
+    const leader = await waitForLeader();
+    expect((await status()).members.find((m) => m.node === leader)?.status?.term).toBeGreaterThan(0);
+    for (const key of acked) expect(await (await call(`/kv/${key}`)).text()).toBe(`v${key.split("-")[1]}`);
+  }, 20_000);
+
+  it("§5.4 / CheckQuorum: a leader cut off in a minority cannot commit; the majority elects another and commits", async () => {
+    const old = await waitForLeader();
+    const others = ["n1", "n2", "n3", "n4", "n5"].filter((n) => n !== old);
+    const minority = [old, others[0]!];
+    const majority = others.slice(1);
+    expect((await post("/admin/raft/partition", { sides: [minority, majority] })).status).toBe(200);
+    // Directly ask the old leader to commit: it cannot reach a quorum.
+    const direct = await raftStub(env, "main", old).propose({ group: "main", node: old }, { op: "put", key: "split", value: "minority" }, 800);
+    expect(direct.ok).toBe(false);
+    const next = await waitForLeader(5000, old);
+    expect(majority).toContain(next);
+    expect((await call("/kv/split", { method: "PUT", body: "majority" })).status).toBe(200);
+    await post("/admin/raft/heal", {});
+    await sleep(500);
+    expect(await (await call("/kv/split")).text()).toBe("majority");
+  }, 20_000);
+
+  it("§7: a follower that fell behind the snapshot is caught up by InstallSnapshot", async () => {
+    const leader = await waitForLeader();
+    const lagging = ["n1", "n2", "n3", "n4", "n5"].find((n) => n !== leader)!;
+    await post("/admin/raft/partition", { sides: [[lagging], ["n1", "n2", "n3", "n4", "n5"].filter((n) => n !== lagging)] });
+    for (let i = 0; i < 45; i++) expect((await call(`/kv/bulk-${i}`, { method: "PUT", body: String(i) })).status).toBe(200);
+    await post("/admin/raft/heal", {});
+    const until = Date.now() + 8000;
+    let member: Member | undefined;
+    let leaderApplied = 0;
+    while (Date.now() < until) {
+      const s = await status();
+      member = s.members.find((m) => m.node === lagging);
+      leaderApplied = s.members.find((m) => m.node === s.leader)?.status?.applied ?? 0;
+      if (member?.status && member.status.snapshotIndex > 0 && member.status.applied >= leaderApplied - 1) break;
+      await sleep(100);
+    }
+    expect(member?.status?.snapshotIndex).toBeGreaterThan(0);
+    expect(member?.status?.applied).toBeGreaterThanOrEqual(leaderApplied - 1);
+    const stale = await raftStub(env, "main", lagging).read({ group: "main", node: lagging }, "bulk-44", "stale", 1000);
+    expect(stale.ok && stale.record?.value).toBe("44");
+  }, 30_000);
+});
