@@ -130,4 +130,47 @@ describe("Raft over Durable Objects (5 members, 150-300 ms election timeouts)", 
     const stale = await raftStub(env, "main", lagging).read({ group: "main", node: lagging }, "bulk-44", "stale", 1000);
     expect(stale.ok && stale.record?.value).toBe("44");
   }, 30_000);
+
+  it("§3.10 leadership transfer: the named voter becomes leader", async () => {
+    const old = await waitForLeader();
+    const to = ["n1", "n2", "n3", "n4", "n5"].find((n) => n !== old)!;
+    const res = await post("/raft/transfer-leadership", { to });
+    expect(res.status).toBe(200);
+    expect(await waitForLeader(5000, old)).toBe(to);
+    expect((await call("/kv/after-transfer", { method: "PUT", body: "ok" })).status).toBe(200);
+  }, 15_000);
+
+  it("§4.1 membership: a new node joins as a learner, catches up, is promoted, and can be removed", async () => {
+    await waitForLeader();
+    await call("/kv/before-join", { method: "PUT", body: "x" });
+    expect((await post("/raft/members", { action: "addLearner", node: "n6" })).status).toBe(200);
+    let n6: Member | undefined;
+    const until = Date.now() + 5000;
+    while (Date.now() < until) {
+      n6 = (await status()).members.find((m) => m.node === "n6");
+      if (n6?.status?.role === "learner" && (n6.status.keys ?? 0) > 0) break;
+      await sleep(100);
+    }
+    expect(n6?.status?.role).toBe("learner");
+    // Promotion waits until the learner is caught up; retry briefly if it is refused as not caught up.
+    let promoted = 0;
+    for (let i = 0; i < 20 && promoted !== 200; i++) {
+      promoted = (await post("/raft/members", { action: "promote", node: "n6" })).status;
+      if (promoted !== 200) await sleep(100);
+    }
+    expect(promoted).toBe(200);
+    await sleep(300);
+    expect((await status()).members.find((m) => m.node === "n6")?.status?.role).not.toBe("learner");
+    expect((await post("/raft/members", { action: "remove", node: "n6" })).status).toBe(200);
+    expect((await call("/kv/after-remove", { method: "PUT", body: "ok" })).status).toBe(200);
+  }, 20_000);
+
+  it("bad input is a 4xx: bad consistency, oversized value, non-UTF-8 value, an unknown membership action", async () => {
+    expect((await call("/kv/a?consistency=eventual")).status).toBe(400);
+    expect((await call("/kv/big", { method: "PUT", body: "x".repeat(64 * 1024 + 1) })).status).toBe(413);
+    expect((await call("/kv/bin", { method: "PUT", body: new Uint8Array([0xff, 0xfe]) })).status).toBe(400);
+    expect((await post("/raft/members", { action: "explode", node: "n9" })).status).toBe(400);
+    expect((await call("/kv/cas", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: "k", value: "v" }) })).status).toBe(400);
+    expect((await call("/kv/a", { method: "PUT", body: "v", headers: { "x-client-id": "c" } })).status).toBe(400);
+  });
 });
