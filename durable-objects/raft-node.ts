@@ -135,6 +135,16 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     return this.boot(identity);
   }
 
+  /**
+   * The core, booted if needed, with its alarm armed: a node woken by any call (a client, a status
+   * query, a peer) must start its election clock even when the call itself changes nothing.
+   */
+  private async start(identity: RaftIdentity): Promise<RaftCore> {
+    const core = this.ensure(identity);
+    if (this.alarmAt === null) await this.pump();
+    return core;
+  }
+
   /** Processes every Ready: persist, then send, then apply, then answer; finally re-arm the alarm. */
   private async pump(): Promise<void> {
     const core = this.core;
@@ -241,7 +251,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
 
   /** Peer messages (RPC). Dropped when this node is partitioned from the sender. */
   async receive(identity: RaftIdentity, messages: Message[]): Promise<void> {
-    const core = this.ensure(identity);
+    const core = await this.start(identity);
     const now = Date.now();
     for (const m of messages) {
       if (this.fault.blocked.includes(m.from)) continue;
@@ -253,7 +263,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
 
   /** A client command: proposed here if this node leads, answered once applied (or lost / timed out). */
   async propose(identity: RaftIdentity, command: KvCommand, timeoutMs: number): Promise<ProposeOutcome> {
-    const core = this.ensure(identity);
+    const core = await this.start(identity);
     const r = core.propose(encodeCommand(command), Date.now());
     if (!r.ok) return { ok: false, reason: r.reason, leader: r.leader };
     const outcome = new Promise<ProposeOutcome>((resolve) => this.proposals.set(r.index, { term: r.term, resolve }));
@@ -279,7 +289,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
 
   /** Waits until this node may serve a read of the asked consistency; answers the index it reads at. */
   private async readPoint(identity: RaftIdentity, consistency: "linearizable" | "lease" | "stale", timeoutMs: number): Promise<{ ok: true; index: number } | { ok: false; reason: string; leader: NodeId | null }> {
-    const core = this.ensure(identity);
+    const core = await this.start(identity);
     if (consistency === "stale") return { ok: true, index: this.kv.appliedIndex };
     let index: number;
     if (consistency === "lease") {
@@ -310,14 +320,14 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
   }
 
   async changeMembership(identity: RaftIdentity, change: MembershipChange): Promise<{ ok: boolean; reason?: string; leader: NodeId | null; index?: number }> {
-    const core = this.ensure(identity);
+    const core = await this.start(identity);
     const r = core.proposeMembership(change, Date.now());
     await this.pump();
     return r.ok ? { ok: true, index: r.index, leader: identity.node } : { ok: false, reason: r.reason, leader: r.leader };
   }
 
   async transferLeadership(identity: RaftIdentity, to: NodeId): Promise<{ ok: boolean; reason?: string; leader: NodeId | null }> {
-    const core = this.ensure(identity);
+    const core = await this.start(identity);
     const r = core.transferLeadership(to, Date.now());
     await this.pump();
     return r.ok ? { ok: true, leader: identity.node } : { ok: false, reason: r.reason, leader: r.leader };

@@ -86,6 +86,8 @@ raftRoutes.openapi(
       if (out.ok || out.reason !== "not_leader") return { ok: true, value: out };
       return { ok: false, reason: out.reason, leader: out.leader };
     });
+    // Handing leadership to the node that already has it is done already.
+    if (!value.ok && value.reason === "self") return c.json({ from: node, to, alreadyLeader: true }, 200);
     if (!value.ok) throw new HttpError(409, "transfer_refused", `leadership transfer refused: ${value.reason}`);
     return c.json({ from: node, to }, 200);
   },
