@@ -37,6 +37,8 @@ export type ListOutcome =
 
 export interface NodeStatus extends RaftStatus {
   group: string;
+  /** Entries held after the snapshot. */
+  logLength: number;
   lastContact: number | null;
   fault: RaftFault;
   keys: number;
@@ -337,7 +339,8 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     const core = this.ensure(identity);
     // A status call also wakes a node that has never run (its alarm starts the election clock).
     await this.pump();
-    return { ...core.status(), group: identity.group, lastContact: this.lastContact, fault: this.fault, keys: this.kv.size };
+    const st = core.status();
+    return { ...st, group: identity.group, logLength: st.lastIndex - st.snapshotIndex, lastContact: this.lastContact, fault: this.fault, keys: this.kv.size };
   }
 
   /** Fault injection (admin only); persisted, so a partition outlives a crash until healed. */
