@@ -17,21 +17,34 @@
  * 3. Unknown outcome (completedAt null): such an operation has a call and no return, so it may be
  *    linearized any time after its invocation, and never has to be. An unknown get is dropped (it has
  *    no effect); an unknown cas may only be linearized where it would succeed (failing = no effect =
- *    omitted). Unknown operations are kept in a separate bitset, and a configuration is pruned when a
- *    known one has the same completed set and state and a SUBSET of its unknown operations (it can do
- *    everything this one can): without that, each unknown operation would double the work (memo.ts).
- * 4. On failure, a witness: the earliest time t at which the key is already non-linearizable is found
- *    by binary search over return times (linearizability is prefix-closed: the prefix up to t is the
- *    operations invoked by t, those not returned by t taken as unknown outcome), then the recorded
- *    operations invoked by t are shrunk (delta debugging, then one at a time) to a set that is still
- *    not linearizable but becomes linearizable when any single operation is removed.
+ *    omitted). Left alone, each unknown operation would double the search, so (search.ts, memo.ts):
+ *    - unknown operations have their own bitset, and a configuration is pruned when a known one has
+ *      the same completed set and state and a SUBSET of its unknown operations (it can do more);
+ *    - after an unknown operation X, a put/delete (which would erase X) or a get/failed cas already
+ *      valid before X (same configuration in the order Y, X) is not tried: unknown writes are only
+ *      linearized "just in time", right before an operation that needs their value;
+ *    - values no operation compares against (no get returns them, no cas expects them) are one
+ *      state, and of several pending unknown writes leaving the same state only the first is tried.
+ *    A differential test against a brute-force checker guards these reductions.
+ * 4. On failure, a witness. First the earliest time t at which the key is already non-linearizable
+ *    (linearizability is prefix-closed: the cut at t is the operations invoked by t, those not
+ *    returned by t taken as unknown outcome): from where the full search got stuck, gallop, bisect.
+ *    Then delta debugging over the operations kept AS RECORDED, every other one WEAKENED (a write
+ *    to unknown outcome, a read dropped): the result still fails, but weakening any one more of its
+ *    operations makes it pass. Weakening only adds linearizations, so the failure is never an
+ *    artefact (simply removing writes would be: a read left with no write of its value). The
+ *    witness is those operations plus the writes of the values they observed; as recorded, it is
+ *    itself not linearizable.
  *
  * COMPLEXITY: NP-complete in general (Gibbons & Korach). With memoization, work per key is at most
  * (reachable configurations) × (list length) × (bitset words). Since only operations concurrent with
  * the frontier can be pending, reachable configurations are about n · 2^c · (distinct values), for n
  * operations on the key with concurrency c — and 2^c is loose: most orders are rejected by the model.
  * `maxStates` bounds configurations per key, so memory is at most about
- * maxStates × (n/8 + 16) bytes; over it the answer is "unknown", never a guess.
+ * maxStates × (n/8 + 20) bytes; over it the answer is "unknown", never a guess. Histories that pass
+ * are cheap (the depth-first search finds a linearization directly); a failing key costs more, since
+ * everything reachable before the failure is explored, plus a few more searches for the witness
+ * (capped: over the cap the witness is still a proven violation, only not minimal).
  *
  * ASSUMPTIONS
  * - Each key starts absent (null) unless `initialValues` says otherwise; keys are independent registers
@@ -61,7 +74,10 @@ export type CheckResult =
       readonly ok: false;
       readonly key: string;
       readonly reason: string;
-      /** A non-linearizable set of recorded operations on `key`, minimal: removing any one makes it linearizable. */
+      /**
+       * Recorded operations on `key` that are not linearizable together (sorted by invocation): a
+       * minimal core (weakening any one of them makes the key pass) plus the writes it read from.
+       */
       readonly witness: readonly Operation[];
       /** The key's history is linearizable up to (not including) the return at this time. */
       readonly failedAt: number;
@@ -69,6 +85,9 @@ export type CheckResult =
   | { readonly ok: "unknown"; readonly key: string; readonly reason: "search budget exceeded" };
 
 export const DEFAULT_MAX_STATES = 1_000_000;
+/** Witness shrinking: configurations per search, and in total. */
+const SHRINK_SEARCH_STATES = 100_000;
+const SHRINK_TOTAL_STATES = 1_000_000;
 
 /** Checks a KV history for linearizability, key by key (see the comment at the top of this file). */
 export function checkLinearizable(history: History, options: CheckOptions = {}): CheckResult {
@@ -85,7 +104,7 @@ export function checkLinearizable(history: History, options: CheckOptions = {}):
   for (const key of [...byKey.keys()].sort()) {
     const ops = byKey.get(key) ?? [];
     const checker = new KeyChecker(key, options.initialValues?.get(key) ?? null);
-    const verdict = checker.verdict(ops, maxStates);
+    const verdict = checker.verdictOnAll(ops, maxStates);
     if (verdict === "budget-exceeded") budgetExceededOn ??= key;
     if (verdict === "not-linearizable") return checker.explain(ops, maxStates);
   }
@@ -97,6 +116,8 @@ export function checkLinearizable(history: History, options: CheckOptions = {}):
 class KeyChecker {
   private readonly valueIds = new Map<string, number>();
   private readonly initialState: number;
+  /** The frontier of the last full-history search (see SearchOutcome.frontier). */
+  private fullFrontier = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly key: string,
@@ -105,8 +126,15 @@ class KeyChecker {
     this.initialState = this.idOf(initialValue);
   }
 
-  verdict(ops: readonly Operation[], maxStates: number): Verdict {
+  private verdict(ops: readonly Operation[], maxStates: number): Verdict {
     return searchRegister(this.registerOps(ops), this.initialState, maxStates).verdict;
+  }
+
+  /** The verdict on the key's whole history; remembers where a failing search got stuck. */
+  verdictOnAll(ops: readonly Operation[], maxStates: number): Verdict {
+    const outcome = searchRegister(this.registerOps(ops), this.initialState, maxStates);
+    this.fullFrontier = outcome.frontier;
+    return outcome.verdict;
   }
 
   explain(ops: readonly Operation[], maxStates: number): CheckResult {
@@ -171,14 +199,22 @@ class KeyChecker {
   /** The smallest return time t such that the prefix up to t is already not linearizable. */
   private earliestFailure(ops: readonly Operation[], maxStates: number): number {
     const times = [...new Set(ops.flatMap((o) => (o.completedAt === null ? [] : [o.completedAt])))].sort((a, b) => a - b);
-    // Invariant: prefix(times[hi]) is not linearizable (the whole history is not, and the last return
-    // time's prefix is equivalent to it); prefix(times[lo - 1]) is linearizable or unproven.
-    let lo = 0;
+    const failsAt = (index: number): boolean => this.verdict(prefixAt(ops, times[index] ?? 0), maxStates) === "not-linearizable";
+    // Cuts before the full search's frontier are linearizable; the failure is usually right at it,
+    // so gallop up from there, then bisect. Invariant: failsAt(hi) (the last cut is the whole history).
     let hi = times.length - 1;
+    let lo = Math.max(0, Math.min(hi, times.findIndex((t) => t >= this.fullFrontier)));
+    for (let step = 1; lo < hi; step *= 2) {
+      const probe = Math.min(lo + step - 1, hi);
+      if (failsAt(probe)) {
+        hi = probe;
+        break;
+      }
+      lo = probe + 1;
+    }
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const t = times[mid] ?? 0;
-      if (this.verdict(prefixAt(ops, t), maxStates) === "not-linearizable") hi = mid;
+      if (failsAt(mid)) hi = mid;
       else lo = mid + 1;
     }
     return times[hi] ?? Number.NEGATIVE_INFINITY;
@@ -192,7 +228,9 @@ class KeyChecker {
    * no write of its value).
    */
   private shrink(items: readonly WitnessItem[], maxStates: number): WitnessItem[] {
-    let budget = 4 * maxStates; // shrinking is a courtesy: bound its total work too
+    // Shrinking is a courtesy: bound its total work, and each search's (a search that gives up
+    // counts as "passes", so the witness stays a proven failure, only perhaps not minimal).
+    let budget = Math.min(2 * maxStates, SHRINK_TOTAL_STATES);
     const fails = (keep: readonly WitnessItem[]): boolean => {
       if (budget <= 0) return false;
       const strong = new Set(keep);
@@ -201,11 +239,21 @@ class KeyChecker {
         const form = strong.has(i) ? i.recorded : i.weak;
         if (form !== null) history.push(form);
       }
-      const outcome = searchRegister(this.registerOps(history), this.initialState, Math.min(maxStates, budget));
+      const outcome = searchRegister(this.registerOps(history), this.initialState, Math.min(maxStates, SHRINK_SEARCH_STATES, budget));
       budget -= outcome.states;
       return outcome.verdict === "not-linearizable";
     };
-    let current = items.filter((i) => i.recorded !== null);
+    // Most recent first. Searches with many weakened writes are the costly ones, so first find a
+    // small failing set among the last 2, 4, 8, ... operations to return (all of them fail).
+    const strongable = items.filter((i) => i.recorded !== null).sort((a, b) => (b.original.completedAt ?? 0) - (a.original.completedAt ?? 0));
+    let current = strongable;
+    for (let k = 2; k < strongable.length; k *= 2) {
+      const recent = strongable.slice(0, k);
+      if (fails(recent)) {
+        current = recent;
+        break;
+      }
+    }
     // Weakening one item can make another one weakenable (or not), so single-item passes repeat.
     for (let chunk = Math.ceil(current.length / 2); budget > 0 && current.length > 1; ) {
       let changed = false;

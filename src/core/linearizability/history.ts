@@ -118,7 +118,7 @@ export class HistoryRecorder {
   private readonly byId = new Map<number, Recording>();
 
   /** Records an invocation and returns the operation id to complete later. */
-  invoke<O extends KvOp>(client: string, op: O, at: number): number {
+  invoke(client: string, op: KvOp, at: number): number {
     if (!Number.isFinite(at)) throw new RangeError(`invoke: time must be finite, got ${at}`);
     const rec: Recording = { id: this.recordings.length, client, op, invokedAt: at, completedAt: null, result: null, state: "in-flight" };
     this.recordings.push(rec);

@@ -28,6 +28,11 @@ export interface SearchOutcome {
   readonly verdict: Verdict;
   /** Configurations memoized: a measure of the work done. */
   readonly states: number;
+  /**
+   * When not linearizable: the latest time T such that some configuration had linearized every
+   * completed operation returning before T. The history cut at any t < T is linearizable.
+   */
+  readonly frontier: number;
 }
 
 const NOT_ALLOWED = -1;
@@ -115,11 +120,13 @@ export function searchRegister(ops: readonly RegisterOp[], initialState: number,
   const prev = new Int32Array(nodes);
   const nodeOp = new Int32Array(nodes);
   const nodeIsReturn = new Uint8Array(nodes);
+  const nodeTime = new Float64Array(nodes);
   const returnNode = new Int32Array(n); // 0 = none (unknown outcome)
   events.forEach((e, k) => {
     const node = k + 1;
     nodeOp[node] = e.op;
     nodeIsReturn[node] = e.isReturn ? 1 : 0;
+    nodeTime[node] = e.time;
     if (e.isReturn) returnNode[e.op] = node;
     prev[node] = node - 1;
     next[node] = node + 1 === nodes ? 0 : node + 1;
@@ -179,16 +186,17 @@ export function searchRegister(ops: readonly RegisterOp[], initialState: number,
     if (kind === PUT || kind === DELETE) return true;
     return (kind === GET || kind === CAS_FAIL) && step(ops[i]!, written[i]!, stackState[depth - 1]!) !== NOT_ALLOWED;
   };
+  let frontier = Number.NEGATIVE_INFINITY;
   let state = start;
   let completedHash = 0;
   let linearizedCompleted = 0;
   if (memo.visit(configurationHash(completedHash, state), state, completedBits, unknownBits) === "full") {
-    return { verdict: "budget-exceeded", states: memo.size };
+    return { verdict: "budget-exceeded", states: memo.size, frontier };
   }
 
   let entry = next[0]!;
   for (;;) {
-    if (linearizedCompleted === completedCount) return { verdict: "linearizable", states: memo.size };
+    if (linearizedCompleted === completedCount) return { verdict: "linearizable", states: memo.size, frontier };
     if (entry !== 0 && nodeIsReturn[entry] === 0) {
       // A call: try to linearize this operation now.
       const i = nodeOp[entry]!;
@@ -202,7 +210,7 @@ export function searchRegister(ops: readonly RegisterOp[], initialState: number,
         flip(i);
         const hashAfter = isUnknown[i] ? completedHash : completedHash ^ opHash[i]!;
         const seen = memo.visit(configurationHash(hashAfter, after), after, completedBits, unknownBits);
-        if (seen === "full") return { verdict: "budget-exceeded", states: memo.size };
+        if (seen === "full") return { verdict: "budget-exceeded", states: memo.size, frontier };
         if (seen === "new") {
           stackNode[depth] = entry;
           stackState[depth] = state;
@@ -222,7 +230,8 @@ export function searchRegister(ops: readonly RegisterOp[], initialState: number,
       continue;
     }
     // A return (an operation that had to be linearized by now and was not) or the end: backtrack.
-    if (depth === 0) return { verdict: "not-linearizable", states: memo.size };
+    if (entry !== 0 && nodeTime[entry]! > frontier) frontier = nodeTime[entry]!;
+    if (depth === 0) return { verdict: "not-linearizable", states: memo.size, frontier };
     depth--;
     const node = stackNode[depth]!;
     const i = nodeOp[node]!;
