@@ -2,18 +2,10 @@ import { describe, expect, test } from "vitest";
 import { checkLinearizable } from "../../src/core/linearizability/check";
 import { formatCheckResult } from "../../src/core/linearizability/format";
 import { HistoryRecorder, type KvOp, type Operation, type OpResult } from "../../src/core/linearizability/history";
+import { mulberry32 } from "../support/prng";
 
-/** mulberry32: a tiny seeded PRNG, so every generated history can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Every generated history can be replayed from its seed. */
+const prng = mulberry32;
 
 interface GenOptions {
   readonly ops: number;
