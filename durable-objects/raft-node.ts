@@ -67,6 +67,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
   private readonly reads = new Map<string, Waiter<{ ok: true; index: number } | { ok: false }>>();
   private readonly appliedWaiters: { index: number; resolve: () => void }[] = [];
   private readSeq = 0;
+  private pumpScheduled: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
@@ -145,6 +146,19 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     const core = this.ensure(identity);
     if (this.alarmAt === null) await this.pump();
     return core;
+  }
+
+  /**
+   * Runs pump() once after the calls already queued at this object have been taken in, so that
+   * proposals and peer messages arriving together go out as one Ready: one storage transaction and
+   * one Append per peer for the whole batch.
+   */
+  private schedulePump(): Promise<void> {
+    this.pumpScheduled ??= new Promise((r) => setTimeout(r, 0)).then(() => {
+      this.pumpScheduled = null;
+      return this.pump();
+    });
+    return this.pumpScheduled;
   }
 
   /** Processes every Ready: persist, then send, then apply, then answer; finally re-arm the alarm. */
@@ -260,7 +274,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
       this.lastContact = now;
       core.step(m, now);
     }
-    await this.pump();
+    await this.schedulePump();
   }
 
   /** A client command: proposed here if this node leads, answered once applied (or lost / timed out). */
@@ -269,7 +283,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     const r = core.propose(encodeCommand(command), Date.now());
     if (!r.ok) return { ok: false, reason: r.reason, leader: r.leader };
     const outcome = new Promise<ProposeOutcome>((resolve) => this.proposals.set(r.index, { term: r.term, resolve }));
-    await this.pump();
+    await this.schedulePump();
     return this.within(outcome, timeoutMs, () => {
       this.proposals.delete(r.index);
       return { ok: false, reason: "timeout", leader: core.status().leader };
@@ -303,7 +317,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
       const r = core.readIndex(requestId, Date.now());
       if (!r.ok) return { ok: false, reason: r.reason, leader: r.leader };
       const confirmed = new Promise<{ ok: true; index: number } | { ok: false }>((resolve) => this.reads.set(requestId, { resolve }));
-      await this.pump();
+      await this.schedulePump();
       const res = await this.within(confirmed, timeoutMs, () => ({ ok: false as const }));
       this.reads.delete(requestId);
       if (!res.ok) return { ok: false, reason: "leadership_unconfirmed", leader: core.status().leader };
