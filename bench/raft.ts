@@ -10,15 +10,17 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const FAILOVERS = Number(process.env.BENCH_FAILOVERS ?? 100);
 const ADMIN = { authorization: "Bearer bench-admin" };
+// Both sides pay one bearer-token check: the baseline's admin token, the Raft side's API token.
+const API = { authorization: "Bearer bench-api" };
 const VALUE = "x".repeat(100);
 
-const worker = await startWorker({ ADMIN_TOKEN: "bench-admin" });
+const worker = await startWorker({ ADMIN_TOKEN: "bench-admin", API_TOKEN: "bench-api" });
 const { url } = worker;
 let counter = 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function leader(): Promise<string | null> {
-  const res = await fetch(`${url}/raft/status`);
+  const res = await fetch(`${url}/raft/status`, { headers: API });
   return ((await res.json()) as { leader: string | null }).leader;
 }
 
@@ -44,7 +46,7 @@ async function throughput(): Promise<void> {
   const runs: Record<string, LoadResult[]> = { direct: [], raft: [] };
   for (let round = 0; round < ROUNDS; round++) {
     runs.direct!.push(await load({ ...base, name: "one Durable Object, one storage write (baseline)", method: "PUT", headers: ADMIN, next: () => ({ path: `/admin/cache/shards/shard-0/keys/bench-${counter % 1000}?version=${makeVersion(Date.now(), counter++ % 0xffffff, 0xbe9c)}`, body: VALUE }) }));
-    runs.raft!.push(await load({ ...base, name: "Raft PUT /kv (5 members, committed)", method: "PUT", next: () => ({ path: `/kv/bench-${counter++ % 1000}`, body: VALUE }) }));
+    runs.raft!.push(await load({ ...base, name: "Raft PUT /kv (5 members, committed)", method: "PUT", headers: API, next: () => ({ path: `/kv/bench-${counter++ % 1000}`, body: VALUE }) }));
   }
   const pick = (list: LoadResult[]) => [...list].sort((a, b) => a.rps - b.rps)[Math.floor(list.length / 2)]!;
   const d = pick(runs.direct!);
@@ -60,13 +62,13 @@ async function failover(): Promise<void> {
   const times: number[] = [];
   for (let i = 0; i < FAILOVERS; i++) {
     const old = await waitForLeader();
-    const w = await fetch(`${url}/kv/failover`, { method: "PUT", body: `before-${i}` });
+    const w = await fetch(`${url}/kv/failover`, { method: "PUT", body: `before-${i}`, headers: API });
     await w.arrayBuffer();
     await sleep(Math.random() * 50);
     const crashedAt = performance.now();
     await (await fetch(`${url}/admin/raft/nodes/${old}/crash`, { method: "POST", headers: ADMIN })).arrayBuffer();
     // The router retries across the election until the write commits on the new leader.
-    const res = await fetch(`${url}/kv/failover`, { method: "PUT", body: `after-${i}` });
+    const res = await fetch(`${url}/kv/failover`, { method: "PUT", body: `after-${i}`, headers: API });
     const body = (await res.json()) as { node?: string };
     if (res.status !== 200) throw new Error(`write after crash failed: ${res.status} ${JSON.stringify(body)}`);
     times.push(performance.now() - crashedAt);
@@ -80,7 +82,7 @@ async function failover(): Promise<void> {
 
 try {
   await waitForLeader();
-  await load({ url, seconds: 2, connections: CONNECTIONS, name: "warmup", method: "PUT", next: () => ({ path: `/kv/warm-${counter++ % 100}`, body: VALUE }) });
+  await load({ url, seconds: 2, connections: CONNECTIONS, name: "warmup", method: "PUT", headers: API, next: () => ({ path: `/kv/warm-${counter++ % 100}`, body: VALUE }) });
   console.log("\nbench:raft (Miniflare, loopback, 5 members, election timeout 150-300 ms, heartbeat 50 ms)");
   if (process.env.BENCH_ONLY !== "failover") await throughput();
   if (process.env.BENCH_ONLY !== "throughput") await failover();
