@@ -126,6 +126,23 @@ raftRoutes.openapi(
 
 raftRoutes.openapi(
   createRoute({
+    method: "post", path: "/admin/raft/nodes/{node}/delay", tags: ["admin"], security, summary: "Delay every message a member sends (0 removes the delay; keeps its partition)",
+    request: { params: NodeParam, body: { required: true, content: { "application/json": { schema: z.object({ delayMs: z.number().int().min(0).max(10_000) }) } } } },
+    responses: { 200: { description: "Applied" }, ...errorResponses(400, 401, 403) },
+  }),
+  async (c) => {
+    const { node } = c.req.valid("param");
+    const { delayMs } = c.req.valid("json");
+    const config = getConfig(c.env).raft;
+    const stub = raftStub(c.env, config.group, node);
+    const current = await stub.status({ group: config.group, node });
+    await stub.setFault({ group: config.group, node }, { blocked: current.fault.blocked, delayMs });
+    return c.json({ node, delayMs }, 200);
+  },
+);
+
+raftRoutes.openapi(
+  createRoute({
     method: "post", path: "/admin/raft/heal", tags: ["admin"], security, summary: "Remove every partition and delay",
     responses: { 200: { description: "Healed" }, ...errorResponses(401, 403) },
   }),

@@ -173,4 +173,13 @@ describe("Raft over Durable Objects (5 members, 150-300 ms election timeouts)", 
     expect((await call("/kv/cas", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: "k", value: "v" }) })).status).toBe(400);
     expect((await call("/kv/a", { method: "PUT", body: "v", headers: { "x-client-id": "c" } })).status).toBe(400);
   });
+
+  it("a slow leader (every message delayed 100 ms) still commits, only slower", async () => {
+    const l = await waitForLeader();
+    expect((await post(`/admin/raft/nodes/${l}/delay`, { delayMs: 100 })).status).toBe(200);
+    const started = Date.now();
+    expect((await call("/kv/slow", { method: "PUT", body: "v" })).status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    expect(await (await call("/kv/slow")).text()).toBe("v");
+  }, 15_000);
 });
