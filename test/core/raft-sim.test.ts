@@ -13,7 +13,7 @@ import { SafetyMonitor } from "../sim/safety";
 //   RAFT_SIM_SEED=1234 npx vitest run --project core test/core/raft-sim          replay one seed
 //   npm run sim -- --seeds 5000                                                  the CLI (test/sim/run.ts)
 
-const BUDGET_MS = Number(process.env.RAFT_SIM_BUDGET_MS ?? 20_000);
+const BUDGET_MS = Number(process.env.RAFT_SIM_BUDGET_MS ?? 45_000);
 const ONE_SEED = process.env.RAFT_SIM_SEED === undefined ? null : Number(process.env.RAFT_SIM_SEED);
 
 function describeFailure(r: SimResult): string {
