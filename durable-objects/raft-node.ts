@@ -6,8 +6,10 @@ import type { Ready } from "../src/core/raft/ready";
 import type { Entry, HardState, Membership, MembershipChange, Message, NodeId, Snapshot } from "../src/core/raft/types";
 import { withTimeout } from "../src/services/replica-call";
 
-/** Snapshots are stored in chunks: a SQLite row of a Durable Object holds at most 2 MB. */
-const SNAPSHOT_CHUNK = 1024 * 1024;
+/** Snapshots are stored as UTF-8 chunks of this many bytes: a Durable Object's SQLite row holds at most 2 MB. */
+const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+/** Compact when the log after the snapshot holds this many bytes, whatever RAFT_COMPACT_EVERY says. */
+const COMPACT_LOG_BYTES = 8 * 1024 * 1024;
 /** A message to a peer that has not been taken within this time is dropped (Raft retries by itself). */
 const SEND_TIMEOUT_MS = 1000;
 
@@ -67,6 +69,10 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
   private readonly reads = new Map<string, Waiter<{ ok: true; index: number } | { ok: false }>>();
   private readonly appliedWaiters: { index: number; resolve: () => void }[] = [];
   private readSeq = 0;
+  /** Bytes of entry data stored after the snapshot (drives compaction by size). */
+  private logBytes = 0;
+  /** Set at boot: the first call applies what was committed before the restart. */
+  private needsPump = false;
   private pumpScheduled: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
@@ -74,7 +80,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     this.sql = ctx.storage.sql;
     this.sql.exec("CREATE TABLE IF NOT EXISTS raft_log (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS raft_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)");
-    this.sql.exec("CREATE TABLE IF NOT EXISTS raft_snapshot (seq INTEGER PRIMARY KEY, chunk TEXT NOT NULL)");
+    this.sql.exec("CREATE TABLE IF NOT EXISTS raft_snapshot (seq INTEGER PRIMARY KEY, chunk BLOB NOT NULL)");
     const identity = this.meta<RaftIdentity>("identity");
     this.fault = this.meta<RaftFault>("fault") ?? this.fault;
     if (identity) this.boot(identity);
@@ -103,6 +109,8 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
       .exec<{ idx: number; term: number; kind: string; data: string }>("SELECT idx, term, kind, data FROM raft_log ORDER BY idx")
       .toArray()
       .map((r): Entry => ({ index: r.idx, term: r.term, kind: r.kind as Entry["kind"], data: r.data }));
+    this.logBytes = entries.reduce((n, e) => n + e.data.length, 0);
+    this.needsPump = true;
     const hardState = this.meta<HardState>("hard") ?? { term: 0, vote: null, commit: 0 };
     const membership: Membership = { voters: cfg.members, learners: [] };
     this.core = new RaftCore(
@@ -117,18 +125,27 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
   private loadSnapshot(): Snapshot | null {
     const head = this.meta<Omit<Snapshot, "data">>("snapshot");
     if (!head) return null;
-    const data = this.sql.exec<{ chunk: string }>("SELECT chunk FROM raft_snapshot ORDER BY seq").toArray().map((r) => r.chunk).join("");
-    return { ...head, data };
+    const chunks = this.sql.exec<{ chunk: ArrayBuffer }>("SELECT chunk FROM raft_snapshot ORDER BY seq").toArray().map((r) => new Uint8Array(r.chunk));
+    const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+    let offset = 0;
+    for (const c of chunks) {
+      bytes.set(c, offset);
+      offset += c.byteLength;
+    }
+    return { ...head, data: new TextDecoder().decode(bytes) };
   }
 
+  /** Chunks are cut in UTF-8 bytes and joined before decoding, so no character is ever split. */
   private storeSnapshot(s: Snapshot): void {
     this.sql.exec("DELETE FROM raft_snapshot");
-    for (let i = 0, seq = 0; i < s.data.length || seq === 0; i += SNAPSHOT_CHUNK, seq++) {
-      this.sql.exec("INSERT INTO raft_snapshot (seq, chunk) VALUES (?, ?)", seq, s.data.slice(i, i + SNAPSHOT_CHUNK));
+    const bytes = new TextEncoder().encode(s.data);
+    for (let i = 0, seq = 0; i < bytes.byteLength || seq === 0; i += SNAPSHOT_CHUNK_BYTES, seq++) {
+      this.sql.exec("INSERT INTO raft_snapshot (seq, chunk) VALUES (?, ?)", seq, bytes.subarray(i, i + SNAPSHOT_CHUNK_BYTES));
     }
     this.setMeta("snapshot", { index: s.index, term: s.term, membership: s.membership });
     this.sql.exec("DELETE FROM raft_log WHERE idx <= ?", s.index);
     this.snapshotIndex = s.index;
+    this.logBytes = this.sql.exec<{ n: number | null }>("SELECT SUM(length(data)) AS n FROM raft_log").one().n ?? 0;
   }
 
   /** The core, booted on first use; the caller names the node (the object cannot read its own name). */
@@ -144,7 +161,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
    */
   private async start(identity: RaftIdentity): Promise<RaftCore> {
     const core = this.ensure(identity);
-    if (this.alarmAt === null) await this.pump();
+    if (this.alarmAt === null || this.needsPump) await this.pump();
     return core;
   }
 
@@ -165,19 +182,37 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
   private async pump(): Promise<void> {
     const core = this.core;
     if (!core) return;
-    while (core.hasReady()) {
-      const rd = core.ready();
-      this.persist(rd);
-      if (rd.softState && rd.softState.role !== "leader") this.abandonProposals(rd.softState.leader);
-      this.send(rd.messages);
-      this.apply(rd);
-      core.advance();
-    }
-    this.maybeCompact();
-    const due = core.nextDeadline();
-    if (due !== null && this.alarmAt !== due) {
-      this.alarmAt = due;
-      await this.ctx.storage.setAlarm(due);
+    this.needsPump = false;
+    try {
+      while (core.hasReady()) {
+        const rd = core.ready();
+        try {
+          this.persist(rd);
+        } catch (err) {
+          // The core now believes this Ready is in hand; it is not. Restart from storage rather than
+          // run on with a core that is ahead of what is durable (and would never be asked again).
+          console.error(JSON.stringify({ level: "error", msg: "raft persist failed; restarting node", error: String(err) }));
+          this.ctx.abort("persist failed");
+          return;
+        }
+        this.send(rd.messages);
+        this.apply(rd);
+        // After applying: a proposal committed in this same Ready is answered with its result.
+        if (rd.softState && rd.softState.role !== "leader") this.abandonProposals(rd.softState.leader);
+        core.advance();
+      }
+      try {
+        this.maybeCompact();
+      } catch (err) {
+        // Compaction is an optimisation: a failure must never stop the clock.
+        console.error(JSON.stringify({ level: "error", msg: "raft compaction failed", error: String(err) }));
+      }
+    } finally {
+      const due = core.nextDeadline();
+      if (due !== null && this.alarmAt !== due) {
+        await this.ctx.storage.setAlarm(due);
+        this.alarmAt = due;
+      }
     }
   }
 
@@ -187,6 +222,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
       if (rd.truncateFrom !== undefined) this.sql.exec("DELETE FROM raft_log WHERE idx >= ?", rd.truncateFrom);
       for (const e of rd.entries) {
         this.sql.exec("INSERT OR REPLACE INTO raft_log (idx, term, kind, data) VALUES (?, ?, ?, ?)", e.index, e.term, e.kind, e.data);
+        this.logBytes += e.data.length;
       }
       if (rd.hardState) this.setMeta("hard", rd.hardState);
     });
@@ -250,7 +286,8 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
   private maybeCompact(): void {
     const core = this.core;
     const every = getConfig(this.env).raft.compactEvery;
-    if (!core || this.kv.appliedIndex - this.snapshotIndex < every) return;
+    if (!core || this.kv.appliedIndex <= this.snapshotIndex) return;
+    if (this.kv.appliedIndex - this.snapshotIndex < every && this.logBytes < COMPACT_LOG_BYTES) return;
     const snapshot = core.compact(this.kv.appliedIndex, this.kv.snapshot());
     this.ctx.storage.transactionSync(() => this.storeSnapshot(snapshot));
   }
@@ -324,9 +361,17 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
       index = res.index;
     }
     if (this.kv.appliedIndex < index) {
-      const applied = new Promise<void>((resolve) => this.appliedWaiters.push({ index, resolve }));
+      const waiter = { index, resolve: () => {} };
+      const applied = new Promise<void>((resolve) => {
+        waiter.resolve = resolve;
+        this.appliedWaiters.push(waiter);
+      });
       const ok = await this.within(applied.then(() => true), timeoutMs, () => false);
-      if (!ok) return { ok: false, reason: "timeout", leader: core.status().leader };
+      if (!ok) {
+        const i = this.appliedWaiters.indexOf(waiter);
+        if (i >= 0) this.appliedWaiters.splice(i, 1);
+        return { ok: false, reason: "timeout", leader: core.status().leader };
+      }
     }
     return { ok: true, index };
   }

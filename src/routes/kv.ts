@@ -121,8 +121,13 @@ kvRoutes.openapi(
   async (c) => {
     const body = c.req.valid("json");
     assertKey(body.key, LIMITS.keyBytes);
-    if (body.value !== null && new TextEncoder().encode(body.value).byteLength > LIMITS.raftValueBytes) {
-      throw new HttpError(413, "payload_too_large", `value exceeds ${LIMITS.raftValueBytes} bytes`);
+    // Both strings travel in the log entry: both are bounded, and both must be well-formed UTF-8.
+    for (const [field, text] of [["value", body.value], ["expectedValue", body.expectedValue]] as const) {
+      if (text === null || text === undefined) continue;
+      if (!text.isWellFormed()) throw new HttpError(400, "invalid_request", `json.${field}: not well-formed UTF-8 (a lone surrogate)`);
+      if (new TextEncoder().encode(text).byteLength > LIMITS.raftValueBytes) {
+        throw new HttpError(413, "payload_too_large", `json.${field} exceeds ${LIMITS.raftValueBytes} bytes`);
+      }
     }
     const cmd: KvCommand = { op: "cas", key: body.key, value: body.value, ...session(c) };
     if (body.expectedValue !== undefined) cmd.expectedValue = body.expectedValue;

@@ -135,8 +135,11 @@ raftRoutes.openapi(
     const { delayMs } = c.req.valid("json");
     const config = getConfig(c.env).raft;
     const stub = raftStub(c.env, config.group, node);
-    const current = await stub.status({ group: config.group, node });
-    await stub.setFault({ group: config.group, node }, { blocked: current.fault.blocked, delayMs });
+    const identity = { group: config.group, node };
+    const current = await withTimeout(stub.status(identity), STATUS_TIMEOUT_MS).catch(() => {
+      throw new HttpError(503, "node_unavailable", `${node} did not answer`, undefined, { "Retry-After": "1" });
+    });
+    await withTimeout(stub.setFault(identity, { blocked: current.fault.blocked, delayMs }), STATUS_TIMEOUT_MS);
     return c.json({ node, delayMs }, 200);
   },
 );

@@ -16,7 +16,8 @@ import type { Entry } from "./types";
  *   would apply again. Clients must therefore retry within that window.
  */
 
-export const DEFAULT_SESSION_TTL_ENTRIES = 100_000;
+/** Sessions idle for this many applied entries are forgotten: clients must retry within that window. */
+export const DEFAULT_SESSION_TTL_ENTRIES = 10_000;
 
 const session = { clientId: z.string().min(1).optional(), seq: z.number().int().nonnegative().optional() };
 
@@ -43,9 +44,14 @@ export interface KvRecord {
   revision: number;
 }
 
+/**
+ * `prev` (the record a write replaced) and `current` (the record a failed cas found) are answered on
+ * the first execution only: a session keeps the result without them, so a retried command answers
+ * without them, and sessions never hold on to overwritten values (they would fill memory and snapshots).
+ */
 export type KvResult =
-  | { ok: true; op: "put" | "delete" | "cas"; revision: number; prev: KvRecord | null }
-  | { ok: false; code: "cas_failed"; current: KvRecord | null }
+  | { ok: true; op: "put" | "delete" | "cas"; revision: number; prev?: KvRecord | null }
+  | { ok: false; code: "cas_failed"; current?: KvRecord | null }
   | { ok: false; code: "stale_sequence"; lastSeq: number }
   | { ok: false; code: "invalid_command"; message: string };
 
@@ -60,6 +66,13 @@ interface SnapshotShape {
   appliedIndex: number;
   records: [string, string, number][];
   sessions: [string, number, number, KvResult][];
+}
+
+/** What a session keeps of a result: everything but the values it carried. */
+function withoutValues(r: KvResult): KvResult {
+  if (r.ok) return { ok: true, op: r.op, revision: r.revision };
+  if (r.code === "cas_failed") return { ok: false, code: "cas_failed" };
+  return r;
 }
 
 /** Serialize a command for Raft propose(). */
@@ -106,7 +119,7 @@ export class KvStateMachine {
     }
     if (s !== undefined && seq < s.seq) return { ok: false, code: "stale_sequence", lastSeq: s.seq };
     const result = this.execute(cmd.data, entry.index);
-    this.touch(clientId, { seq, result, lastIndex: entry.index }, entry.index);
+    this.touch(clientId, { seq, result: withoutValues(result), lastIndex: entry.index }, entry.index);
     return result;
   }
 
