@@ -62,10 +62,15 @@ async function readValue(c: Context<AppEnv>, key: string) {
   const timeoutMs = config.deadlineMs;
   if (consistency === "stale") {
     // Any member may answer a stale read: the hinted leader first, then the others.
-    return onLeader(config, c.env, async (stub, identity, timeout) => {
-      const out = await stub.read(identity, key, "stale", Math.min(timeout, timeoutMs));
-      return out.ok ? { ok: true, value: out } : out;
-    });
+    return onLeader(
+      config,
+      c.env,
+      async (stub, identity, timeout) => {
+        const out = await stub.read(identity, key, "stale", Math.min(timeout, timeoutMs));
+        return out.ok ? { ok: true, value: out } : out;
+      },
+      false,
+    );
   }
   return onLeader(config, c.env, async (stub, identity, timeout) => {
     const out = await stub.read(identity, key, consistency, timeout);

@@ -20,6 +20,8 @@ export async function onLeader<T>(
   config: RaftConfig,
   env: Cloudflare.Env,
   attempt: (stub: DurableObjectStub<RaftNode>, identity: RaftIdentity, timeoutMs: number) => Promise<Attempt<T>>,
+  /** false for calls any member may answer (stale reads): their answer says nothing about who leads. */
+  learnsLeader = true,
 ): Promise<{ value: T; node: string }> {
   const deadline = Date.now() + config.deadlineMs;
   let target = leaderHints.get(config.group) ?? pickMember(config, null);
@@ -36,11 +38,11 @@ export async function onLeader<T>(
       outcome = { ok: false, reason: err instanceof Error ? err.message : String(err), leader: null };
     }
     if (outcome.ok) {
-      leaderHints.set(config.group, target);
+      if (learnsLeader) leaderHints.set(config.group, target);
       return { value: outcome.value, node: target };
     }
     lastReason = outcome.reason;
-    leaderHints.delete(config.group);
+    if (learnsLeader) leaderHints.delete(config.group);
     if (outcome.leader && outcome.leader !== target) {
       target = outcome.leader;
       continue;
