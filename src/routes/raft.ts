@@ -119,6 +119,10 @@ raftRoutes.openapi(
     const config = getConfig(c.env).raft;
     const all = sides.flat();
     if (new Set(all).size !== all.length) throw new HttpError(400, "invalid_request", "json.sides: a node appears on two sides");
+    // Only members (configured or added at run time) can be partitioned; anything else would create a stray object.
+    const known = new Set((await statuses(c)).flatMap((m) => [m.node, ...(m.status?.membership.voters ?? []), ...(m.status?.membership.learners ?? [])]));
+    const unknown = all.filter((n) => !known.has(n));
+    if (unknown.length > 0) throw new HttpError(400, "invalid_request", `json.sides: not members of the group: ${unknown.join(", ")}`);
     await Promise.all(sides.flatMap((side) => side.map((node) => raftStub(c.env, config.group, node).setFault({ group: config.group, node }, { blocked: all.filter((n) => !side.includes(n)), delayMs }))));
     return c.json({ sides, delayMs }, 200);
   },

@@ -197,5 +197,9 @@ describe("Raft over Durable Objects (5 members, 150-300 ms election timeouts)", 
     const after = await stub().read({ group: "main", node: follower }, "monotonic", "stale", 1000);
     expect(after.ok && after.record?.value).toBe("v");
   }, 15_000);
+
+  it("a partition naming a node that is not a member is refused with 400", async () => {
+    expect((await post("/admin/raft/partition", { sides: [["n1"], ["zz"]] })).status).toBe(400);
+  });
 });
 
