@@ -1,8 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../src/config";
 import { isExpired, shouldApply } from "../src/core/cache/replica-state";
-import { hintRetryDelay, nextDue } from "../src/core/cache/timers";
-import { withTimeout } from "../src/services/replica-call";
+import { nextDue } from "../src/core/cache/timers";
+import { createHintTables, deliverDueHints, nextHintDue, pendingHints, recordHints } from "./cache-hints";
 
 /** How long a delete, an expiry or an eviction marker is remembered, so an older copy on another replica cannot win a read. */
 export const TOMBSTONE_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -12,7 +12,6 @@ export const ROW_OVERHEAD_BYTES = 64;
 export const DEAD_SHARE = 0.25;
 /** Rows handled per alarm run, so one sweep never runs long; a backlog re-arms the alarm at once. */
 const SWEEP_BATCH = 500;
-const HINT_BATCH = 20;
 /** Reads remember recency in memory and write it to storage in batches of this many keys. */
 const TOUCH_FLUSH = 1000;
 
@@ -113,10 +112,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
       expires_at INTEGER, state INTEGER NOT NULL, size INTEGER NOT NULL, touched_at INTEGER NOT NULL)`);
     this.sql.exec("CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL");
     this.sql.exec("CREATE INDEX IF NOT EXISTS entries_lru ON entries (touched_at) WHERE state = 0");
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS hints (
-      target TEXT NOT NULL, key TEXT NOT NULL, version TEXT NOT NULL, due_at INTEGER NOT NULL,
-      attempts INTEGER NOT NULL, give_up_at INTEGER NOT NULL, PRIMARY KEY (target, key))`);
-    this.sql.exec("CREATE INDEX IF NOT EXISTS hints_due ON hints (due_at)");
+    createHintTables(this.sql);
     this.sql.exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)");
     this.acc = this.meta<Accounting>("accounting") ?? { liveKeys: 0, liveBytes: 0, deadRows: 0, deadBytes: 0 };
     this.fault = this.meta<ShardFault>("fault") ?? this.fault;
@@ -316,17 +312,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
   async addHints(key: string, version: string, targets: string[]): Promise<void> {
     await this.guard();
     const now = Date.now();
-    const dueAt = now + hintRetryDelay(0);
-    for (const target of targets) {
-      // A hint only ever moves forward to a newer write (a late, older hint changes nothing).
-      this.sql.exec(
-        `INSERT INTO hints (target, key, version, due_at, attempts, give_up_at) VALUES (?, ?, ?, ?, 0, ?)
-         ON CONFLICT (target, key) DO UPDATE SET version = excluded.version, due_at = excluded.due_at,
-           attempts = 0, give_up_at = excluded.give_up_at WHERE excluded.version > hints.version`,
-        target, key, version, dueAt, now + TOMBSTONE_GRACE_MS,
-      );
-    }
-    await this.scheduleAt(dueAt);
+    await this.scheduleAt(recordHints(this.sql, key, version, targets, now, now + TOMBSTONE_GRACE_MS));
   }
 
   private async scheduleAt(at: number): Promise<void> {
@@ -347,7 +333,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
       // Re-armed from storage whatever happened above, so a failed run never leaves only a later alarm.
       this.txDue = null;
       const expiry = this.sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM entries WHERE expires_at IS NOT NULL").one().at;
-      const hint = this.sql.exec<{ at: number | null }>("SELECT MIN(due_at) AS at FROM hints").one().at;
+      const hint = nextHintDue(this.sql);
       const next = nextDue([expiry, hint], Date.now());
       if (next !== null) await this.scheduleAt(next);
     }
@@ -374,57 +360,33 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
   }
 
   private async deliverHints(now: number): Promise<void> {
-    const due = this.sql
-      .exec<{ target: string; key: string; version: string; attempts: number; give_up_at: number }>(
-        "SELECT target, key, version, attempts, give_up_at FROM hints WHERE due_at <= ? ORDER BY due_at LIMIT ?",
-        now, HINT_BATCH,
-      )
-      .toArray();
+    const shard = (target: string) => this.env.CACHE_SHARD.get(this.env.CACHE_SHARD.idFromName(target));
     const timeout = getConfig(this.env).cache.replicaTimeoutMs;
-    await Promise.all(
-      due.map(async (hint) => {
-        const row = this.sql
-          .exec<Row>("SELECT version, state, value, content_type, expires_at FROM entries WHERE key = ?", hint.key)
-          .toArray()[0];
-        // Nothing worth handing off (forgotten, or only an eviction marker), or too late: drop the hint.
-        if (!row || row.state === RowState.Evicted || hint.give_up_at <= now) {
-          this.sql.exec("DELETE FROM hints WHERE target = ? AND key = ? AND version = ?", hint.target, hint.key, hint.version);
-          return;
-        }
-        const live = row.state === RowState.Live;
-        const write: ShardWrite = {
-          key: hint.key,
-          version: row.version,
-          value: live ? new Uint8Array(row.value ?? new ArrayBuffer(0)) : null,
-          contentType: row.content_type ?? "application/octet-stream",
-          expiresAt: live ? row.expires_at : null,
-        };
-        const stub = this.env.CACHE_SHARD.get(this.env.CACHE_SHARD.idFromName(hint.target));
-        try {
-          await withTimeout(stub.put(write), timeout);
-          // What was sent is this replica's newest copy: it settles every hint up to that version, but
-          // not one replaced by a newer write while the delivery was in flight.
-          this.sql.exec("DELETE FROM hints WHERE target = ? AND key = ? AND version <= ?", hint.target, hint.key, row.version);
-          this.counters.hintsDelivered++;
-        } catch {
-          this.sql.exec(
-            "UPDATE hints SET attempts = attempts + 1, due_at = ? WHERE target = ? AND key = ? AND version = ?",
-            Date.now() + hintRetryDelay(hint.attempts + 1), hint.target, hint.key, hint.version,
-          );
-        }
-      }),
-    );
+    this.counters.hintsDelivered += await deliverDueHints(this.sql, shard, (key) => this.handoffCopy(key), now, timeout);
+  }
+
+  /** This replica's newest copy of a key as a write to hand off; null for nothing or only an eviction marker. */
+  private handoffCopy(key: string): ShardWrite | null {
+    const row = this.sql.exec<Row>("SELECT version, state, value, content_type, expires_at FROM entries WHERE key = ?", key).toArray()[0];
+    if (!row || row.state === RowState.Evicted) return null;
+    const live = row.state === RowState.Live;
+    return {
+      key,
+      version: row.version,
+      value: live ? new Uint8Array(row.value ?? new ArrayBuffer(0)) : null,
+      contentType: row.content_type ?? "application/octet-stream",
+      expiresAt: live ? row.expires_at : null,
+    };
   }
 
   async stats(): Promise<ShardStats> {
     await this.guard();
-    const pendingHints = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM hints").one().n;
     return {
       keys: this.acc.liveKeys,
       bytes: this.acc.liveBytes + this.acc.deadBytes,
       capacityBytes: this.capacity,
       tombstones: this.acc.deadRows,
-      pendingHints,
+      pendingHints: pendingHints(this.sql),
       ...this.counters,
       countersSince: this.countersSince,
       fault: this.fault,
