@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { HashRing } from "./core/ring/hash-ring";
+import { planRing } from "./core/ring/hash-ring";
 import { HttpError } from "./http/errors";
 
 /** Named limits of the cache API (documented in the README, enforced with a 4xx). */
@@ -107,9 +107,9 @@ export function parseConfig(env: Record<string, unknown>): Config {
     return { id, weight: c.CACHE_SHARD_WEIGHTS[id] ?? 1 };
   });
   try {
-    // Building the ring once here turns an impossible shape (e.g. a weight that needs millions of
+    // Checking the ring's shape here turns an impossible one (e.g. a weight that needs millions of
     // virtual nodes) into a config error rather than a failure of the first request.
-    new HashRing(shards, c.CACHE_VNODES === undefined ? {} : { vnodes: c.CACHE_VNODES });
+    planRing(shards, c.CACHE_VNODES === undefined ? {} : { vnodes: c.CACHE_VNODES });
   } catch (err) {
     throw new Error(`invalid configuration: CACHE_SHARD_WEIGHTS/CACHE_VNODES: ${(err as Error).message}`);
   }

@@ -34,6 +34,17 @@ export function decodePathSegment(raw: string, what: string): string {
   }
 }
 
+/**
+ * The key in a URL path: everything after the first `marker` (e.g. "/cache/"), decoded strictly and
+ * checked with assertKey. Read from the raw URL because Hono keeps malformed escapes as text.
+ */
+export function keyFromUrl(url: string, marker: string, maxBytes: number): string {
+  const path = new URL(url).pathname;
+  const key = decodePathSegment(path.slice(path.indexOf(marker) + marker.length), "key");
+  assertKey(key, maxBytes);
+  return key;
+}
+
 /** The byte length of a string's UTF-8 encoding. */
 export function utf8Length(s: string): number {
   return utf8.encode(s).byteLength;

@@ -4,9 +4,9 @@ import { getConfig, LIMITS } from "../config";
 import { isVersion } from "../core/cache/version";
 import { createRouter, type AppEnv } from "../http/app-env";
 import { requireToken } from "../http/auth";
-import { HttpError } from "../http/errors";
+import { errorBody, HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
-import { assertKey, decodePathSegment, readBodyLimited } from "../http/validation";
+import { keyFromUrl, readBodyLimited } from "../http/validation";
 import { shardStub } from "../services/cache";
 import { withTimeout } from "../services/replica-call";
 
@@ -62,11 +62,7 @@ adminRoutes.openapi(
 const REPLICA_KEY_PATH = "/admin/cache/shards/:shard/keys/:key{.+}";
 function replicaKey(c: Context<AppEnv>): { shard: string; key: string } {
   const shard = knownShard(c, c.req.param("shard") ?? "");
-  const path = new URL(c.req.url).pathname;
-  const marker = "/keys/";
-  const key = decodePathSegment(path.slice(path.indexOf(marker) + marker.length), "key");
-  assertKey(key, LIMITS.keyBytes);
-  return { shard, key };
+  return { shard, key: keyFromUrl(c.req.url, "/keys/", LIMITS.keyBytes) };
 }
 
 adminRoutes.get(REPLICA_KEY_PATH, async (c) => {
@@ -75,7 +71,7 @@ adminRoutes.get(REPLICA_KEY_PATH, async (c) => {
   const rec = await withTimeout(shardStub(c.env, shard).get(key), timeout).catch((err: unknown) => {
     throw new HttpError(503, "replica_unavailable", `${shard}: ${err instanceof Error ? err.message : String(err)}`, undefined, { "Retry-After": "1" });
   });
-  if (!rec.live) return c.json({ error: { code: "not_found", message: "key not found on this replica" }, version: rec.version }, 404);
+  if (!rec.live) return c.json({ ...errorBody("not_found", "key not found on this replica"), version: rec.version }, 404);
   return c.body((rec.value ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer>, 200, {
     "content-type": rec.contentType ?? "application/octet-stream",
     "x-cache-version": rec.version ?? "",

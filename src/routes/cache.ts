@@ -4,9 +4,9 @@ import { bodyLimit } from "hono/body-limit";
 import { getConfig, LIMITS } from "../config";
 import { createRouter, type AppEnv } from "../http/app-env";
 import { base64ToBytes, bytesToBase64 } from "../http/base64";
-import { HttpError } from "../http/errors";
+import { errorBody, HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
-import { assertKey, decodePathSegment, readBodyLimited } from "../http/validation";
+import { assertKey, keyFromUrl, readBodyLimited } from "../http/validation";
 import { allShardStats, cacheDelete, cacheGet, cacheSet, resolveQuorum, ringFor, type CacheDeps } from "../services/cache";
 
 /** Keys of a batch get read concurrently. */
@@ -27,13 +27,7 @@ const QuorumQuery = z.object({
 
 const TtlSchema = z.coerce.number().int().min(1).max(LIMITS.maxTtlMs);
 
-/** The key of `/cache/{key}`, decoded strictly from the raw URL (Hono keeps malformed escapes as text). */
-function keyFromPath(c: Context<AppEnv>): string {
-  const path = new URL(c.req.url).pathname;
-  const key = decodePathSegment(path.slice("/cache/".length), "key");
-  assertKey(key, LIMITS.keyBytes);
-  return key;
-}
+const keyFromPath = (c: Context<AppEnv>) => keyFromUrl(c.req.url, "/cache/", LIMITS.keyBytes);
 
 function quorumParam(c: Context<AppEnv>, name: "r" | "w"): number | undefined {
   const raw = c.req.query(name);
@@ -237,7 +231,7 @@ cacheRoutes.get(KEY_PATH, async (c) => {
   const out = await cacheGet(deps(c), key, quorumParam(c, "r"));
   const headers: Record<string, string> = { "x-cache-acks": `${out.acks}/${out.needed}/${out.replicas}` };
   if (!out.record.live) {
-    return c.json({ error: { code: "not_found", message: "key not found" } }, 404, headers);
+    return c.json(errorBody("not_found", "key not found"), 404, headers);
   }
   headers["content-type"] = out.record.contentType ?? "application/octet-stream";
   headers["x-cache-version"] = out.record.version ?? "";

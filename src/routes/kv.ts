@@ -3,9 +3,9 @@ import type { Context } from "hono";
 import type { KvCommand, KvResult } from "../core/raft/kv";
 import { getConfig, LIMITS } from "../config";
 import { createRouter, type AppEnv } from "../http/app-env";
-import { HttpError } from "../http/errors";
+import { errorBody, HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
-import { assertKey, decodePathSegment, readBodyLimited } from "../http/validation";
+import { assertKey, keyFromUrl, readBodyLimited } from "../http/validation";
 import { onLeader } from "../services/raft-client";
 
 /** The linearizable key-value store on the Raft group. */
@@ -13,11 +13,7 @@ export const kvRoutes = createRouter();
 
 const Consistency = z.enum(["linearizable", "lease", "stale"]).default("linearizable");
 
-function keyFromPath(c: Context<AppEnv>): string {
-  const key = decodePathSegment(new URL(c.req.url).pathname.slice("/kv/".length), "key");
-  assertKey(key, LIMITS.keyBytes);
-  return key;
-}
+const keyFromPath = (c: Context<AppEnv>) => keyFromUrl(c.req.url, "/kv/", LIMITS.keyBytes);
 
 function consistencyOf(c: Context<AppEnv>): "linearizable" | "lease" | "stale" {
   const parsed = Consistency.safeParse(c.req.query("consistency") ?? undefined);
@@ -51,9 +47,9 @@ async function propose(c: Context<AppEnv>, command: KvCommand): Promise<{ result
 function answer(c: Context<AppEnv>, key: string, r: { result: KvResult; index: number; node: string }): Response {
   const { result } = r;
   if (result.ok) return c.json({ key, revision: result.revision, index: r.index, node: r.node, prev: result.prev }, 200);
-  if (result.code === "cas_failed") return c.json({ error: { code: "cas_failed", message: "the condition did not hold", details: { current: result.current } } }, 409);
-  if (result.code === "stale_sequence") return c.json({ error: { code: "stale_sequence", message: `x-client-seq is older than ${result.lastSeq}` } }, 409);
-  return c.json({ error: { code: "invalid_request", message: result.message } }, 400);
+  if (result.code === "cas_failed") return c.json(errorBody("cas_failed", "the condition did not hold", { current: result.current }), 409);
+  if (result.code === "stale_sequence") return c.json(errorBody("stale_sequence", `x-client-seq is older than ${result.lastSeq}`), 409);
+  return c.json(errorBody("invalid_request", result.message), 400);
 }
 
 async function readValue(c: Context<AppEnv>, key: string) {
@@ -147,7 +143,7 @@ kvRoutes.get(KEY_PATH, async (c) => {
   const key = keyFromPath(c);
   const { value, node } = await readValue(c, key);
   const headers = { "x-raft-index": String(value.index), "x-raft-node": node };
-  if (!value.record) return c.json({ error: { code: "not_found", message: "key not found" } }, 404, headers);
+  if (!value.record) return c.json(errorBody("not_found", "key not found"), 404, headers);
   return c.text(value.record.value, 200, { ...headers, "x-kv-revision": String(value.record.revision) });
 });
 

@@ -43,6 +43,38 @@ export interface HashRingOptions {
 
 const RING_SIZE = 0x1_0000_0000;
 
+/**
+ * Checks a ring's shape and counts its virtual nodes without hashing anything (cheap enough to
+ * validate configuration). Throws RangeError on empty/duplicate ids, bad weights or a bad vnode count.
+ */
+export function planRing(shards: ReadonlyArray<ShardSpec>, options: HashRingOptions = {}): { list: RingShard[]; total: number } {
+  const perWeight = options.vnodes ?? DEFAULT_VNODES;
+  if (!Number.isSafeInteger(perWeight) || perWeight < 1) {
+    throw new RangeError(`vnodes must be a positive integer, got ${String(perWeight)}`);
+  }
+  if (shards.length === 0) throw new RangeError("a hash ring needs at least one shard");
+  const seen = new Set<string>();
+  const list: RingShard[] = [];
+  let total = 0;
+  for (const spec of shards) {
+    const { id } = spec;
+    if (typeof id !== "string" || id.length === 0) throw new RangeError("shard id must be a non-empty string");
+    if (seen.has(id)) throw new RangeError(`duplicate shard id ${JSON.stringify(id)}`);
+    seen.add(id);
+    const weight = spec.weight ?? 1;
+    if (typeof weight !== "number" || !Number.isFinite(weight) || weight <= 0) {
+      throw new RangeError(`shard ${JSON.stringify(id)}: weight must be finite and > 0, got ${String(weight)}`);
+    }
+    const vnodes = Math.max(1, Math.round(perWeight * weight));
+    total += vnodes;
+    if (total > MAX_TOTAL_VNODES) {
+      throw new RangeError(`ring would need more than ${MAX_TOTAL_VNODES} virtual nodes; lower vnodes or weights`);
+    }
+    list.push(Object.freeze({ id, weight, vnodes }));
+  }
+  return { list, total };
+}
+
 export class HashRing {
   private readonly shardList: readonly RingShard[];
   private readonly ids: readonly string[];
@@ -62,31 +94,7 @@ export class HashRing {
 
   /** Builds the ring; throws RangeError on empty/duplicate ids, bad weights or a bad vnode count. */
   constructor(shards: ReadonlyArray<ShardSpec>, options: HashRingOptions = {}) {
-    const perWeight = options.vnodes ?? DEFAULT_VNODES;
-    if (!Number.isSafeInteger(perWeight) || perWeight < 1) {
-      throw new RangeError(`vnodes must be a positive integer, got ${String(perWeight)}`);
-    }
-    if (shards.length === 0) throw new RangeError("a hash ring needs at least one shard");
-
-    const seen = new Set<string>();
-    const list: RingShard[] = [];
-    let total = 0;
-    for (const spec of shards) {
-      const { id } = spec;
-      if (typeof id !== "string" || id.length === 0) throw new RangeError("shard id must be a non-empty string");
-      if (seen.has(id)) throw new RangeError(`duplicate shard id ${JSON.stringify(id)}`);
-      seen.add(id);
-      const weight = spec.weight ?? 1;
-      if (typeof weight !== "number" || !Number.isFinite(weight) || weight <= 0) {
-        throw new RangeError(`shard ${JSON.stringify(id)}: weight must be finite and > 0, got ${String(weight)}`);
-      }
-      const vnodes = Math.max(1, Math.round(perWeight * weight));
-      total += vnodes;
-      if (total > MAX_TOTAL_VNODES) {
-        throw new RangeError(`ring would need more than ${MAX_TOTAL_VNODES} virtual nodes; lower vnodes or weights`);
-      }
-      list.push(Object.freeze({ id, weight, vnodes }));
-    }
+    const { list, total } = planRing(shards, options);
     this.shardList = Object.freeze(list);
     this.ids = list.map((s) => s.id);
     this.weights = Float64Array.from(list, (s) => s.weight);
