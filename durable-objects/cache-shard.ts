@@ -2,7 +2,10 @@ import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../src/config";
 import { isExpired, shouldApply } from "../src/core/cache/replica-state";
 import { nextDue } from "../src/core/cache/timers";
+import type { TxnWrite, Vote } from "../src/core/txn/types";
 import { createHintTables, deliverDueHints, nextHintDue, pendingHints, recordHints } from "./cache-hints";
+import { resolveInDoubt, shardPrepare, shardDecide, type ParticipantCrashPoint, type ParticipantHost } from "./cache-shard-txn";
+import { TxnParticipantStore } from "./cache-txn";
 
 /** How long a delete, an expiry or an eviction marker is remembered, so an older copy on another replica cannot win a read. */
 export const TOMBSTONE_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -23,6 +26,8 @@ export interface ShardRecord {
   value?: Uint8Array;
   contentType?: string;
   expiresAt?: number | null;
+  /** The transaction holding this key's lock, when a plain read gave up waiting for it. */
+  locked?: string;
 }
 
 /** A versioned write as the router sends it to each replica; `value: null` is a delete (tombstone). */
@@ -52,6 +57,8 @@ export interface ShardStats {
   writes: number;
   staleWritesIgnored: number;
   hintsDelivered: number;
+  txnLocks: number;
+  txnPrepared: number;
   countersSince: number;
   fault: ShardFault;
 }
@@ -103,6 +110,8 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
   private readonly countersSince = Date.now();
   /** The earliest expiry written by the last transaction: armed after it commits (never inside it). */
   private txDue: number | null = null;
+  private readonly txns: TxnParticipantStore;
+  private crashPoint: ParticipantCrashPoint | null = null;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
@@ -113,6 +122,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     this.sql.exec("CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL");
     this.sql.exec("CREATE INDEX IF NOT EXISTS entries_lru ON entries (touched_at) WHERE state = 0");
     createHintTables(this.sql);
+    this.txns = new TxnParticipantStore(this.sql);
     this.sql.exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)");
     this.acc = this.meta<Accounting>("accounting") ?? { liveKeys: 0, liveBytes: 0, deadRows: 0, deadBytes: 0 };
     this.fault = this.meta<ShardFault>("fault") ?? this.fault;
@@ -184,6 +194,8 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
 
   async get(key: string): Promise<ShardRecord> {
     await this.guard();
+    const locked = await this.lockedAfterWait(key);
+    if (locked !== undefined) return { version: null, live: false, locked };
     const record = this.read(key, Date.now());
     await this.armAfterTx();
     return record;
@@ -191,10 +203,24 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
 
   async getMany(keys: string[]): Promise<ShardRecord[]> {
     await this.guard();
+    const locked = await Promise.all(keys.map((k) => this.lockedAfterWait(k)));
     const now = Date.now();
-    const records = keys.map((k) => this.read(k, now));
+    const records = keys.map((k, i): ShardRecord => {
+      const holder = locked[i];
+      return holder === undefined ? this.read(k, now) : { version: null, live: false, locked: holder };
+    });
     await this.armAfterTx();
     return records;
+  }
+
+  /**
+   * A key locked by a prepared transaction is neither read nor written by plain calls (they would see
+   * or overwrite a state the transaction is about to change): they wait briefly for the decision, then
+   * give up with the holder's id.
+   */
+  private async lockedAfterWait(key: string): Promise<string | undefined> {
+    if (this.txns.lockCount === 0) return undefined;
+    return this.txns.waitUnlocked(key, getConfig(this.env).txn.lockWaitMs);
   }
 
   private read(key: string, now: number): ShardRecord {
@@ -236,28 +262,12 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
    * Applies a versioned write if it is newer than what this replica holds (last writer wins; replays
    * are no-ops). Answers the version the replica holds afterwards.
    */
-  async put(write: ShardWrite): Promise<{ applied: boolean; version: string | null }> {
+  async put(write: ShardWrite): Promise<{ applied: boolean; version: string | null; locked?: string }> {
     await this.guard();
+    const locked = await this.lockedAfterWait(write.key);
+    if (locked !== undefined) return { applied: false, version: null, locked };
     const now = Date.now();
-    // A pending read-recency update older than this write must not roll its recency back.
-    this.touches.delete(write.key);
-    const applied = this.tx((acc) => {
-      const current = this.sql.exec<{ version: string }>("SELECT version FROM entries WHERE key = ?", write.key).toArray()[0];
-      if (current && !shouldApply(current.version, write.version)) return { applied: false, version: current.version };
-      if (write.value === null || isExpired(write.expiresAt, now)) {
-        const tombstone = this.deadRow(RowState.Tombstone, write.key, write.version, now);
-        this.setRow(acc, write.key, null, now);
-        this.makeRoom(acc, tombstone.size, now);
-        this.setRow(acc, write.key, tombstone, now);
-      } else {
-        const size = keyCost(write.key) + write.value.byteLength + write.contentType.length + ROW_OVERHEAD_BYTES;
-        if (size > this.capacity) throw new Error(`entry of ${size} bytes exceeds the shard capacity`);
-        this.setRow(acc, write.key, null, now);
-        this.makeRoom(acc, size, now);
-        this.setRow(acc, write.key, { state: RowState.Live, version: write.version, value: write.value, contentType: write.contentType, expiresAt: write.expiresAt, size }, now);
-      }
-      return { applied: true, version: write.version };
-    });
+    const applied = this.tx((acc) => this.applyWrite(acc, write, now));
     if (!applied.applied) {
       this.txDue = null;
       this.counters.staleWritesIgnored++;
@@ -266,6 +276,85 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     this.counters.writes++;
     await this.armAfterTx();
     return applied;
+  }
+
+  /** Last-writer-wins apply of one versioned write, inside the caller's transaction. */
+  private applyWrite(acc: Accounting, write: ShardWrite, now: number): { applied: boolean; version: string | null } {
+    // A pending read-recency update older than this write must not roll its recency back.
+    this.touches.delete(write.key);
+    const current = this.sql.exec<{ version: string }>("SELECT version FROM entries WHERE key = ?", write.key).toArray()[0];
+    if (current && !shouldApply(current.version, write.version)) return { applied: false, version: current.version };
+    if (write.value === null || isExpired(write.expiresAt, now)) {
+      const tombstone = this.deadRow(RowState.Tombstone, write.key, write.version, now);
+      this.setRow(acc, write.key, null, now);
+      this.makeRoom(acc, tombstone.size, now);
+      this.setRow(acc, write.key, tombstone, now);
+    } else {
+      const size = keyCost(write.key) + write.value.byteLength + write.contentType.length + ROW_OVERHEAD_BYTES;
+      if (size > this.capacity) throw new Error(`entry of ${size} bytes exceeds the shard capacity`);
+      this.setRow(acc, write.key, null, now);
+      this.makeRoom(acc, size, now);
+      this.setRow(acc, write.key, { state: RowState.Live, version: write.version, value: write.value, contentType: write.contentType, expiresAt: write.expiresAt, size }, now);
+    }
+    return { applied: true, version: write.version };
+  }
+
+  // --- two-phase commit participant (protocol in src/core/txn, plumbing in cache-shard-txn.ts) ---
+
+  private get txnHost(): ParticipantHost {
+    return {
+      store: this.txns,
+      config: getConfig(this.env).txn,
+      crashAt: (point) => {
+        if (this.crashPoint !== point) return;
+        this.crashPoint = null;
+        this.ctx.abort(`crash injected at ${point}`);
+      },
+      read: (key, withValue) => {
+        const r = this.read(key, Date.now());
+        return withValue ? r : { version: r.version, live: r.live, ...(r.evicted ? { evicted: true } : {}), expiresAt: r.expiresAt ?? null };
+      },
+      transact: (fn) => this.tx((acc) => fn((w) => this.applyWrite(acc, w, Date.now()))),
+      afterTransact: () => this.armAfterTx(),
+      schedule: (at) => this.scheduleAt(at),
+      coordinator: (txn) => this.env.TXN_COORDINATOR.get(this.env.TXN_COORDINATOR.idFromName(txn)),
+      shardName: () => this.shardName,
+    };
+  }
+
+  /** The shard's own name, learned from the router's calls and kept, so the alarm can name this shard after a restart. */
+  private get shardName(): string {
+    return this.meta<string>("name") ?? "";
+  }
+
+  private set shardName(name: string) {
+    if (this.meta<string>("name") !== name) this.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES ('name', ?)", JSON.stringify(name));
+  }
+
+  /** PREPARE: lock the keys, record PREPARED durably, then vote with each key's current record. */
+  async txnPrepare(txn: string, shard: string, keys: string[], valueKeys: string[]): Promise<Vote> {
+    await this.guard();
+    this.shardName = shard;
+    return shardPrepare(this.txnHost, txn, keys, valueKeys);
+  }
+
+  /** COMMIT or ABORT: apply the writes (if committed) and release the locks in one durable step. Idempotent. */
+  async txnDecide(txn: string, shard: string, outcome: "committed" | "aborted", writes: TxnWrite[]): Promise<{ ack: true }> {
+    await this.guard();
+    this.shardName = shard;
+    return shardDecide(this.txnHost, txn, outcome, writes);
+  }
+
+  /** Test hook: crash (ctx.abort) the next time the protocol reaches `point`. In memory only, so it fires once. */
+  async armTxnCrash(point: ParticipantCrashPoint | null): Promise<void> {
+    this.crashPoint = point;
+  }
+
+  /** Test and operator view of the 2PC state: locks held and transactions in doubt. */
+  async txnState(): Promise<{ locks: Record<string, string>; prepared: string[] }> {
+    const locks: Record<string, string> = {};
+    for (const p of this.txns.allPrepared()) for (const k of p.keys) locks[k] = p.txn;
+    return { locks, prepared: this.txns.allPrepared().map((p) => p.txn) };
   }
 
   /**
@@ -329,12 +418,14 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
       this.flushTouches();
       this.sweep(now);
       await this.deliverHints(now);
+      await resolveInDoubt(this.txnHost, now);
+      this.txns.forgetFinished(now);
     } finally {
       // Re-armed from storage whatever happened above, so a failed run never leaves only a later alarm.
       this.txDue = null;
       const expiry = this.sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM entries WHERE expires_at IS NOT NULL").one().at;
       const hint = nextHintDue(this.sql);
-      const next = nextDue([expiry, hint], Date.now());
+      const next = nextDue([expiry, hint, this.txns.nextInquiryDue(), this.txns.nextForgetDue()], Date.now());
       if (next !== null) await this.scheduleAt(next);
     }
   }
@@ -388,6 +479,8 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
       tombstones: this.acc.deadRows,
       pendingHints: pendingHints(this.sql),
       ...this.counters,
+      txnLocks: this.txns.lockCount,
+      txnPrepared: this.txns.counts().prepared,
       countersSince: this.countersSince,
       fault: this.fault,
     };

@@ -14,6 +14,10 @@ export const LIMITS = {
   /** A Raft KV value (it travels in log entries and Append messages). */
   raftValueBytes: 64 * 1024,
   raftListLimit: 1000,
+  /** Operations (and, separately, conditions) in one transaction. */
+  txnOps: 64,
+  /** Bytes of all values in one transaction (its coordinator keeps them in its log until every replica has them). */
+  txnValueBytes: 256 * 1024,
 } as const;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -49,6 +53,10 @@ const ConfigSchema = z
     RAFT_HEARTBEAT_MS: int(5, 30_000).default(50),
     RAFT_REQUEST_DEADLINE_MS: int(100, 120_000).default(5000),
     RAFT_COMPACT_EVERY: int(10, 1_000_000).default(1000),
+    TXN_VOTE_TIMEOUT_MS: int(50, 60_000).default(2000),
+    TXN_LOCK_WAIT_MS: int(0, 10_000).default(100),
+    TXN_INQUIRY_AFTER_MS: int(50, 600_000).default(1000),
+    TXN_RESEND_MS: int(10, 60_000).default(200),
   })
   .superRefine((c, ctx) => {
     if (c.CACHE_REPLICAS > c.CACHE_SHARDS)
@@ -89,9 +97,21 @@ export interface RaftConfig {
   compactEvery: number;
 }
 
+export interface TxnConfig {
+  /** A transaction not fully voted on by then is aborted. */
+  voteTimeoutMs: number;
+  /** How long a plain read or write of a locked key waits for the lock before answering 409. */
+  lockWaitMs: number;
+  /** How long a participant stays in doubt before asking the coordinator (then backing off). */
+  inquiryAfterMs: number;
+  /** First delay before a coordinator resends an unacknowledged decision (then doubling, to 30 s). */
+  resendMs: number;
+}
+
 export interface Config {
   cache: CacheConfig;
   raft: RaftConfig;
+  txn: TxnConfig;
 }
 
 /** Parses and checks the cluster shape from `[vars]`; throws a readable error listing every bad variable. */
@@ -132,6 +152,12 @@ export function parseConfig(env: Record<string, unknown>): Config {
       heartbeatMs: c.RAFT_HEARTBEAT_MS,
       deadlineMs: c.RAFT_REQUEST_DEADLINE_MS,
       compactEvery: c.RAFT_COMPACT_EVERY,
+    },
+    txn: {
+      voteTimeoutMs: c.TXN_VOTE_TIMEOUT_MS,
+      lockWaitMs: c.TXN_LOCK_WAIT_MS,
+      inquiryAfterMs: c.TXN_INQUIRY_AFTER_MS,
+      resendMs: c.TXN_RESEND_MS,
     },
   };
 }

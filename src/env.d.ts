@@ -1,10 +1,12 @@
 import type { CacheShard } from "../durable-objects/cache-shard";
 import type { RaftNode } from "../durable-objects/raft-node";
+import type { TxnCoordinator } from "../durable-objects/txn-coordinator";
 declare global {
   namespace Cloudflare {
     interface Env {
       CACHE_SHARD: DurableObjectNamespace<CacheShard>;
       RAFT_NODE: DurableObjectNamespace<RaftNode>;
+      TXN_COORDINATOR: DurableObjectNamespace<TxnCoordinator>;
       ADMIN_TOKEN?: string;
       API_TOKEN?: string;
       LOG_REQUESTS?: string;
@@ -24,6 +26,10 @@ declare global {
       RAFT_HEARTBEAT_MS?: string;
       RAFT_REQUEST_DEADLINE_MS?: string;
       RAFT_COMPACT_EVERY?: string;
+      TXN_VOTE_TIMEOUT_MS?: string;
+      TXN_LOCK_WAIT_MS?: string;
+      TXN_INQUIRY_AFTER_MS?: string;
+      TXN_RESEND_MS?: string;
     }
   }
 }

@@ -12,9 +12,11 @@ import { cacheRoutes } from "./routes/cache";
 import { healthRoutes } from "./routes/health";
 import { kvRoutes } from "./routes/kv";
 import { raftRoutes } from "./routes/raft";
+import { txnRoutes } from "./routes/txn";
 
 export { CacheShard } from "../durable-objects/cache-shard";
 export { RaftNode } from "../durable-objects/raft-node";
+export { TxnCoordinator } from "../durable-objects/txn-coordinator";
 
 const app = createRouter();
 
@@ -27,12 +29,15 @@ app.use("/cache/*", requireToken("API_TOKEN", false));
 app.use("/kv", requireToken("API_TOKEN", false));
 app.use("/kv/*", requireToken("API_TOKEN", false));
 app.use("/raft/status", requireToken("API_TOKEN", false));
+app.use("/txn", requireToken("API_TOKEN", false));
+app.use("/txn/*", requireToken("API_TOKEN", false));
 
 app.route("/", healthRoutes);
 app.route("/", cacheRoutes);
 app.route("/", adminRoutes);
 app.route("/", kvRoutes);
 app.route("/", raftRoutes);
+app.route("/", txnRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" });
 app.openAPIRegistry.registerComponent("securitySchemes", "apiToken", { type: "http", scheme: "bearer", description: "API_TOKEN (only when configured)" });

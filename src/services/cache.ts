@@ -59,6 +59,19 @@ class StaleWriteError extends Error {
   }
 }
 
+/** A replica refused a plain write because a prepared transaction holds the key's lock. */
+class LockedError extends Error {
+  constructor(readonly txn: string) {
+    super(`locked by transaction ${txn}`);
+    this.name = "LockedError";
+  }
+}
+
+/** A key is locked by a transaction that is deciding: the client should retry shortly (it never sees the uncommitted state). */
+function lockedError(key: string, txn: string): HttpError {
+  return new HttpError(409, "locked", `"${key}" is locked by transaction ${txn}, which is committing or aborting; retry`, { txn }, { "Retry-After": "1" });
+}
+
 function quorumError(kind: "read" | "write", q: Pick<QuorumResult<unknown>, "results" | "failures">, needed: number, replicas: number): HttpError {
   const acks = q.results.length;
   return new HttpError(
@@ -85,6 +98,8 @@ export async function cacheGet(deps: CacheDeps, key: string, r?: number): Promis
   const needed = resolveQuorum(config, r, "r");
   const q = await callQuorum(replicas, needed, false, (s) => shardStub(env, s).get(key), config.replicaTimeoutMs, config.deadlineMs);
   if (!q.met) throw quorumError("read", q, needed, replicas.length);
+  const locked = q.results.find((x) => x.value.locked !== undefined);
+  if (locked) throw lockedError(key, locked.value.locked!);
   const now = Date.now();
   const records = q.results.map((x) => x.value);
   const newest = newestRecord(records, now) ?? { version: null, live: false };
@@ -122,6 +137,7 @@ async function write(deps: CacheDeps, key: string, value: Uint8Array | null, con
       true,
       async (s) => {
         const res = await shardStub(env, s).put(req);
+        if (res.locked !== undefined) throw new LockedError(res.locked);
         // Only a replica that now holds this write acknowledges it.
         if (!res.applied && res.version !== version) throw new StaleWriteError(res.version ?? "");
         return res;
@@ -140,6 +156,8 @@ async function write(deps: CacheDeps, key: string, value: Uint8Array | null, con
       const current = newer.map((e) => e.current).reduce((a, b) => (compareVersions(a, b) >= 0 ? a : b));
       throw new HttpError(409, "conflict", "a newer write of this key keeps winning; retry", { current }, { "Retry-After": "1" });
     }
+    const lock = q.failures.map((f) => f.error).find((e): e is LockedError => e instanceof LockedError);
+    if (lock) throw lockedError(key, lock.txn);
     // The write may still land on the replicas that had not answered; wait for them (bounded by the
     // replica timeout) so the error reports exactly how many acknowledged.
     throw quorumError("write", await q.rest, needed, replicas.length);

@@ -1,0 +1,129 @@
+import type { ParticipantView, PreparedTxn } from "../src/core/txn/participant";
+import type { Outcome } from "../src/core/txn/types";
+
+/** How long a participant remembers a finished transaction, so a late PREPARE or decision for it changes nothing. */
+export const FINISHED_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+interface PreparedRow extends Record<string, SqlStorageValue> {
+  txn: string;
+  keys: string;
+  prepared_at: number;
+  next_inquiry_at: number;
+  inquiries: number;
+}
+
+/**
+ * A CacheShard's two-phase-commit state: the lock table, transactions prepared here (voted yes,
+ * outcome unknown) and recently finished ones. Everything is in SQLite and changes in the caller's
+ * transaction; the lock table is mirrored in memory (it is small) so plain reads check it for free,
+ * and readers waiting for a lock are woken when it is released.
+ */
+export class TxnParticipantStore implements ParticipantView {
+  private readonly locks = new Map<string, string>();
+  private readonly waiters = new Map<string, (() => void)[]>();
+
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec("CREATE TABLE IF NOT EXISTS txn_locks (key TEXT PRIMARY KEY, txn TEXT NOT NULL)");
+    sql.exec(`CREATE TABLE IF NOT EXISTS txn_prepared (txn TEXT PRIMARY KEY, keys TEXT NOT NULL, prepared_at INTEGER NOT NULL,
+      next_inquiry_at INTEGER NOT NULL, inquiries INTEGER NOT NULL)`);
+    sql.exec("CREATE TABLE IF NOT EXISTS txn_finished (txn TEXT PRIMARY KEY, outcome TEXT NOT NULL, at INTEGER NOT NULL)");
+    sql.exec("CREATE INDEX IF NOT EXISTS txn_finished_at ON txn_finished (at)");
+    for (const row of sql.exec<{ key: string; txn: string }>("SELECT key, txn FROM txn_locks")) this.locks.set(row.key, row.txn);
+  }
+
+  get lockCount(): number {
+    return this.locks.size;
+  }
+
+  lockHolder(key: string): string | undefined {
+    return this.locks.get(key);
+  }
+
+  prepared(txn: string): PreparedTxn | undefined {
+    const row = this.sql.exec<PreparedRow>("SELECT * FROM txn_prepared WHERE txn = ?", txn).toArray()[0];
+    return row ? toPrepared(row) : undefined;
+  }
+
+  finished(txn: string): Outcome | undefined {
+    return this.sql.exec<{ outcome: Outcome }>("SELECT outcome FROM txn_finished WHERE txn = ?", txn).toArray()[0]?.outcome;
+  }
+
+  allPrepared(): PreparedTxn[] {
+    return this.sql.exec<PreparedRow>("SELECT * FROM txn_prepared").toArray().map(toPrepared);
+  }
+
+  /** Records PREPARED and takes the locks (call inside a storage transaction). */
+  recordPrepared(p: PreparedTxn): void {
+    this.sql.exec(
+      "INSERT INTO txn_prepared (txn, keys, prepared_at, next_inquiry_at, inquiries) VALUES (?, ?, ?, ?, ?)",
+      p.txn, JSON.stringify(p.keys), p.preparedAt, p.nextInquiryAt, p.inquiries,
+    );
+    for (const key of p.keys) this.sql.exec("INSERT OR REPLACE INTO txn_locks (key, txn) VALUES (?, ?)", key, p.txn);
+  }
+
+  /** Updates when an in-doubt transaction's coordinator is asked next. */
+  rescheduleInquiry(txn: string, nextAt: number, inquiries: number): void {
+    this.sql.exec("UPDATE txn_prepared SET next_inquiry_at = ?, inquiries = ? WHERE txn = ?", nextAt, inquiries, txn);
+  }
+
+  /** Forgets PREPARED, releases the transaction's locks and remembers the outcome (call inside a storage transaction). */
+  recordFinished(txn: string, outcome: Outcome, now: number): void {
+    this.sql.exec("DELETE FROM txn_prepared WHERE txn = ?", txn);
+    this.sql.exec("DELETE FROM txn_locks WHERE txn = ?", txn);
+    this.sql.exec("INSERT OR REPLACE INTO txn_finished (txn, outcome, at) VALUES (?, ?, ?)", txn, outcome, now);
+  }
+
+  /** Mirrors a committed storage transaction in memory: locks taken or released, waiters woken. */
+  afterCommit(taken: readonly string[], txn: string, released: readonly string[]): void {
+    for (const key of taken) this.locks.set(key, txn);
+    for (const key of released) {
+      if (this.locks.get(key) !== txn) continue;
+      this.locks.delete(key);
+      const waiting = this.waiters.get(key);
+      this.waiters.delete(key);
+      for (const wake of waiting ?? []) wake();
+    }
+  }
+
+  /** Waits up to `ms` for `key` to be unlocked; answers the holder if it still is. */
+  async waitUnlocked(key: string, ms: number): Promise<string | undefined> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const holder = this.locks.get(key);
+      const left = until - Date.now();
+      if (holder === undefined || left <= 0) return holder;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        const list = this.waiters.get(key) ?? [];
+        list.push(() => (clearTimeout(timer), resolve()));
+        this.waiters.set(key, list);
+      });
+    }
+  }
+
+  nextInquiryDue(): number | null {
+    return this.sql.exec<{ at: number | null }>("SELECT MIN(next_inquiry_at) AS at FROM txn_prepared").one().at;
+  }
+
+  /** When the oldest finished record may be forgotten. */
+  nextForgetDue(): number | null {
+    const at = this.sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM txn_finished").one().at;
+    return at === null ? null : at + FINISHED_RETENTION_MS;
+  }
+
+  forgetFinished(now: number): void {
+    this.sql.exec("DELETE FROM txn_finished WHERE at <= ?", now - FINISHED_RETENTION_MS);
+  }
+
+  counts(): { locks: number; prepared: number; finished: number } {
+    return {
+      locks: this.locks.size,
+      prepared: this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM txn_prepared").one().n,
+      finished: this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM txn_finished").one().n,
+    };
+  }
+}
+
+function toPrepared(row: PreparedRow): PreparedTxn {
+  return { txn: row.txn, keys: JSON.parse(row.keys) as string[], preparedAt: row.prepared_at, nextInquiryAt: row.next_inquiry_at, inquiries: row.inquiries };
+}

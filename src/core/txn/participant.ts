@@ -1,0 +1,69 @@
+import type { AbortReason, Outcome } from "./types";
+
+/** What a participant remembers durably about a transaction it voted yes on and has not yet learned the outcome of. */
+export interface PreparedTxn {
+  txn: string;
+  keys: string[];
+  preparedAt: number;
+  nextInquiryAt: number;
+  inquiries: number;
+}
+
+/** What a participant looks up to answer a message (its lock table, prepared and finished transactions). */
+export interface ParticipantView {
+  lockHolder(key: string): string | undefined;
+  prepared(txn: string): PreparedTxn | undefined;
+  finished(txn: string): Outcome | undefined;
+}
+
+export type PrepareAction =
+  | { action: "lock"; prepared: PreparedTxn }
+  /** Already prepared (a duplicate PREPARE): vote yes again, nothing new to persist. */
+  | { action: "revote" }
+  | { action: "refuse"; reason: AbortReason };
+
+/**
+ * PREPARE, no-wait locking: a key locked by another transaction makes the vote "no" at once, so no
+ * transaction ever waits for another and deadlock is impossible (the cost: an abort under contention,
+ * which the client retries). A transaction already decided here (its decision overtook the PREPARE,
+ * or the PREPARE is a late duplicate) is never prepared again.
+ */
+export function onPrepare(view: ParticipantView, txn: string, keys: readonly string[], now: number, inquiryAfterMs: number): PrepareAction {
+  const done = view.finished(txn);
+  if (done !== undefined) return { action: "refuse", reason: { code: "presumed_abort", message: `transaction already ${done} here` } };
+  if (view.prepared(txn)) return { action: "revote" };
+  for (const key of keys) {
+    const holder = view.lockHolder(key);
+    if (holder !== undefined && holder !== txn)
+      return { action: "refuse", reason: { code: "conflict", message: `"${key}" is locked by another transaction (${holder}); retry`, key } };
+  }
+  return { action: "lock", prepared: { txn, keys: [...keys], preparedAt: now, nextInquiryAt: now + inquiryAfterMs, inquiries: 0 } };
+}
+
+export type DecisionAction =
+  /** Prepared here: apply the writes (if committed) and release the locks, in one durable step. */
+  | { action: "apply"; prepared: PreparedTxn }
+  /** Never prepared here (the decision overtook the PREPARE, or the vote was lost): remember the outcome so a late PREPARE is refused; a commit's writes are applied by version, which is safe without a lock. */
+  | { action: "fence" }
+  /** Already applied: a duplicate; acknowledge again. */
+  | { action: "ack" };
+
+/** A decision (COMMIT/ABORT) arrives. Idempotent: duplicates and late copies only acknowledge. */
+export function onDecision(view: ParticipantView, txn: string): DecisionAction {
+  if (view.finished(txn) !== undefined) return { action: "ack" };
+  const prepared = view.prepared(txn);
+  if (prepared) return { action: "apply", prepared };
+  return { action: "fence" };
+}
+
+/** Delay before the n-th inquiry of an in-doubt transaction: from `base`, doubling, capped. */
+export function inquiryDelay(base: number, inquiries: number, maxMs: number): number {
+  return Math.min(base * 2 ** Math.min(inquiries, 20), maxMs);
+}
+
+/** In-doubt transactions whose coordinator should be asked now. A participant that voted yes never decides alone. */
+export function dueInquiries(prepared: Iterable<PreparedTxn>, now: number): PreparedTxn[] {
+  const out: PreparedTxn[] = [];
+  for (const p of prepared) if (p.nextInquiryAt <= now) out.push(p);
+  return out;
+}

@@ -1,0 +1,136 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import type { TxnView } from "../../durable-objects/txn-coordinator";
+import { getConfig, LIMITS } from "../config";
+import type { AbortCode, TxnCondition, TxnOp } from "../core/txn/types";
+import { createRouter } from "../http/app-env";
+import { HttpError } from "../http/errors";
+import { errorResponses } from "../http/schemas";
+import { assertKey, decodePathSegment, utf8Length } from "../http/validation";
+import { runTxn, txnStatus } from "../services/txn";
+
+/** Cross-shard atomic transactions (two-phase commit over the cache shards). */
+export const txnRoutes = createRouter();
+
+/** Generous for 256 KiB of values written as JSON escapes, plus keys and structure. */
+const TXN_BODY_BYTES = 2 * 1024 * 1024;
+const ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const Key = z.string().min(1).openapi({ description: `a cache key (1..${LIMITS.keyBytes} UTF-8 bytes)` });
+const Ttl = z.number().int().min(1).max(LIMITS.maxTtlMs).optional().openapi({ description: "time to live in ms" });
+const Op = z.discriminatedUnion("op", [
+  z.object({ op: z.literal("set"), key: Key, value: z.string(), contentType: z.string().min(1).max(255).optional(), ttlMs: Ttl }).strict(),
+  z.object({ op: z.literal("delete"), key: Key }).strict(),
+  z.object({ op: z.literal("incr"), key: Key, by: z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).default(1), ttlMs: Ttl }).strict(),
+]);
+const Condition = z.union([
+  z.object({ key: Key, equals: z.string() }).strict(),
+  z.object({ key: Key, exists: z.boolean() }).strict(),
+  z.object({ key: Key, revision: z.string().nullable() }).strict(),
+]).openapi({ description: "the key must equal a value, exist / not exist, or have a revision (null: absent)" });
+
+const TxnBody = z.object({
+  id: z.string().regex(ID_RE).optional().openapi({ description: "idempotency key (or the Idempotency-Key header): a retry with the same id returns the same outcome" }),
+  ops: z.array(Op).min(1).max(LIMITS.txnOps),
+  conditions: z.array(Condition).max(LIMITS.txnOps).default([]),
+});
+
+const View = z.object({
+  id: z.string(),
+  state: z.enum(["preparing", "committed", "aborted"]),
+  results: z.array(z.object({ key: z.string(), op: z.string(), revision: z.string(), value: z.string().optional() })).optional(),
+  reason: z.object({ code: z.string(), message: z.string(), key: z.string().optional(), condition: z.number().optional(), shard: z.string().optional() }).optional(),
+  participants: z.array(z.object({ shard: z.string(), keys: z.array(z.string()), vote: z.string(), acked: z.boolean() })),
+  timings: z.object({ startedAt: z.number(), decidedAt: z.number().nullable(), endedAt: z.number().nullable(), decideMs: z.number().nullable(), totalMs: z.number().nullable() }),
+});
+
+function present(v: TxnView) {
+  const { startedAt, decidedAt, endedAt } = v;
+  return {
+    id: v.id,
+    state: v.phase,
+    ...(v.results ? { results: v.results } : {}),
+    ...(v.reason ? { reason: v.reason } : {}),
+    operations: v.ops.length,
+    participants: v.participants.map((p) => ({ shard: p.shard, keys: p.keys, vote: p.vote, acked: p.acked, votedAt: p.votedAt, ackedAt: p.ackedAt })),
+    timings: { startedAt, decidedAt, endedAt, decideMs: decidedAt === null ? null : decidedAt - startedAt, totalMs: endedAt === null ? null : endedAt - startedAt },
+  };
+}
+
+/** An abort's HTTP status: the client's own conditions -> 409/422; the cluster's trouble -> 503, retryable. */
+const ABORT_STATUS: Record<AbortCode, 409 | 422 | 503> = {
+  condition_failed: 409,
+  conflict: 409,
+  not_an_integer: 422,
+  participant_unavailable: 503,
+  vote_timeout: 503,
+  coordinator_recovered: 503,
+  presumed_abort: 409,
+};
+
+function checkLimits(ops: TxnOp[], conditions: TxnCondition[]): void {
+  let bytes = 0;
+  ops.forEach((op, i) => {
+    assertKey(op.key, LIMITS.keyBytes, `ops[${i}].key`);
+    if (op.op === "set") {
+      if (!op.value.isWellFormed()) throw new HttpError(400, "invalid_request", `ops[${i}].value: not well-formed UTF-8 (a lone surrogate)`);
+      bytes += utf8Length(op.value);
+    }
+  });
+  conditions.forEach((c, i) => {
+    assertKey(c.key, LIMITS.keyBytes, `conditions[${i}].key`);
+    if ("equals" in c) bytes += utf8Length(c.equals);
+  });
+  if (bytes > LIMITS.txnValueBytes) throw new HttpError(400, "invalid_request", `the transaction's values total ${bytes} bytes; the limit is ${LIMITS.txnValueBytes}`);
+}
+
+txnRoutes.openapi(
+  createRoute({
+    method: "post", path: "/txn", tags: ["txn"], summary: "Run an atomic transaction over keys on any shards (two-phase commit)",
+    middleware: [bodyLimit({ maxSize: TXN_BODY_BYTES, onError: () => { throw new HttpError(413, "payload_too_large", `body exceeds the limit of ${TXN_BODY_BYTES} bytes`); } })] as const,
+    request: {
+      headers: z.object({ "idempotency-key": z.string().regex(ID_RE).optional() }),
+      body: { required: true, content: { "application/json": { schema: TxnBody } } },
+    },
+    responses: {
+      200: { description: "Committed: every write is applied on every replica of its key", content: { "application/json": { schema: View } } },
+      409: { description: "Aborted: a condition failed or a key was locked by another transaction (reason says which)" },
+      422: { description: "Aborted: an increment of a non-integer value, or an id reused for different operations" },
+      503: { description: "Aborted: a participant was unreachable or the coordinator restarted; retry (Retry-After)" },
+      ...errorResponses(400, 401, 413),
+    },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    const headerId = c.req.valid("header")["idempotency-key"];
+    if (headerId !== undefined && body.id !== undefined && headerId !== body.id)
+      throw new HttpError(400, "invalid_request", "the Idempotency-Key header and json.id differ");
+    checkLimits(body.ops, body.conditions);
+    const id = body.id ?? headerId ?? crypto.randomUUID();
+    const view = await runTxn(c.env, getConfig(c.env), id, { ops: body.ops, conditions: body.conditions });
+    const out = present(view);
+    if (view.phase === "committed") return c.json(out, 200);
+    if (view.phase === "preparing") return c.json({ ...out, error: { code: "outcome_unknown", message: "not decided yet; GET /txn/{id}" } }, 503, { "Retry-After": "1" });
+    const reason = view.reason ?? { code: "presumed_abort" as const, message: "aborted" };
+    const status = ABORT_STATUS[reason.code];
+    return c.json({ ...out, error: { code: reason.code, message: reason.message } }, status, status === 503 ? { "Retry-After": "1" } : {});
+  },
+);
+
+txnRoutes.openapi(
+  createRoute({
+    method: "get", path: "/txn/{id}", tags: ["txn"], summary: "A transaction's state, participants and their votes, timings",
+    request: { params: z.object({ id: z.string() }) },
+    responses: {
+      200: { description: "The transaction", content: { "application/json": { schema: View } } },
+      ...errorResponses(400, 401, 404),
+    },
+  }),
+  async (c) => {
+    const id = decodePathSegment(c.req.param("id"), "id");
+    if (!ID_RE.test(id)) throw new HttpError(400, "invalid_request", "id: 1..128 characters of A-Z a-z 0-9 . _ : -");
+    const view = await txnStatus(c.env, id);
+    if (!view) throw new HttpError(404, "not_found", `no transaction ${id} (unknown, or finished more than 24 h ago)`);
+    return c.json(present(view), 200);
+  },
+);
