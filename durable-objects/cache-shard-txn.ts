@@ -16,7 +16,7 @@ const encoder = new TextEncoder();
 export interface ParticipantHost {
   store: TxnParticipantStore;
   config: TxnConfig;
-  crashAt(point: ParticipantCrashPoint): void;
+  crashAt(point: ParticipantCrashPoint): Promise<void>;
   read(key: string, withValue: boolean): ShardRecord;
   /** Runs `fn` as one storage transaction; `apply` writes a versioned entry (last writer wins). */
   transact<T>(fn: (apply: (w: ShardWrite) => unknown) => T): T;
@@ -33,7 +33,7 @@ function toShardWrite(w: TxnWrite): ShardWrite {
 /** PREPARE: PREPARED and the locks are durable before the vote leaves this object. */
 export async function shardPrepare(host: ParticipantHost, txn: string, keys: string[], valueKeys: string[]): Promise<Vote> {
   const { store } = host;
-  host.crashAt("before-vote");
+  await host.crashAt("before-vote");
   const now = Date.now();
   const action = onPrepare(store, txn, keys, now, host.config.inquiryAfterMs);
   if (action.action === "refuse") return { vote: "no", reason: action.reason };
@@ -42,7 +42,7 @@ export async function shardPrepare(host: ParticipantHost, txn: string, keys: str
     store.afterCommit(action.prepared.keys, txn, []);
     await host.schedule(action.prepared.nextInquiryAt);
   }
-  host.crashAt("after-prepared");
+  await host.crashAt("after-prepared");
   const wanted = new Set(valueKeys);
   const records: Record<string, KeyRecord> = {};
   for (const key of keys) {
@@ -69,7 +69,7 @@ async function finish(host: ParticipantHost, txn: string, outcome: Outcome, writ
 export async function shardDecide(host: ParticipantHost, txn: string, outcome: Outcome, writes: TxnWrite[]): Promise<{ ack: true }> {
   const action = onDecision(host.store, txn);
   if (action.action === "ack") return { ack: true };
-  host.crashAt("before-apply");
+  await host.crashAt("before-apply");
   await finish(host, txn, outcome, writes, action.action === "apply" ? action.prepared.keys : []);
   return { ack: true };
 }

@@ -305,9 +305,11 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     return {
       store: this.txns,
       config: getConfig(this.env).txn,
-      crashAt: (point) => {
+      crashAt: async (point) => {
         if (this.crashPoint !== point) return;
         this.crashPoint = null;
+        // What was written so far is made durable first (see TxnCoordinator.crashAt).
+        await this.ctx.storage.sync();
         this.ctx.abort(`crash injected at ${point}`);
       },
       read: (key, withValue) => {

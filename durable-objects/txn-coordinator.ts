@@ -56,9 +56,15 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
     return { voteTimeoutMs: t.voteTimeoutMs, resendBaseMs: t.resendMs, resendMaxMs: RESEND_MAX_MS };
   }
 
-  private crashAt(point: CoordinatorCrashPoint): void {
+  /**
+   * Crashes here if a test asked for it. Storage is synced first: a write is durable only once the
+   * output gate confirms it (and the gate also holds back outgoing messages until then), so "after X
+   * is logged" means after X is on disk.
+   */
+  private async crashAt(point: CoordinatorCrashPoint): Promise<void> {
     if (this.crashPoint !== point) return;
     this.crashPoint = null;
+    await this.ctx.storage.sync();
     this.ctx.abort(`crash injected at ${point}`);
   }
 
@@ -80,10 +86,9 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
   /** Executes a core step: persist first, then send. Replies feed back into the core. */
   private async execute(step: Step): Promise<void> {
     if (step.persist) {
-      const deciding = this.state?.phase !== "preparing" && this.state?.decidedAt !== null && step.send.some((m) => m.type === "decision") && this.state?.resends === 0;
-      if (deciding) this.crashAt("after-prepare-sent");
+      if (step.decides) await this.crashAt("after-prepare-sent");
       await this.persist();
-      if (deciding) this.crashAt("after-decision-logged");
+      if (step.decides) await this.crashAt("after-decision-logged");
     }
     await Promise.all(step.send.map((m) => this.send(m)));
   }
@@ -112,7 +117,7 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
       return; // Not acknowledged: the alarm resends it.
     }
     const step = onAck(s, m.shard, Date.now());
-    if (step.persist && s.endedAt !== null) this.crashAt("before-end");
+    if (step.persist && s.endedAt !== null) await this.crashAt("before-end");
     await this.execute(step);
   }
 
@@ -125,8 +130,10 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
     if (this.state) {
       if (JSON.stringify([this.state.ops, this.state.conditions]) !== JSON.stringify([req.ops, req.conditions]) && this.state.reason?.code !== "presumed_abort")
         return { ok: false, error: "id_reused" };
-      if (this.running) await this.running.catch(() => undefined);
-      else if (this.state.phase === "preparing") await this.execute(onRecover(this.state, Date.now(), this.timings));
+      // A run of this incarnation is awaited; otherwise the coordinator restarted: it presumes abort
+      // if it had not decided, or finishes phase 2 now, so the answer comes after the decision is applied.
+      if (!this.running && this.state.endedAt === null) this.running = this.execute(onRecover(this.state, Date.now(), this.timings));
+      await this.running?.catch(() => undefined);
       return { ok: true, view: this.view() };
     }
     const { state, step } = begin(req.id, req.ops, req.conditions, req.participants, Date.now(), this.timings);

@@ -40,6 +40,8 @@ export interface Step {
   /** The state changed in a way that must be on disk before `send` goes out. */
   persist: boolean;
   send: CoordMessage[];
+  /** This step decides the transaction (its persist is the decision record). */
+  decides?: boolean;
 }
 
 export interface CoordTimings {
@@ -98,7 +100,7 @@ export function decide(s: CoordinatorState, outcome: Outcome, now: number, t: Co
   s.writes = detail.writes ?? null;
   s.results = detail.results ?? null;
   s.nextResendAt = now + resendDelay(t, 0);
-  return { persist: true, send: s.participants.map((p) => decisionTo(s, p)) };
+  return { persist: true, send: s.participants.map((p) => decisionTo(s, p)), decides: true };
 }
 
 /**
