@@ -1,27 +1,150 @@
 import { describe, expect, it } from "vitest";
-import { call, getKey, json, putKey } from "./helpers";
-
-const post = (body: unknown, headers: Record<string, string> = {}) =>
-  call("/txn", { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+import { call, getKey, json, putKey, replicasOf, shard, sleep } from "./helpers";
+import { keysOnDistinctShards, locksReleased, postTxn as post, txnView, type TxnBody } from "./txn-support";
 
 describe("POST /txn", () => {
   it("commits writes to keys on different shards and returns their revisions", async () => {
     const res = await post({ ops: [{ op: "set", key: "a1", value: "x" }, { op: "set", key: "b2", value: "y" }, { op: "incr", key: "c3", by: 5 }] });
-    const body = await json<{ state: string; results: { key: string; revision: string; value?: string }[]; participants: { shard: string }[] }>(res);
+    const body = await json<TxnBody>(res);
     expect(res.status, JSON.stringify(body)).toBe(200);
     expect(body.state).toBe("committed");
-    expect(body.results.find((r) => r.key === "c3")?.value).toBe("5");
+    expect(body.results!.find((r) => r.key === "c3")?.value).toBe("5");
+    // One revision for the whole transaction, and it is what a plain read reports.
+    expect(new Set(body.results!.map((r) => r.revision)).size).toBe(1);
     expect(body.participants.length).toBeGreaterThan(3);
-    expect(await (await getKey("a1")).text()).toBe("x");
+    const a1 = await getKey("a1");
+    expect(await a1.text()).toBe("x");
+    expect(a1.headers.get("x-cache-version")).toBe(body.results![0]!.revision);
     expect(await (await getKey("c3")).text()).toBe("5");
   });
 
-  it("aborts when a condition fails and says which one", async () => {
+  it("aborts when a condition fails and says which one; nothing is written", async () => {
     await putKey("acct", "10");
-    const res = await post({ ops: [{ op: "set", key: "acct", value: "0" }], conditions: [{ key: "acct", equals: "11" }] });
-    const body = await json<{ state: string; reason: { code: string; condition: number } }>(res);
+    const res = await post({ ops: [{ op: "set", key: "acct", value: "0" }, { op: "set", key: "other", value: "1" }], conditions: [{ key: "acct", exists: true }, { key: "acct", equals: "11" }] });
+    const body = await json<TxnBody & { error: { code: string } }>(res);
     expect(res.status).toBe(409);
-    expect(body.reason).toMatchObject({ code: "condition_failed", condition: 0 });
+    expect(body.state).toBe("aborted");
+    expect(body.error.code).toBe("condition_failed");
+    expect(body.reason).toMatchObject({ code: "condition_failed", condition: 1, key: "acct" });
     expect(await (await getKey("acct")).text()).toBe("10");
+    expect((await getKey("other")).status).toBe(404);
+  });
+
+  it("checks exists / not exists / revision conditions on the newest copy", async () => {
+    const put = await json<{ version: string }>(await putKey("cond-k", "v1"));
+    const ok = await post({ ops: [{ op: "set", key: "cond-k", value: "v2" }], conditions: [{ key: "cond-k", revision: put.version }, { key: "cond-missing", exists: false }, { key: "cond-missing", revision: null }] });
+    expect(ok.status).toBe(200);
+    const stale = await post({ ops: [{ op: "set", key: "cond-k", value: "v3" }], conditions: [{ key: "cond-k", revision: put.version }] });
+    expect(stale.status).toBe(409);
+    expect(await (await getKey("cond-k")).text()).toBe("v2");
+  });
+
+  it("deletes, increments (keeping TTL semantics) and sets with a TTL", async () => {
+    await putKey("del-me", "x");
+    const res = await post({ ops: [{ op: "delete", key: "del-me" }, { op: "set", key: "short", value: "s", ttlMs: 150 }, { op: "incr", key: "ctr", by: -3 }] });
+    expect(res.status).toBe(200);
+    expect((await getKey("del-me")).status).toBe(404);
+    expect(await (await getKey("ctr")).text()).toBe("-3");
+    expect((await getKey("short")).status).toBe(200);
+    await sleep(200);
+    expect((await getKey("short")).status).toBe(404);
+  });
+
+  it("an increment of a value that is not an integer aborts with 422", async () => {
+    await putKey("word", "hello");
+    const res = await post({ ops: [{ op: "incr", key: "word", by: 1 }] });
+    expect(res.status).toBe(422);
+    expect((await json<TxnBody>(res)).reason?.code).toBe("not_an_integer");
+  });
+
+  it("the same id is idempotent: a retry returns the recorded outcome and applies nothing twice", async () => {
+    const body = { id: "idem-1", ops: [{ op: "incr", key: "idem-ctr", by: 1 }] };
+    const first = await json<TxnBody>(await post(body));
+    const again = await json<TxnBody>(await post(body));
+    const viaHeader = await post({ ops: body.ops }, { "idempotency-key": "idem-1" });
+    expect(viaHeader.status).toBe(200);
+    expect(again.results).toEqual(first.results);
+    expect(await (await getKey("idem-ctr")).text()).toBe("1");
+    const reused = await post({ id: "idem-1", ops: [{ op: "incr", key: "idem-ctr", by: 2 }] });
+    expect(reused.status).toBe(422);
+    expect((await json<{ error: { code: string } }>(reused)).error.code).toBe("id_reused");
+  });
+
+  it("GET /txn/{id} reports state, participants with votes and acks, and timings", async () => {
+    await post({ id: "view-1", ops: [{ op: "set", key: "view-k", value: "1" }] });
+    const v = await txnView("view-1");
+    expect(v.state).toBe("committed");
+    expect(v.participants.length).toBe(3);
+    expect(v.participants.every((p) => p.vote === "yes" && p.acked)).toBe(true);
+    expect(v.timings.endedAt).not.toBeNull();
+    expect((await call("/txn/never-seen")).status).toBe(404);
+    expect((await call("/txn/bad%20id")).status).toBe(400);
+  });
+});
+
+describe("POST /txn refuses bad input with 400 and a reason", () => {
+  const cases: [string, unknown][] = [
+    ["no operations", { ops: [] }],
+    ["too many operations", { ops: Array.from({ length: 65 }, (_, i) => ({ op: "set", key: `k${i}`, value: "v" })) }],
+    ["conflicting operations on one key", { ops: [{ op: "set", key: "dup", value: "a" }, { op: "delete", key: "dup" }] }],
+    ["a key over the limit", { ops: [{ op: "set", key: "k".repeat(513), value: "v" }] }],
+    ["an empty key", { ops: [{ op: "delete", key: "" }] }],
+    ["values over the transaction limit", { ops: [{ op: "set", key: "a", value: "x".repeat(200_000) }, { op: "set", key: "b", value: "y".repeat(100_000) }] }],
+    ["an unknown operation", { ops: [{ op: "append", key: "a", value: "x" }] }],
+    ["an increment by a non-integer", { ops: [{ op: "incr", key: "a", by: 1.5 }] }],
+    ["an unknown field", { ops: [{ op: "set", key: "a", value: "x", colour: "red" }] }],
+    ["a malformed condition", { ops: [{ op: "delete", key: "a" }], conditions: [{ key: "a", greater: 3 }] }],
+    ["a bad id", { id: "has space", ops: [{ op: "delete", key: "a" }] }],
+    ["a lone surrogate in a value", { ops: [{ op: "set", key: "a", value: "\ud800" }] }],
+  ];
+  for (const [what, body] of cases) {
+    it(what, async () => {
+      const res = await post(body);
+      const out = await json<{ error: { code: string; message: string } }>(res);
+      expect(res.status, JSON.stringify(out)).toBe(400);
+      expect(out.error.message.length).toBeGreaterThan(0);
+    });
+  }
+
+  it("identical repeated operations are merged, not refused", async () => {
+    const res = await post({ ops: [{ op: "set", key: "same", value: "a" }, { op: "set", key: "same", value: "a" }] });
+    expect(res.status).toBe(200);
+  });
+
+  it("a body that is not JSON is a 400; an oversized one a 413", async () => {
+    expect((await call("/txn", { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" })).status).toBe(400);
+    const huge = JSON.stringify({ ops: [{ op: "set", key: "a", value: "x".repeat(3 * 1024 * 1024) }] });
+    expect((await call("/txn", { method: "POST", headers: { "content-type": "application/json" }, body: huge })).status).toBe(413);
+  });
+});
+
+describe("plain reads and writes of a locked key", () => {
+  it("wait briefly, then answer 409 locked with Retry-After; they never see the uncommitted value", async () => {
+    const [key] = keysOnDistinctShards("locked-plain", 1);
+    await putKey(key!, "before", "?w=3");
+    for (const s of await replicasOf(key!)) expect((await shard(s).txnPrepare("lock-holder", s, [key!], [])).vote).toBe("yes");
+    // Both together, well inside the 200 ms after which the participants start asking the (unknown) coordinator.
+    const [read, write] = await Promise.all([getKey(key!), putKey(key!, "plain")]);
+    expect(read.status).toBe(409);
+    expect(read.headers.get("retry-after")).toBe("1");
+    expect((await json<{ error: { code: string } }>(read)).error.code).toBe("locked");
+    expect(write.status).toBe(409);
+    // The holder's coordinator never heard of it: the participants' inquiries presume abort.
+    await locksReleased();
+    expect(await (await getKey(key!)).text()).toBe("before");
+  });
+
+  it("a read waiting on a lock returns the committed value as soon as the commit is applied", async () => {
+    const [key] = keysOnDistinctShards("locked-wait", 1);
+    await putKey(key!, "before", "?w=3");
+    const replicas = await replicasOf(key!);
+    for (const s of replicas) await shard(s).txnPrepare("wait-holder", s, [key!], []);
+    const pending = getKey(key!);
+    await sleep(20);
+    const write = { key: key!, version: "0fffffffffff.000000.00000001", value: "after", contentType: "text/plain", expiresAt: null };
+    await Promise.all(replicas.map((s) => shard(s).txnDecide("wait-holder", s, "committed", [write])));
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("after");
   });
 });
