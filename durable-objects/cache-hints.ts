@@ -67,7 +67,9 @@ export async function deliverDueHints(
         return;
       }
       try {
-        await withTimeout(shard(hint.target).put(write), timeoutMs);
+        const res = await withTimeout(shard(hint.target).put(write), timeoutMs);
+        // A key locked by a transaction took nothing: keep the hint and try again later.
+        if (res.locked !== undefined) throw new Error(`locked by ${res.locked}`);
         sql.exec("DELETE FROM hints WHERE target = ? AND key = ? AND version <= ?", hint.target, hint.key, write.version);
         delivered++;
       } catch {

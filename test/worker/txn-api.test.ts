@@ -1,4 +1,6 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { CacheShard } from "../../durable-objects/cache-shard";
 import { call, getKey, json, putKey, replicasOf, shard, sleep } from "./helpers";
 import { keysOnDistinctShards, locksReleased, postTxn as post, txnView, type TxnBody } from "./txn-support";
 
@@ -146,5 +148,22 @@ describe("plain reads and writes of a locked key", () => {
     const res = await pending;
     expect(res.status).toBe(200);
     expect(await res.text()).toBe("after");
+  });
+});
+
+describe("hinted handoff meets a lock", () => {
+  it("a hint whose target key is locked by a transaction is kept for a later try, not dropped", async () => {
+    const holder = shard("hint-lock-holder");
+    const target = shard("hint-lock-target");
+    const version = "00000000ffff.000000.00000001";
+    await holder.put({ key: "hk", version, value: new TextEncoder().encode("v"), contentType: "text/plain", expiresAt: null });
+    await holder.addHints("hk", version, ["hint-lock-target"]);
+    await runInDurableObject(holder, (_: CacheShard, state) => {
+      state.storage.sql.exec("UPDATE hints SET due_at = 0");
+    });
+    expect((await target.txnPrepare("hint-lock-txn", "hint-lock-target", ["hk"], [])).vote).toBe("yes");
+    await runDurableObjectAlarm(holder);
+    expect((await holder.stats()).pendingHints).toBe(1);
+    await locksReleased();
   });
 });
