@@ -22,7 +22,7 @@ export interface ParticipantHost {
   transact<T>(fn: (apply: (w: ShardWrite) => unknown) => T): T;
   afterTransact(): Promise<void>;
   schedule(at: number): Promise<void>;
-  coordinator(txn: string): { inquire(txn: string, shard: string): Promise<InquiryAnswer> };
+  coordinator(name: string): { inquire(txn: string, shard: string): Promise<InquiryAnswer> };
   shardName(): string;
 }
 
@@ -31,14 +31,14 @@ function toShardWrite(w: TxnWrite): ShardWrite {
 }
 
 /** PREPARE: PREPARED and the locks are durable before the vote leaves this object. */
-export async function shardPrepare(host: ParticipantHost, txn: string, keys: string[], valueKeys: string[]): Promise<Vote> {
+export async function shardPrepare(host: ParticipantHost, txn: string, keys: string[], valueKeys: string[], coordinator: string): Promise<Vote> {
   const { store } = host;
   await host.crashAt("before-vote");
   const now = Date.now();
   const action = onPrepare(store, txn, keys, now, host.config.inquiryAfterMs);
   if (action.action === "refuse") return { vote: "no", reason: action.reason };
   if (action.action === "lock") {
-    host.transact(() => store.recordPrepared(action.prepared));
+    host.transact(() => store.recordPrepared(action.prepared, coordinator));
     store.afterCommit(action.prepared.keys, txn, []);
     await host.schedule(action.prepared.nextInquiryAt);
   }
@@ -83,7 +83,7 @@ export async function resolveInDoubt(host: ParticipantHost, now: number): Promis
   for (const p of dueInquiries(host.store.allPrepared(), now)) {
     let answer: InquiryAnswer = { state: "pending" };
     try {
-      answer = await withTimeout(host.coordinator(p.txn).inquire(p.txn, shard), host.config.voteTimeoutMs);
+      answer = await withTimeout(host.coordinator(p.coordinator).inquire(p.txn, shard), host.config.voteTimeoutMs);
     } catch {
       // Unreachable: ask again later.
     }

@@ -319,7 +319,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
       transact: (fn) => this.tx((acc) => fn((w) => this.applyWrite(acc, w, Date.now()))),
       afterTransact: () => this.armAfterTx(),
       schedule: (at) => this.scheduleAt(at),
-      coordinator: (txn) => this.env.TXN_COORDINATOR.get(this.env.TXN_COORDINATOR.idFromName(txn)),
+      coordinator: (name) => this.env.TXN_COORDINATOR.get(this.env.TXN_COORDINATOR.idFromName(name)),
       shardName: () => this.shardName,
     };
   }
@@ -334,10 +334,10 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
   }
 
   /** PREPARE: lock the keys, record PREPARED durably, then vote with each key's current record. */
-  async txnPrepare(txn: string, shard: string, keys: string[], valueKeys: string[]): Promise<Vote> {
+  async txnPrepare(txn: string, shard: string, keys: string[], valueKeys: string[], coordinator: string): Promise<Vote> {
     await this.guard();
     this.shardName = shard;
-    return shardPrepare(this.txnHost, txn, keys, valueKeys);
+    return shardPrepare(this.txnHost, txn, keys, valueKeys, coordinator);
   }
 
   /** COMMIT or ABORT: apply the writes (if committed) and release the locks in one durable step. Idempotent. */

@@ -6,6 +6,7 @@ export const FINISHED_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 interface PreparedRow extends Record<string, SqlStorageValue> {
   txn: string;
+  coordinator: string;
   keys: string;
   prepared_at: number;
   next_inquiry_at: number;
@@ -24,8 +25,8 @@ export class TxnParticipantStore implements ParticipantView {
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec("CREATE TABLE IF NOT EXISTS txn_locks (key TEXT PRIMARY KEY, txn TEXT NOT NULL)");
-    sql.exec(`CREATE TABLE IF NOT EXISTS txn_prepared (txn TEXT PRIMARY KEY, keys TEXT NOT NULL, prepared_at INTEGER NOT NULL,
-      next_inquiry_at INTEGER NOT NULL, inquiries INTEGER NOT NULL)`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS txn_prepared (txn TEXT PRIMARY KEY, coordinator TEXT NOT NULL, keys TEXT NOT NULL,
+      prepared_at INTEGER NOT NULL, next_inquiry_at INTEGER NOT NULL, inquiries INTEGER NOT NULL)`);
     sql.exec("CREATE TABLE IF NOT EXISTS txn_finished (txn TEXT PRIMARY KEY, outcome TEXT NOT NULL, at INTEGER NOT NULL)");
     sql.exec("CREATE INDEX IF NOT EXISTS txn_finished_at ON txn_finished (at)");
     for (const row of sql.exec<{ key: string; txn: string }>("SELECT key, txn FROM txn_locks")) this.locks.set(row.key, row.txn);
@@ -48,15 +49,16 @@ export class TxnParticipantStore implements ParticipantView {
     return this.sql.exec<{ outcome: Outcome }>("SELECT outcome FROM txn_finished WHERE txn = ?", txn).toArray()[0]?.outcome;
   }
 
-  allPrepared(): PreparedTxn[] {
-    return this.sql.exec<PreparedRow>("SELECT * FROM txn_prepared").toArray().map(toPrepared);
+  /** Every transaction in doubt here, with the name of the coordinator object to ask. */
+  allPrepared(): (PreparedTxn & { coordinator: string })[] {
+    return this.sql.exec<PreparedRow>("SELECT * FROM txn_prepared").toArray().map((row) => ({ ...toPrepared(row), coordinator: row.coordinator }));
   }
 
   /** Records PREPARED and takes the locks (call inside a storage transaction). */
-  recordPrepared(p: PreparedTxn): void {
+  recordPrepared(p: PreparedTxn, coordinator: string): void {
     this.sql.exec(
-      "INSERT INTO txn_prepared (txn, keys, prepared_at, next_inquiry_at, inquiries) VALUES (?, ?, ?, ?, ?)",
-      p.txn, JSON.stringify(p.keys), p.preparedAt, p.nextInquiryAt, p.inquiries,
+      "INSERT INTO txn_prepared (txn, coordinator, keys, prepared_at, next_inquiry_at, inquiries) VALUES (?, ?, ?, ?, ?, ?)",
+      p.txn, coordinator, JSON.stringify(p.keys), p.preparedAt, p.nextInquiryAt, p.inquiries,
     );
     for (const key of p.keys) this.sql.exec("INSERT OR REPLACE INTO txn_locks (key, txn) VALUES (?, ?)", key, p.txn);
   }

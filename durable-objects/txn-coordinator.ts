@@ -12,43 +12,57 @@ import { withTimeout } from "../src/services/replica-call";
 /** How long a finished transaction is remembered: its outcome answers GET /txn/{id} and retries with the same id. */
 export const TXN_RETENTION_MS = 24 * 60 * 60 * 1000;
 const RESEND_MAX_MS = 30_000;
+/** Transactions handled per alarm run, so one run stays short; a backlog re-arms the alarm at once. */
+const ALARM_BATCH = 100;
 
 /** Where a test can make the coordinator crash (ctx.abort) during the protocol. */
 export type CoordinatorCrashPoint = "after-prepare-sent" | "after-decision-logged" | "before-end";
 
 export interface TxnRequest {
   id: string;
+  /** The name of the coordinator object running it (participants ask it when in doubt). */
+  coordinator: string;
   ops: TxnOp[];
   conditions: TxnCondition[];
   participants: ParticipantPlan[];
 }
 
-/** What the coordinator reports about a transaction (also its durable record, minus nothing secret). */
-export type TxnView = Omit<CoordinatorState, "nextResendAt" | "resends" | "voteDeadline"> & { resends: number };
+/** What the coordinator reports about a transaction. */
+export type TxnView = Omit<CoordinatorState, "nextResendAt" | "voteDeadline">;
 
 export type RunResult = { ok: true; view: TxnView } | { ok: false; error: "id_reused" };
 
+/** A transaction this incarnation is working on: its state, its votes' records (memory only) and its run. */
+interface Live {
+  state: CoordinatorState;
+  records: VoteRecords;
+  running: Promise<void> | null;
+  /** This object's name as the router gave it (participants store it to ask this object when in doubt). */
+  coordinator: string;
+}
+
 /**
- * The coordinator of one transaction (the object is named by the transaction id): a thin shell
- * around src/core/txn/coordinator. Every step persists its state first, then sends what it causes.
- * The alarm drives an unfinished transaction to its end after a crash: one still preparing is
- * aborted (presumed abort), a decided one has its decision resent until every participant acks.
+ * A two-phase-commit coordinator: a thin shell around src/core/txn/coordinator, hosting the decision
+ * log of the transactions routed to it (one row each). Every step persists first, then sends what it
+ * causes. The one alarm drives unfinished transactions to their end after a crash: one still
+ * preparing is aborted (presumed abort), a decided one has its decision resent until every
+ * participant acknowledges it; finished ones are forgotten after TXN_RETENTION_MS.
  */
 export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
   private readonly sql: SqlStorage;
-  private state: CoordinatorState | null = null;
-  /** Votes' records (memory only) and the promise of a run in progress in this incarnation. */
-  private records: VoteRecords = new Map();
-  private running: Promise<void> | null = null;
-  private crashPoint: CoordinatorCrashPoint | null = null;
+  private readonly live = new Map<string, Live>();
+  private readonly crashPoints = new Map<string, CoordinatorCrashPoint>();
+  private alarmAt: number | null = null;
   private clock: VersionClock | undefined;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec("CREATE TABLE IF NOT EXISTS txn (name TEXT PRIMARY KEY, json TEXT NOT NULL)");
-    const row = this.sql.exec<{ json: string }>("SELECT json FROM txn WHERE name = 'state'").toArray()[0];
-    this.state = row ? (JSON.parse(row.json) as CoordinatorState) : null;
+    this.sql.exec("CREATE TABLE IF NOT EXISTS txns (id TEXT PRIMARY KEY, state TEXT NOT NULL, wake_at INTEGER NOT NULL)");
+    this.sql.exec("CREATE INDEX IF NOT EXISTS txns_wake ON txns (wake_at)");
+    void ctx.blockConcurrencyWhile(async () => {
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
   }
 
   private get timings(): CoordTimings {
@@ -56,14 +70,25 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
     return { voteTimeoutMs: t.voteTimeoutMs, resendBaseMs: t.resendMs, resendMaxMs: RESEND_MAX_MS };
   }
 
+  /** The transaction in memory, or loaded from its row (after a restart); undefined if unknown here. */
+  private load(id: string): Live | undefined {
+    let l = this.live.get(id);
+    if (l) return l;
+    const row = this.sql.exec<{ state: string }>("SELECT state FROM txns WHERE id = ?", id).toArray()[0];
+    if (!row) return undefined;
+    l = { state: JSON.parse(row.state) as CoordinatorState, records: new Map(), running: null, coordinator: "" };
+    this.live.set(id, l);
+    return l;
+  }
+
   /**
    * Crashes here if a test asked for it. Storage is synced first: a write is durable only once the
    * output gate confirms it (and the gate also holds back outgoing messages until then), so "after X
    * is logged" means after X is on disk.
    */
-  private async crashAt(point: CoordinatorCrashPoint): Promise<void> {
-    if (this.crashPoint !== point) return;
-    this.crashPoint = null;
+  private async crashAt(id: string, point: CoordinatorCrashPoint): Promise<void> {
+    if (this.crashPoints.get(id) !== point) return;
+    this.crashPoints.delete(id);
     await this.ctx.storage.sync();
     this.ctx.abort(`crash injected at ${point}`);
   }
@@ -74,40 +99,45 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
     return this.clock.next(Date.now());
   };
 
-  /** Persists the state, then (re)arms the alarm for what is left to do. */
-  private async persist(): Promise<void> {
-    const s = this.state;
-    if (!s) return;
-    this.sql.exec("INSERT OR REPLACE INTO txn (name, json) VALUES ('state', ?)", JSON.stringify(s));
+  private async scheduleAt(at: number): Promise<void> {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    await this.ctx.storage.setAlarm(at);
+    this.alarmAt = at;
+  }
+
+  /** Writes the transaction's row; the alarm is armed for what is left to do (or for forgetting it). */
+  private async persist(s: CoordinatorState): Promise<void> {
     const wake = nextWake(s) ?? (s.endedAt ?? Date.now()) + TXN_RETENTION_MS;
-    await this.ctx.storage.setAlarm(wake);
+    this.sql.exec("INSERT OR REPLACE INTO txns (id, state, wake_at) VALUES (?, ?, ?)", s.id, JSON.stringify(s), wake);
+    await this.scheduleAt(wake);
   }
 
   /** Executes a core step: persist first, then send. Replies feed back into the core. */
-  private async execute(step: Step): Promise<void> {
+  private async execute(l: Live, step: Step): Promise<void> {
+    const id = l.state.id;
     if (step.persist) {
-      if (step.decides) await this.crashAt("after-prepare-sent");
-      await this.persist();
-      if (step.decides) await this.crashAt("after-decision-logged");
+      if (step.decides) await this.crashAt(id, "after-prepare-sent");
+      await this.persist(l.state);
+      if (step.decides) await this.crashAt(id, "after-decision-logged");
     }
-    await Promise.all(step.send.map((m) => this.send(m)));
+    await Promise.all(step.send.map((m) => this.send(l, m)));
   }
 
   private shard(name: string) {
     return this.env.CACHE_SHARD.get(this.env.CACHE_SHARD.idFromName(name));
   }
 
-  private async send(m: CoordMessage): Promise<void> {
-    const s = this.state!;
+  private async send(l: Live, m: CoordMessage): Promise<void> {
+    const s = l.state;
     const t = this.timings;
     if (m.type === "prepare") {
       const left = Math.max(1, s.voteDeadline - Date.now());
       try {
-        const prepare = async (): Promise<Vote> => (await this.shard(m.shard).txnPrepare(s.id, m.shard, m.keys, m.valueKeys)) as Vote;
+        const prepare = async (): Promise<Vote> => (await this.shard(m.shard).txnPrepare(s.id, m.shard, m.keys, m.valueKeys, l.coordinator)) as Vote;
         const vote = await withTimeout(prepare(), left);
-        await this.execute(onVote(s, this.records, m.shard, vote, Date.now(), t, this.mintVersion));
+        await this.execute(l, onVote(s, l.records, m.shard, vote, Date.now(), t, this.mintVersion));
       } catch (err) {
-        await this.execute(onVoteFailed(s, m.shard, err instanceof Error ? err.message : String(err), Date.now(), t));
+        await this.execute(l, onVoteFailed(s, m.shard, err instanceof Error ? err.message : String(err), Date.now(), t));
       }
       return;
     }
@@ -117,8 +147,8 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
       return; // Not acknowledged: the alarm resends it.
     }
     const step = onAck(s, m.shard, Date.now());
-    if (step.persist && s.endedAt !== null) await this.crashAt("before-end");
-    await this.execute(step);
+    if (step.persist && s.endedAt !== null) await this.crashAt(s.id, "before-end");
+    await this.execute(l, step);
   }
 
   /**
@@ -127,66 +157,97 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
    * acknowledged the decision or the acknowledgements time out (the alarm then finishes phase 2).
    */
   async run(req: TxnRequest): Promise<RunResult> {
-    if (this.state) {
-      if (JSON.stringify([this.state.ops, this.state.conditions]) !== JSON.stringify([req.ops, req.conditions]) && this.state.reason?.code !== "presumed_abort")
+    const known = this.load(req.id);
+    if (known) {
+      const s = known.state;
+      if (JSON.stringify([s.ops, s.conditions]) !== JSON.stringify([req.ops, req.conditions]) && s.reason?.code !== "presumed_abort")
         return { ok: false, error: "id_reused" };
       // A run of this incarnation is awaited; otherwise the coordinator restarted: it presumes abort
       // if it had not decided, or finishes phase 2 now, so the answer comes after the decision is applied.
-      if (!this.running && this.state.endedAt === null) this.running = this.execute(onRecover(this.state, Date.now(), this.timings));
-      await this.running?.catch(() => undefined);
-      return { ok: true, view: this.view() };
+      if (!known.running && s.endedAt === null) known.running = this.execute(known, onRecover(s, Date.now(), this.timings));
+      await known.running?.catch(() => undefined);
+      if (s.endedAt !== null) this.live.delete(req.id);
+      return { ok: true, view: view(s) };
     }
     const { state, step } = begin(req.id, req.ops, req.conditions, req.participants, Date.now(), this.timings);
-    this.state = state;
-    this.running = this.execute(step);
-    await this.running;
-    return { ok: true, view: this.view() };
+    const l: Live = { state, records: new Map(), running: null, coordinator: req.coordinator };
+    this.live.set(req.id, l);
+    l.running = this.execute(l, step);
+    try {
+      await l.running;
+    } finally {
+      // Finished (or left to the alarm): only the row is kept.
+      if (state.endedAt !== null) this.live.delete(req.id);
+    }
+    return { ok: true, view: view(state) };
   }
 
   /** An in-doubt participant asks for the outcome. An unknown transaction is presumed aborted, and that is recorded. */
   async inquire(txn: string, shard: string): Promise<InquiryAnswer> {
     const now = Date.now();
-    if (!this.state) {
-      this.state = {
+    const l = this.load(txn);
+    if (!l) {
+      const state: CoordinatorState = {
         id: txn, ops: [], conditions: [], phase: "aborted", participants: [], startedAt: now, voteDeadline: now,
         decidedAt: now, endedAt: now, reason: { code: "presumed_abort", message: "unknown to its coordinator: presumed aborted" },
         writes: null, results: null, nextResendAt: null, resends: 0,
       };
-      await this.persist();
+      await this.persist(state);
       return { state: "aborted", writes: [] };
     }
-    if (this.state.phase === "preparing" && !this.running) await this.execute(onRecover(this.state, now, this.timings));
-    const { answer, step } = onInquiry(this.state, shard, now, this.timings);
-    await this.execute(step);
+    if (l.state.phase === "preparing" && !l.running) await this.execute(l, onRecover(l.state, now, this.timings));
+    const { answer, step } = onInquiry(l.state, shard, now, this.timings);
+    await this.execute(l, step);
+    if (l.state.endedAt !== null && !l.running) this.live.delete(txn);
     return answer;
   }
 
-  async status(): Promise<TxnView | null> {
-    return this.state ? this.view() : null;
+  async status(id: string): Promise<TxnView | null> {
+    const l = this.live.get(id);
+    if (l) return view(l.state);
+    const row = this.sql.exec<{ state: string }>("SELECT state FROM txns WHERE id = ?", id).toArray()[0];
+    return row ? view(JSON.parse(row.state) as CoordinatorState) : null;
   }
 
-  /** Test hook: crash the next time the protocol reaches `point` (memory only, so it fires once). */
-  async armCrash(point: CoordinatorCrashPoint | null): Promise<void> {
-    this.crashPoint = point;
+  /** Test hook: crash the next time transaction `id` reaches `point` (memory only, so it fires once). */
+  async armCrash(id: string, point: CoordinatorCrashPoint | null): Promise<void> {
+    if (point === null) this.crashPoints.delete(id);
+    else this.crashPoints.set(id, point);
   }
 
+  /** The one alarm: every transaction whose timer is due takes its step (recover, resend, or be forgotten). */
   override async alarm(): Promise<void> {
-    const s = this.state;
-    if (!s) return;
+    this.alarmAt = null;
     const now = Date.now();
-    if (s.endedAt !== null && now >= s.endedAt + TXN_RETENTION_MS) {
-      await this.ctx.storage.deleteAll();
-      this.state = null;
+    try {
+      const due = this.sql.exec<{ id: string }>("SELECT id FROM txns WHERE wake_at <= ? ORDER BY wake_at LIMIT ?", now, ALARM_BATCH).toArray();
+      await Promise.all(due.map(({ id }) => this.wake(id, now)));
+    } finally {
+      const next = this.sql.exec<{ at: number | null }>("SELECT MIN(wake_at) AS at FROM txns").one().at;
+      if (next !== null) await this.scheduleAt(Math.max(next, Date.now()));
+    }
+  }
+
+  private async wake(id: string, now: number): Promise<void> {
+    const l = this.load(id);
+    if (!l) return;
+    const s = l.state;
+    if (s.endedAt !== null) {
+      if (now >= s.endedAt + TXN_RETENTION_MS) {
+        this.sql.exec("DELETE FROM txns WHERE id = ?", id);
+        this.live.delete(id);
+      } else await this.persist(s);
       return;
     }
     // A transaction still preparing with no run in this incarnation lost its votes in a crash.
-    const step = s.phase === "preparing" && !this.running ? onRecover(s, now, this.timings) : onTick(s, now, this.timings);
-    if (!step.persist) await this.persist();
-    await this.execute(step);
+    const step = s.phase === "preparing" && !l.running ? onRecover(s, now, this.timings) : onTick(s, now, this.timings);
+    if (!step.persist) await this.persist(s);
+    await this.execute(l, step);
+    if (s.endedAt !== null && !l.running) this.live.delete(id);
   }
+}
 
-  private view(): TxnView {
-    const { nextResendAt: _n, voteDeadline: _v, ...rest } = this.state!;
-    return rest;
-  }
+function view(s: CoordinatorState): TxnView {
+  const { nextResendAt: _n, voteDeadline: _v, ...rest } = s;
+  return rest;
 }

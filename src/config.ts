@@ -56,7 +56,8 @@ const ConfigSchema = z
     TXN_VOTE_TIMEOUT_MS: int(50, 60_000).default(2000),
     TXN_LOCK_WAIT_MS: int(0, 10_000).default(100),
     TXN_INQUIRY_AFTER_MS: int(50, 600_000).default(1000),
-    TXN_RESEND_MS: int(10, 60_000).default(200),
+    TXN_RESEND_MS: int(10, 60_000).default(1000),
+    TXN_COORDINATORS: int(0, 4096).default(32),
   })
   .superRefine((c, ctx) => {
     if (c.CACHE_REPLICAS > c.CACHE_SHARDS)
@@ -106,6 +107,8 @@ export interface TxnConfig {
   inquiryAfterMs: number;
   /** First delay before a coordinator resends an unacknowledged decision (then doubling, to 30 s). */
   resendMs: number;
+  /** Coordinator objects the transactions are spread over (by a hash of the id); 0 = one object per transaction. */
+  coordinators: number;
 }
 
 export interface Config {
@@ -158,6 +161,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
       lockWaitMs: c.TXN_LOCK_WAIT_MS,
       inquiryAfterMs: c.TXN_INQUIRY_AFTER_MS,
       resendMs: c.TXN_RESEND_MS,
+      coordinators: c.TXN_COORDINATORS,
     },
   };
 }

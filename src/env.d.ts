@@ -30,6 +30,7 @@ declare global {
       TXN_LOCK_WAIT_MS?: string;
       TXN_INQUIRY_AFTER_MS?: string;
       TXN_RESEND_MS?: string;
+      TXN_COORDINATORS?: string;
     }
   }
 }

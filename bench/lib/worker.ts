@@ -25,6 +25,7 @@ export async function startWorker(bindings: Record<string, string>): Promise<Run
     durableObjects: {
       CACHE_SHARD: { className: "CacheShard", useSQLite: true },
       RAFT_NODE: { className: "RaftNode", useSQLite: true },
+      TXN_COORDINATOR: { className: "TxnCoordinator", useSQLite: true },
     },
     bindings: { LOG_REQUESTS: "false", ...bindings },
     host: "127.0.0.1",

@@ -129,7 +129,7 @@ txnRoutes.openapi(
   async (c) => {
     const id = decodePathSegment(c.req.param("id"), "id");
     if (!ID_RE.test(id)) throw new HttpError(400, "invalid_request", "id: 1..128 characters of A-Z a-z 0-9 . _ : -");
-    const view = await txnStatus(c.env, id);
+    const view = await txnStatus(c.env, getConfig(c.env), id);
     if (!view) throw new HttpError(404, "not_found", `no transaction ${id} (unknown, or finished more than 24 h ago)`);
     return c.json(present(view), 200);
   },

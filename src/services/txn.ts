@@ -2,11 +2,21 @@ import type { RunResult, TxnRequest, TxnView } from "../../durable-objects/txn-c
 import type { Config } from "../config";
 import { planTxn } from "../core/txn/plan";
 import type { TxnSpec } from "../core/txn/types";
+import { murmur3_32 } from "../core/hash/murmur3";
 import { HttpError } from "../http/errors";
 import { ringFor } from "./cache";
 
-export function coordinatorStub(env: Cloudflare.Env, id: string) {
-  return env.TXN_COORDINATOR.get(env.TXN_COORDINATOR.idFromName(id));
+/**
+ * The coordinator object of a transaction: one of a fixed pool (by a stable hash of the id), or with
+ * TXN_COORDINATORS=0 an object of its own per transaction.
+ */
+export function coordinatorName(config: Config, id: string): string {
+  const pool = config.txn.coordinators;
+  return pool === 0 ? `txn:${id}` : `txn-coordinator-${murmur3_32(id) % pool}`;
+}
+
+export function coordinatorStub(env: Cloudflare.Env, name: string) {
+  return env.TXN_COORDINATOR.get(env.TXN_COORDINATOR.idFromName(name));
 }
 
 /**
@@ -18,13 +28,14 @@ export async function runTxn(env: Cloudflare.Env, config: Config, id: string, sp
   const ring = ringFor(config.cache);
   const plan = planTxn(spec, (key) => ring.preferenceList(key, config.cache.replicas));
   if (!plan.ok) throw new HttpError(400, "invalid_request", plan.message);
-  const req: TxnRequest = { id, ops: plan.ops, conditions: spec.conditions, participants: plan.participants };
+  const coordinator = coordinatorName(config, id);
+  const req: TxnRequest = { id, coordinator, ops: plan.ops, conditions: spec.conditions, participants: plan.participants };
   let result: RunResult;
   try {
-    result = await coordinatorStub(env, id).run(req);
+    result = await coordinatorStub(env, coordinator).run(req);
   } catch {
     try {
-      result = await coordinatorStub(env, id).run(req);
+      result = await coordinatorStub(env, coordinator).run(req);
     } catch (err) {
       throw new HttpError(503, "outcome_unknown", `the coordinator of ${id} is unreachable (${(err as Error).message}); GET /txn/${id} or retry with the same id`, { id }, { "Retry-After": "1" });
     }
@@ -33,6 +44,6 @@ export async function runTxn(env: Cloudflare.Env, config: Config, id: string, sp
   return result.view;
 }
 
-export async function txnStatus(env: Cloudflare.Env, id: string): Promise<TxnView | null> {
-  return coordinatorStub(env, id).status();
+export async function txnStatus(env: Cloudflare.Env, config: Config, id: string): Promise<TxnView | null> {
+  return coordinatorStub(env, coordinatorName(config, id)).status(id);
 }

@@ -1,8 +1,11 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { CacheShard } from "../../durable-objects/cache-shard";
+import { getConfig } from "../../src/config";
+import { coordinatorName, coordinatorStub, runTxn } from "../../src/services/txn";
 import { call, getKey, json, putKey, replicasOf, shard, sleep } from "./helpers";
 import { keysOnDistinctShards, locksReleased, postTxn as post, txnView, type TxnBody } from "./txn-support";
+import { coordinatorOf } from "./txn-support";
 
 describe("POST /txn", () => {
   it("commits writes to keys on different shards and returns their revisions", async () => {
@@ -84,6 +87,18 @@ describe("POST /txn", () => {
   });
 });
 
+describe("coordinator placement", () => {
+  it("transactions spread over the coordinator pool by id; TXN_COORDINATORS=0 gives each its own object", async () => {
+    const base = getConfig(env);
+    expect(coordinatorName(base, "place-1")).toMatch(/^txn-coordinator-\d+$/);
+    const own = { ...base, txn: { ...base.txn, coordinators: 0 } };
+    const view = await runTxn(env, own, "place-1", { ops: [{ op: "set", key: "place-k", value: "1" }], conditions: [] });
+    expect(view.phase).toBe("committed");
+    expect((await coordinatorStub(env, "txn:place-1").status("place-1"))?.phase).toBe("committed");
+    expect(await coordinatorStub(env, coordinatorName(base, "place-1")).status("place-1")).toBeNull();
+  });
+});
+
 describe("POST /txn refuses bad input with 400 and a reason", () => {
   const cases: [string, unknown][] = [
     ["no operations", { ops: [] }],
@@ -124,7 +139,7 @@ describe("plain reads and writes of a locked key", () => {
   it("wait briefly, then answer 409 locked with Retry-After; they never see the uncommitted value", async () => {
     const [key] = keysOnDistinctShards("locked-plain", 1);
     await putKey(key!, "before", "?w=3");
-    for (const s of await replicasOf(key!)) expect((await shard(s).txnPrepare("lock-holder", s, [key!], [])).vote).toBe("yes");
+    for (const s of await replicasOf(key!)) expect((await shard(s).txnPrepare("lock-holder", s, [key!], [], coordinatorOf("lock-holder"))).vote).toBe("yes");
     // Both together, well inside the 200 ms after which the participants start asking the (unknown) coordinator.
     const [read, write] = await Promise.all([getKey(key!), putKey(key!, "plain")]);
     expect(read.status).toBe(409);
@@ -140,7 +155,7 @@ describe("plain reads and writes of a locked key", () => {
     const [key] = keysOnDistinctShards("locked-wait", 1);
     await putKey(key!, "before", "?w=3");
     const replicas = await replicasOf(key!);
-    for (const s of replicas) await shard(s).txnPrepare("wait-holder", s, [key!], []);
+    for (const s of replicas) await shard(s).txnPrepare("wait-holder", s, [key!], [], coordinatorOf("wait-holder"));
     const pending = getKey(key!);
     await sleep(20);
     const write = { key: key!, version: "0fffffffffff.000000.00000001", value: "after", contentType: "text/plain", expiresAt: null };
@@ -161,7 +176,7 @@ describe("hinted handoff meets a lock", () => {
     await runInDurableObject(holder, (_: CacheShard, state) => {
       state.storage.sql.exec("UPDATE hints SET due_at = 0");
     });
-    expect((await target.txnPrepare("hint-lock-txn", "hint-lock-target", ["hk"], [])).vote).toBe("yes");
+    expect((await target.txnPrepare("hint-lock-txn", "hint-lock-target", ["hk"], [], coordinatorOf("hint-lock-txn"))).vote).toBe("yes");
     await runDurableObjectAlarm(holder);
     expect((await holder.stats()).pendingHints).toBe(1);
     await locksReleased();

@@ -62,7 +62,7 @@ describe("bank transfers under random crashes", () => {
         if (!src || src.balance === 0) continue;
         const amount = 1 + Math.floor(rng() * Math.min(src.balance, 30));
         const id = `bank-${seed}-${c}-${n}`;
-        if (rng() < 0.2) await coordinator(id).armCrash(pick(COORD_POINTS));
+        if (rng() < 0.2) await coordinator(id).armCrash(id, pick(COORD_POINTS));
         const res = await postTxn({
           id,
           ops: [{ op: "incr", key: from, by: -amount }, { op: "incr", key: to, by: amount }],

@@ -8,6 +8,7 @@ import { getKey, json, putKey, rejection, shard, sleep } from "./helpers";
 import {
   coordinator, expectAppliedEverywhere, keysOnDistinctShards, locksReleased, postTxn, replicaValues, txnRequest, txnView, type TxnBody,
 } from "./txn-support";
+import { coordinatorOf } from "./txn-support";
 
 /** Bound on lock release after any crash: inquiry after 200 ms, resend from 50 ms, vote timeout 1 s (test config). */
 const RELEASE_MS = 4000;
@@ -83,7 +84,7 @@ describe("2PC crash points (coordinator)", () => {
     await seed(keys, "old");
     const id = "c-after-prepare";
     const stub = coordinator(id);
-    await stub.armCrash("after-prepare-sent");
+    await stub.armCrash(id, "after-prepare-sent");
     const err = await rejection(() => stub.run(txnRequest(id, setAll(keys, "new"))));
     expect(String(err)).toMatch(/crash|abort|reset/i);
     // No one retries: the participants' inquiries (or the coordinator's alarm) end it.
@@ -98,7 +99,7 @@ describe("2PC crash points (coordinator)", () => {
   it("the client still gets a definite answer when the coordinator crashes mid-run (the router asks the restarted coordinator)", async () => {
     const keys = keysOnDistinctShards("c-router-retry", 2);
     await seed(keys, "old");
-    await coordinator("c-router-retry").armCrash("after-prepare-sent");
+    await coordinator("c-router-retry").armCrash("c-router-retry", "after-prepare-sent");
     const res = await postTxn({ id: "c-router-retry", ops: setAll(keys, "new") });
     const body = await json<TxnBody>(res);
     expect(res.status).toBe(503);
@@ -112,7 +113,7 @@ describe("2PC crash points (coordinator)", () => {
     await seed(keys, "old");
     const id = "c-after-decision";
     const stub = coordinator(id);
-    await stub.armCrash("after-decision-logged");
+    await stub.armCrash(id, "after-decision-logged");
     await rejection(() => stub.run(txnRequest(id, setAll(keys, "new"))));
     // Every participant is in doubt now, holding its locks: plain reads must not see the old value as current.
     const read = await getKey(keys[0]!);
@@ -127,7 +128,7 @@ describe("2PC crash points (coordinator)", () => {
   it("through the router, a crash after the decision is logged still answers committed, after phase 2 ran", async () => {
     const keys = keysOnDistinctShards("c-after-decision-router", 2);
     await seed(keys, "old");
-    await coordinator("c-after-decision-router").armCrash("after-decision-logged");
+    await coordinator("c-after-decision-router").armCrash("c-after-decision-router", "after-decision-logged");
     const res = await postTxn({ id: "c-after-decision-router", ops: setAll(keys, "new") });
     const body = await json<TxnBody>(res);
     expect(res.status).toBe(200);
@@ -141,7 +142,7 @@ describe("2PC crash points (coordinator)", () => {
     await seed(keys, "old");
     const id = "c-before-end";
     const stub = coordinator(id);
-    await stub.armCrash("before-end");
+    await stub.armCrash(id, "before-end");
     await rejection(() => stub.run(txnRequest(id, setAll(keys, "new"))));
     const v = await eventuallyEnded(id);
     expect(v.state).toBe("committed");
@@ -173,8 +174,8 @@ describe("2PC message faults: lost, duplicated, reordered", () => {
   it("a duplicated PREPARE votes yes again without a second lock; a duplicated COMMIT only acknowledges", async () => {
     const [key] = keysOnDistinctShards("dup", 1);
     const s = shard((await (await import("./helpers")).replicasOf(key!))[0]!);
-    const first = await s.txnPrepare("dup-1", "x", [key!], []);
-    const again = await s.txnPrepare("dup-1", "x", [key!], []);
+    const first = await s.txnPrepare("dup-1", "x", [key!], [], coordinatorOf("dup-1"));
+    const again = await s.txnPrepare("dup-1", "x", [key!], [], coordinatorOf("dup-1"));
     expect(first.vote).toBe("yes");
     expect(again.vote).toBe("yes");
     const write = { key: key!, version: "0000ffffffff.000000.00000001", value: "v", contentType: "text/plain", expiresAt: null };
@@ -184,7 +185,7 @@ describe("2PC message faults: lost, duplicated, reordered", () => {
     expect(new TextDecoder().decode(r.value!)).toBe("v");
     expect((await s.txnState()).prepared).toEqual([]);
     // A PREPARE arriving after the transaction finished here is refused and takes no lock.
-    const late = await s.txnPrepare("dup-1", "x", [key!], []);
+    const late = await s.txnPrepare("dup-1", "x", [key!], [], coordinatorOf("dup-1"));
     expect(late.vote).toBe("no");
     expect(Object.keys((await s.txnState()).locks)).toEqual([]);
   });
@@ -193,7 +194,7 @@ describe("2PC message faults: lost, duplicated, reordered", () => {
     const [key] = keysOnDistinctShards("reorder", 1);
     const s = shard((await (await import("./helpers")).replicasOf(key!))[0]!);
     await s.txnDecide("reorder-1", "x", "aborted", []);
-    const late = await s.txnPrepare("reorder-1", "x", [key!], []);
+    const late = await s.txnPrepare("reorder-1", "x", [key!], [], coordinatorOf("reorder-1"));
     expect(late.vote).toBe("no");
     expect(Object.keys((await s.txnState()).locks)).toEqual([]);
   });
@@ -202,7 +203,7 @@ describe("2PC message faults: lost, duplicated, reordered", () => {
     const [key] = keysOnDistinctShards("nowait", 1);
     const replicas = await (await import("./helpers")).replicasOf(key!);
     // Another transaction holds the lock on one replica (prepared, coordinator unknown to it).
-    await shard(replicas[1]!).txnPrepare("holder-1", replicas[1]!, [key!], []);
+    await shard(replicas[1]!).txnPrepare("holder-1", replicas[1]!, [key!], [], coordinatorOf("holder-1"));
     const started = Date.now();
     const res = await postTxn({ ops: [{ op: "set", key, value: "x" }] });
     const body = await json<TxnBody>(res);
@@ -219,7 +220,7 @@ describe("2PC message faults: lost, duplicated, reordered", () => {
     await seed(keys, "old");
     const id = "race-1";
     const stub = coordinator(id);
-    await stub.armCrash("after-prepare-sent");
+    await stub.armCrash(id, "after-prepare-sent");
     const req = txnRequest(id, setAll(keys, "new"));
     await rejection(() => stub.run(req));
     // Several participants ask at once while the restarted coordinator's alarm is also due.

@@ -4,9 +4,14 @@ import { getConfig } from "../../src/config";
 import { planTxn } from "../../src/core/txn/plan";
 import type { TxnCondition, TxnOp } from "../../src/core/txn/types";
 import { ringFor } from "../../src/services/cache";
+import { coordinatorName, coordinatorStub } from "../../src/services/txn";
 import { ALL_SHARDS, call, eventually, json, replicasOf, shard } from "./helpers";
 
-export const coordinator = (id: string) => env.TXN_COORDINATOR.get(env.TXN_COORDINATOR.idFromName(id));
+/** The coordinator object of transaction `id` (as the router picks it). */
+export const coordinator = (id: string) => coordinatorStub(env, coordinatorName(getConfig(env), id));
+
+/** The coordinator name a participant records for transaction `id`. */
+export const coordinatorOf = (id: string) => coordinatorName(getConfig(env), id);
 
 export const postTxn = (body: unknown, headers: Record<string, string> = {}) =>
   call("/txn", { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
@@ -26,7 +31,7 @@ export function txnRequest(id: string, ops: TxnOp[], conditions: TxnCondition[] 
   const ring = ringFor(cfg);
   const plan = planTxn({ ops, conditions }, (k) => ring.preferenceList(k, cfg.replicas));
   if (!plan.ok) throw new Error(plan.message);
-  return { id, ops: plan.ops, conditions, participants: plan.participants };
+  return { id, coordinator: coordinatorOf(id), ops: plan.ops, conditions, participants: plan.participants };
 }
 
 /** `count` keys whose primary replicas are distinct shards, so a transaction over them spans shards. */

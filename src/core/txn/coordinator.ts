@@ -116,6 +116,13 @@ export function onVote(s: CoordinatorState, records: VoteRecords, shard: string,
     p.vote = "no";
     return decide(s, "aborted", now, t, { reason: { ...vote.reason, shard } });
   }
+  // A yes must report every key it was asked about, as an own property (keys such as "__proto__" or
+  // "toString" are legal): a record read as absent would let an increment overwrite the real value.
+  const missing = p.keys.find((key) => !Object.hasOwn(vote.records, key));
+  if (missing !== undefined) {
+    p.vote = "no";
+    return decide(s, "aborted", now, t, { reason: { code: "participant_unavailable", message: `participant ${shard} voted yes without reporting "${missing}"`, key: missing, shard } });
+  }
   p.vote = "yes";
   records.set(shard, vote.records);
   if (s.participants.some((x) => x.vote !== "yes")) return { persist: false, send: [] };

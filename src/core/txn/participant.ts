@@ -62,8 +62,8 @@ export function inquiryDelay(base: number, inquiries: number, maxMs: number): nu
 }
 
 /** In-doubt transactions whose coordinator should be asked now. A participant that voted yes never decides alone. */
-export function dueInquiries(prepared: Iterable<PreparedTxn>, now: number): PreparedTxn[] {
-  const out: PreparedTxn[] = [];
+export function dueInquiries<T extends PreparedTxn>(prepared: Iterable<T>, now: number): T[] {
+  const out: T[] = [];
   for (const p of prepared) if (p.nextInquiryAt <= now) out.push(p);
   return out;
 }
