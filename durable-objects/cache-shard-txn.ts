@@ -44,11 +44,13 @@ export async function shardPrepare(host: ParticipantHost, txn: string, keys: str
   }
   await host.crashAt("after-prepared");
   const wanted = new Set(valueKeys);
-  const records: Record<string, KeyRecord> = {};
-  for (const key of keys) {
-    const r = host.read(key, wanted.has(key));
-    records[key] = { version: r.version, live: r.live, ...(r.value ? { value: r.value, contentType: r.contentType } : {}), expiresAt: r.expiresAt ?? null };
-  }
+  // Built with fromEntries so that every key, even one named "__proto__", is an own entry of the vote.
+  const records: Record<string, KeyRecord> = Object.fromEntries(
+    keys.map((key) => {
+      const r = host.read(key, wanted.has(key));
+      return [key, { version: r.version, live: r.live, ...(r.value ? { value: r.value, contentType: r.contentType } : {}), expiresAt: r.expiresAt ?? null }];
+    }),
+  );
   await host.afterTransact();
   return { vote: "yes", records };
 }

@@ -182,3 +182,12 @@ describe("hinted handoff meets a lock", () => {
     await locksReleased();
   });
 });
+
+describe("keys that are names of JavaScript built-ins", () => {
+  it("a transaction on __proto__, constructor and toString commits like any other", async () => {
+    const res = await post({ ops: [{ op: "incr", key: "__proto__", by: 2 }, { op: "set", key: "constructor", value: "c" }, { op: "incr", key: "toString", by: 1 }] });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await (await getKey("__proto__")).text()).toBe("2");
+    expect(await (await getKey("toString")).text()).toBe("1");
+  });
+});
