@@ -18,8 +18,8 @@ export interface ParticipantHost {
   config: TxnConfig;
   crashAt(point: ParticipantCrashPoint): Promise<void>;
   read(key: string, withValue: boolean): ShardRecord;
-  /** Runs `fn` as one storage transaction; `apply` writes a versioned entry (last writer wins). */
-  transact<T>(fn: (apply: (w: ShardWrite) => unknown) => T): T;
+  /** Runs `fn` in the shard's next group commit (one storage transaction); `apply` writes a versioned entry (last writer wins). */
+  group<T>(fn: (apply: (w: ShardWrite) => unknown) => T): Promise<T>;
   afterTransact(): Promise<void>;
   schedule(at: number): Promise<void>;
   coordinator(name: string): { inquire(txn: string, shard: string): Promise<InquiryAnswer> };
@@ -35,13 +35,14 @@ export async function shardPrepare(host: ParticipantHost, txn: string, keys: str
   const { store } = host;
   await host.crashAt("before-vote");
   const now = Date.now();
-  const action = onPrepare(store, txn, keys, now, host.config.inquiryAfterMs);
+  // Decided inside the group commit, so it sees the locks taken by the calls batched before it.
+  const action = await host.group(() => {
+    const a = onPrepare(store, txn, keys, now, host.config.inquiryAfterMs);
+    if (a.action === "lock") store.recordPrepared(a.prepared, coordinator);
+    return a;
+  });
   if (action.action === "refuse") return { vote: "no", reason: action.reason };
-  if (action.action === "lock") {
-    host.transact(() => store.recordPrepared(action.prepared, coordinator));
-    store.afterCommit(action.prepared.keys, txn, []);
-    await host.schedule(action.prepared.nextInquiryAt);
-  }
+  if (action.action === "lock") await host.schedule(action.prepared.nextInquiryAt);
   await host.crashAt("after-prepared");
   const wanted = new Set(valueKeys);
   // Built with fromEntries so that every key, even one named "__proto__", is an own entry of the vote.
@@ -55,13 +56,21 @@ export async function shardPrepare(host: ParticipantHost, txn: string, keys: str
   return { vote: "yes", records };
 }
 
-/** Applies an outcome: writes (if committed), lock release and the finished record in one storage transaction. */
-async function finish(host: ParticipantHost, txn: string, outcome: Outcome, writes: TxnWrite[], lockedKeys: string[]): Promise<void> {
-  host.transact((apply) => {
+/**
+ * Applies an outcome: writes (if committed), lock release and the finished record in one storage
+ * transaction. Decided inside the group commit, so a duplicate batched with the original is a no-op.
+ */
+async function finish(host: ParticipantHost, txn: string, outcome: Outcome, writes: TxnWrite[]): Promise<void> {
+  const { store } = host;
+  const released = await host.group((apply) => {
+    const action = onDecision(store, txn);
+    if (action.action === "ack") return [];
     if (outcome === "committed") for (const w of writes) apply(toShardWrite(w));
-    host.store.recordFinished(txn, outcome, Date.now());
+    const keys = action.action === "apply" ? action.prepared.keys : [];
+    store.recordFinished(txn, outcome, Date.now(), keys);
+    return keys;
   });
-  host.store.afterCommit([], txn, lockedKeys);
+  store.wake(released);
   await host.afterTransact();
   const forgetAt = host.store.nextForgetDue();
   if (forgetAt !== null) await host.schedule(forgetAt);
@@ -72,7 +81,7 @@ export async function shardDecide(host: ParticipantHost, txn: string, outcome: O
   const action = onDecision(host.store, txn);
   if (action.action === "ack") return { ack: true };
   await host.crashAt("before-apply");
-  await finish(host, txn, outcome, writes, action.action === "apply" ? action.prepared.keys : []);
+  await finish(host, txn, outcome, writes);
   return { ack: true };
 }
 
@@ -95,6 +104,6 @@ export async function resolveInDoubt(host: ParticipantHost, now: number): Promis
       await host.schedule(next);
       continue;
     }
-    if (host.store.prepared(p.txn)) await finish(host, p.txn, answer.state, answer.writes, p.keys);
+    if (host.store.prepared(p.txn)) await finish(host, p.txn, answer.state, answer.writes);
   }
 }

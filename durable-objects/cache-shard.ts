@@ -6,6 +6,7 @@ import type { TxnWrite, Vote } from "../src/core/txn/types";
 import { createHintTables, deliverDueHints, nextHintDue, pendingHints, recordHints } from "./cache-hints";
 import { resolveInDoubt, shardPrepare, shardDecide, type ParticipantCrashPoint, type ParticipantHost } from "./cache-shard-txn";
 import { TxnParticipantStore } from "./cache-txn";
+import { GroupCommit } from "./group-commit";
 
 /** How long a delete, an expiry or an eviction marker is remembered, so an older copy on another replica cannot win a read. */
 export const TOMBSTONE_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -111,6 +112,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
   /** The earliest expiry written by the last transaction: armed after it commits (never inside it). */
   private txDue: number | null = null;
   private readonly txns: TxnParticipantStore;
+  private readonly commits = new GroupCommit<Accounting>((fn) => this.tx(fn), () => this.txns.reloadLocks());
   private crashPoint: ParticipantCrashPoint | null = null;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
@@ -316,7 +318,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
         const r = this.read(key, Date.now());
         return withValue ? r : { version: r.version, live: r.live, ...(r.evicted ? { evicted: true } : {}), expiresAt: r.expiresAt ?? null };
       },
-      transact: (fn) => this.tx((acc) => fn((w) => this.applyWrite(acc, w, Date.now()))),
+      group: (fn) => this.commits.run((acc) => fn((w) => this.applyWrite(acc, w, Date.now()))),
       afterTransact: () => this.armAfterTx(),
       schedule: (at) => this.scheduleAt(at),
       coordinator: (name) => this.env.TXN_COORDINATOR.get(this.env.TXN_COORDINATOR.idFromName(name)),

@@ -29,7 +29,13 @@ export class TxnParticipantStore implements ParticipantView {
       prepared_at INTEGER NOT NULL, next_inquiry_at INTEGER NOT NULL, inquiries INTEGER NOT NULL)`);
     sql.exec("CREATE TABLE IF NOT EXISTS txn_finished (txn TEXT PRIMARY KEY, outcome TEXT NOT NULL, at INTEGER NOT NULL)");
     sql.exec("CREATE INDEX IF NOT EXISTS txn_finished_at ON txn_finished (at)");
-    for (const row of sql.exec<{ key: string; txn: string }>("SELECT key, txn FROM txn_locks")) this.locks.set(row.key, row.txn);
+    this.reloadLocks();
+  }
+
+  /** Rebuilds the memory mirror of the lock table (at start, and after a failed storage transaction). */
+  reloadLocks(): void {
+    this.locks.clear();
+    for (const row of this.sql.exec<{ key: string; txn: string }>("SELECT key, txn FROM txn_locks")) this.locks.set(row.key, row.txn);
   }
 
   get lockCount(): number {
@@ -54,13 +60,16 @@ export class TxnParticipantStore implements ParticipantView {
     return this.sql.exec<PreparedRow>("SELECT * FROM txn_prepared").toArray().map((row) => ({ ...toPrepared(row), coordinator: row.coordinator }));
   }
 
-  /** Records PREPARED and takes the locks (call inside a storage transaction). */
+  /** Records PREPARED and takes the locks (call inside a storage transaction; the memory mirror follows at once). */
   recordPrepared(p: PreparedTxn, coordinator: string): void {
     this.sql.exec(
       "INSERT INTO txn_prepared (txn, coordinator, keys, prepared_at, next_inquiry_at, inquiries) VALUES (?, ?, ?, ?, ?, ?)",
       p.txn, coordinator, JSON.stringify(p.keys), p.preparedAt, p.nextInquiryAt, p.inquiries,
     );
-    for (const key of p.keys) this.sql.exec("INSERT OR REPLACE INTO txn_locks (key, txn) VALUES (?, ?)", key, p.txn);
+    for (const key of p.keys) {
+      this.sql.exec("INSERT OR REPLACE INTO txn_locks (key, txn) VALUES (?, ?)", key, p.txn);
+      this.locks.set(key, p.txn);
+    }
   }
 
   /** Updates when an in-doubt transaction's coordinator is asked next. */
@@ -69,18 +78,17 @@ export class TxnParticipantStore implements ParticipantView {
   }
 
   /** Forgets PREPARED, releases the transaction's locks and remembers the outcome (call inside a storage transaction). */
-  recordFinished(txn: string, outcome: Outcome, now: number): void {
+  recordFinished(txn: string, outcome: Outcome, now: number, keys: readonly string[]): void {
     this.sql.exec("DELETE FROM txn_prepared WHERE txn = ?", txn);
     this.sql.exec("DELETE FROM txn_locks WHERE txn = ?", txn);
     this.sql.exec("INSERT OR REPLACE INTO txn_finished (txn, outcome, at) VALUES (?, ?, ?)", txn, outcome, now);
+    for (const key of keys) if (this.locks.get(key) === txn) this.locks.delete(key);
   }
 
-  /** Mirrors a committed storage transaction in memory: locks taken or released, waiters woken. */
-  afterCommit(taken: readonly string[], txn: string, released: readonly string[]): void {
-    for (const key of taken) this.locks.set(key, txn);
-    for (const key of released) {
-      if (this.locks.get(key) !== txn) continue;
-      this.locks.delete(key);
+  /** Wakes the plain reads and writes waiting for these keys (call once their release is applied). */
+  wake(keys: readonly string[]): void {
+    for (const key of keys) {
+      if (this.locks.has(key)) continue;
       const waiting = this.waiters.get(key);
       this.waiters.delete(key);
       for (const wake of waiting ?? []) wake();

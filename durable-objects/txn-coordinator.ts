@@ -8,6 +8,7 @@ import {
 import type { ParticipantPlan } from "../src/core/txn/plan";
 import type { InquiryAnswer, TxnCondition, TxnOp, Vote } from "../src/core/txn/types";
 import { withTimeout } from "../src/services/replica-call";
+import { GroupCommit } from "./group-commit";
 
 /** How long a finished transaction is remembered: its outcome answers GET /txn/{id} and retries with the same id. */
 export const TXN_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -53,6 +54,8 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
   private readonly live = new Map<string, Live>();
   private readonly crashPoints = new Map<string, CoordinatorCrashPoint>();
   private alarmAt: number | null = null;
+  /** Rows of concurrent transactions are written in one storage transaction (one durable commit). */
+  private readonly commits = new GroupCommit<void>((fn) => this.ctx.storage.transactionSync(() => fn()));
   private clock: VersionClock | undefined;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
@@ -108,7 +111,8 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
   /** Writes the transaction's row; the alarm is armed for what is left to do (or for forgetting it). */
   private async persist(s: CoordinatorState): Promise<void> {
     const wake = nextWake(s) ?? (s.endedAt ?? Date.now()) + TXN_RETENTION_MS;
-    this.sql.exec("INSERT OR REPLACE INTO txns (id, state, wake_at) VALUES (?, ?, ?)", s.id, JSON.stringify(s), wake);
+    const row = JSON.stringify(s);
+    await this.commits.run(() => this.sql.exec("INSERT OR REPLACE INTO txns (id, state, wake_at) VALUES (?, ?, ?)", s.id, row, wake));
     await this.scheduleAt(wake);
   }
 

@@ -27,7 +27,8 @@ export async function startWorker(bindings: Record<string, string>): Promise<Run
       RAFT_NODE: { className: "RaftNode", useSQLite: true },
       TXN_COORDINATOR: { className: "TxnCoordinator", useSQLite: true },
     },
-    bindings: { LOG_REQUESTS: "false", ...bindings },
+    // BENCH_VARS='{"TXN_COORDINATORS":"8"}' tries another cluster shape without editing wrangler.toml.
+    bindings: { LOG_REQUESTS: "false", ...bindings, ...(process.env.BENCH_VARS ? (JSON.parse(process.env.BENCH_VARS) as Record<string, string>) : {}) },
     host: "127.0.0.1",
     port: 0,
   });

@@ -285,10 +285,10 @@ describe("coordinator: decide once, log before sending, presumed abort", () => {
     return { ...t, step };
   }
 
-  it("begin persists the record, then sends PREPARE to every participant with its keys and value keys", () => {
+  it("presumed abort: begin logs nothing, and sends PREPARE to every participant with its keys and value keys", () => {
     const { s, step } = start();
     expect(step).toEqual({
-      persist: true,
+      persist: false,
       send: [
         { type: "prepare", shard: "s1", keys: ["a"], valueKeys: ["a"] },
         { type: "prepare", shard: "s2", keys: ["a", "b"], valueKeys: ["a"] },
@@ -499,7 +499,7 @@ describe("coordinator: decide once, log before sending, presumed abort", () => {
   });
 
   it("presumed abort: a coordinator that restarts before deciding aborts, and tells every participant", () => {
-    // the record as persisted by begin; the votes' records were in memory and are gone
+    // a record still preparing (e.g. written by an older version that logged at begin); the votes' records were in memory and are gone
     const { s } = start();
     const step = onRecover(s, NOW + 5, T);
     expect(step).toEqual({ persist: true, decides: true, send: ["s1", "s2", "s3"].map((shard) => ({ type: "decision", shard, outcome: "aborted", writes: [] })) });
@@ -588,6 +588,11 @@ describe("participant: no-wait locks, votes that hold, decisions applied once", 
   it("a duplicate PREPARE of a transaction prepared here votes yes again, with nothing new to persist", () => {
     const v1 = view({ locks: { a: "t1" }, prepared: [prep("t1", ["a"])] });
     expect(onPrepare(v1, "t1", ["a"], 900, 250)).toEqual({ action: "revote" });
+  });
+
+  it("a PREPARE of a transaction prepared here with other keys is refused: its locks do not cover them", () => {
+    const v1 = view({ locks: { a: "t1" }, prepared: [prep("t1", ["a"])] });
+    expect(onPrepare(v1, "t1", ["a", "b"], 900, 250)).toMatchObject({ action: "refuse", reason: { code: "conflict" } });
   });
 
   it.each(["committed", "aborted"] as const)("a PREPARE of a transaction already %s here is refused: a finished transaction is never prepared again", (outcome) => {

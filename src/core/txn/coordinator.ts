@@ -60,7 +60,11 @@ export function resendDelay(t: CoordTimings, resends: number): number {
   return Math.min(t.resendBaseMs * 2 ** Math.min(resends, 20), t.resendMaxMs);
 }
 
-/** Starts a transaction: the record is persisted, then PREPARE goes to every participant. */
+/**
+ * Starts a transaction: PREPARE goes to every participant. Nothing is logged yet (presumed abort: a
+ * coordinator that crashes before deciding leaves no record, and a participant that asks about an
+ * unknown transaction is told it aborted), so the first durable write is the decision.
+ */
 export function begin(id: string, ops: TxnOp[], conditions: TxnCondition[], plan: ParticipantPlan[], now: number, t: CoordTimings): { state: CoordinatorState; step: Step } {
   const state: CoordinatorState = {
     id,
@@ -78,7 +82,7 @@ export function begin(id: string, ops: TxnOp[], conditions: TxnCondition[], plan
     nextResendAt: null,
     resends: 0,
   };
-  return { state, step: { persist: true, send: state.participants.map((p) => ({ type: "prepare", shard: p.shard, keys: p.keys, valueKeys: p.valueKeys })) } };
+  return { state, step: { persist: false, send: state.participants.map((p) => ({ type: "prepare", shard: p.shard, keys: p.keys, valueKeys: p.valueKeys })) } };
 }
 
 function writesFor(s: CoordinatorState, p: CoordParticipant): TxnWrite[] {

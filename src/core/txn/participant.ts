@@ -31,7 +31,13 @@ export type PrepareAction =
 export function onPrepare(view: ParticipantView, txn: string, keys: readonly string[], now: number, inquiryAfterMs: number): PrepareAction {
   const done = view.finished(txn);
   if (done !== undefined) return { action: "refuse", reason: { code: "presumed_abort", message: `transaction already ${done} here` } };
-  if (view.prepared(txn)) return { action: "revote" };
+  const prepared = view.prepared(txn);
+  if (prepared) {
+    // The same transaction asking again (a duplicate, or a retry after its coordinator restarted);
+    // with other keys it is not the same transaction, and the locks it holds here do not cover them.
+    const same = prepared.keys.length === keys.length && keys.every((k) => prepared.keys.includes(k));
+    return same ? { action: "revote" } : { action: "refuse", reason: { code: "conflict", message: "already prepared here with other keys" } };
+  }
   for (const key of keys) {
     const holder = view.lockHolder(key);
     if (holder !== undefined && holder !== txn)
