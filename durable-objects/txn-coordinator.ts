@@ -15,6 +15,8 @@ export const TXN_RETENTION_MS = 24 * 60 * 60 * 1000;
 const RESEND_MAX_MS = 30_000;
 /** Transactions handled per alarm run, so one run stays short; a backlog re-arms the alarm at once. */
 const ALARM_BATCH = 100;
+/** End records of transactions finished within this window are written together. */
+const END_FLUSH_MS = 20;
 
 /** Where a test can make the coordinator crash (ctx.abort) during the protocol. */
 export type CoordinatorCrashPoint = "after-prepare-sent" | "after-decision-logged" | "before-end";
@@ -151,8 +153,34 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
       return; // Not acknowledged: the alarm resends it.
     }
     const step = onAck(s, m.shard, Date.now());
-    if (step.persist && s.endedAt !== null) await this.crashAt(s.id, "before-end");
-    await this.execute(l, step);
+    if (!step.persist || s.endedAt === null) return this.execute(l, step);
+    await this.crashAt(s.id, "before-end");
+    this.endLater(l);
+  }
+
+  /**
+   * End records are written in batches, off the answer's path: the end only stops resends, so one
+   * lost in a crash costs a resend that participants acknowledge again, never correctness.
+   */
+  private readonly pendingEnds = new Map<string, Live>();
+  private endLater(l: Live): void {
+    this.pendingEnds.set(l.state.id, l);
+    if (this.pendingEnds.size === 1) setTimeout(() => void this.flushEnds(), END_FLUSH_MS);
+  }
+
+  private async flushEnds(): Promise<void> {
+    const batch = [...this.pendingEnds.values()];
+    await Promise.all(batch.map((l) => this.persist(l.state)));
+    for (const l of batch) {
+      this.pendingEnds.delete(l.state.id);
+      this.release(l.state.id);
+    }
+  }
+
+  /** Forgets a finished transaction's memory (its row stays) unless its end record is still to be written. */
+  private release(id: string): void {
+    const l = this.live.get(id);
+    if (l && l.state.endedAt !== null && !this.pendingEnds.has(id)) this.live.delete(id);
   }
 
   /**
@@ -170,7 +198,7 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
       // if it had not decided, or finishes phase 2 now, so the answer comes after the decision is applied.
       if (!known.running && s.endedAt === null) known.running = this.execute(known, onRecover(s, Date.now(), this.timings));
       await known.running?.catch(() => undefined);
-      if (s.endedAt !== null) this.live.delete(req.id);
+      this.release(req.id);
       return { ok: true, view: view(s) };
     }
     const { state, step } = begin(req.id, req.ops, req.conditions, req.participants, Date.now(), this.timings);
@@ -181,7 +209,7 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
       await l.running;
     } finally {
       // Finished (or left to the alarm): only the row is kept.
-      if (state.endedAt !== null) this.live.delete(req.id);
+      this.release(req.id);
     }
     return { ok: true, view: view(state) };
   }
@@ -202,7 +230,7 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
     if (l.state.phase === "preparing" && !l.running) await this.execute(l, onRecover(l.state, now, this.timings));
     const { answer, step } = onInquiry(l.state, shard, now, this.timings);
     await this.execute(l, step);
-    if (l.state.endedAt !== null && !l.running) this.live.delete(txn);
+    if (!l.running) this.release(txn);
     return answer;
   }
 
@@ -247,7 +275,7 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
     const step = s.phase === "preparing" && !l.running ? onRecover(s, now, this.timings) : onTick(s, now, this.timings);
     if (!step.persist) await this.persist(s);
     await this.execute(l, step);
-    if (s.endedAt !== null && !l.running) this.live.delete(id);
+    if (!l.running) this.release(id);
   }
 }
 

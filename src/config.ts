@@ -57,7 +57,7 @@ const ConfigSchema = z
     TXN_LOCK_WAIT_MS: int(0, 10_000).default(100),
     TXN_INQUIRY_AFTER_MS: int(50, 600_000).default(1000),
     TXN_RESEND_MS: int(10, 60_000).default(1000),
-    TXN_COORDINATORS: int(0, 4096).default(32),
+    TXN_COORDINATORS: int(0, 4096).default(8),
   })
   .superRefine((c, ctx) => {
     if (c.CACHE_REPLICAS > c.CACHE_SHARDS)
