@@ -78,8 +78,6 @@ async function finish(host: ParticipantHost, txn: string, outcome: Outcome, writ
 
 /** COMMIT/ABORT from the coordinator. Duplicates only acknowledge; one that overtook its PREPARE fences it off. */
 export async function shardDecide(host: ParticipantHost, txn: string, outcome: Outcome, writes: TxnWrite[]): Promise<{ ack: true }> {
-  const action = onDecision(host.store, txn);
-  if (action.action === "ack") return { ack: true };
   await host.crashAt("before-apply");
   await finish(host, txn, outcome, writes);
   return { ack: true };

@@ -112,7 +112,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
   /** The earliest expiry written by the last transaction: armed after it commits (never inside it). */
   private txDue: number | null = null;
   private readonly txns: TxnParticipantStore;
-  private readonly commits = new GroupCommit<Accounting>((fn) => this.tx(fn), () => this.txns.reloadLocks());
+  private readonly commits = new GroupCommit<Accounting>((fn) => this.tx(fn), () => this.txns.reload());
   private crashPoint: ParticipantCrashPoint | null = null;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
@@ -303,8 +303,9 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
 
   // --- two-phase commit participant (protocol in src/core/txn, plumbing in cache-shard-txn.ts) ---
 
+  private host: ParticipantHost | undefined;
   private get txnHost(): ParticipantHost {
-    return {
+    return (this.host ??= {
       store: this.txns,
       config: getConfig(this.env).txn,
       crashAt: async (point) => {
@@ -323,16 +324,19 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
       schedule: (at) => this.scheduleAt(at),
       coordinator: (name) => this.env.TXN_COORDINATOR.get(this.env.TXN_COORDINATOR.idFromName(name)),
       shardName: () => this.shardName,
-    };
+    });
   }
 
   /** The shard's own name, learned from the router's calls and kept, so the alarm can name this shard after a restart. */
+  private knownName: string | undefined;
   private get shardName(): string {
-    return this.meta<string>("name") ?? "";
+    return (this.knownName ??= this.meta<string>("name") ?? "");
   }
 
   private set shardName(name: string) {
-    if (this.meta<string>("name") !== name) this.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES ('name', ?)", JSON.stringify(name));
+    if (this.shardName === name) return;
+    this.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES ('name', ?)", JSON.stringify(name));
+    this.knownName = name;
   }
 
   /** PREPARE: lock the keys, record PREPARED durably, then vote with each key's current record. */

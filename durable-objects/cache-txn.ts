@@ -21,6 +21,7 @@ interface PreparedRow extends Record<string, SqlStorageValue> {
  */
 export class TxnParticipantStore implements ParticipantView {
   private readonly locks = new Map<string, string>();
+  private readonly preparedTxns = new Map<string, PreparedTxn & { coordinator: string }>();
   private readonly waiters = new Map<string, (() => void)[]>();
 
   constructor(private readonly sql: SqlStorage) {
@@ -29,13 +30,15 @@ export class TxnParticipantStore implements ParticipantView {
       prepared_at INTEGER NOT NULL, next_inquiry_at INTEGER NOT NULL, inquiries INTEGER NOT NULL)`);
     sql.exec("CREATE TABLE IF NOT EXISTS txn_finished (txn TEXT PRIMARY KEY, outcome TEXT NOT NULL, at INTEGER NOT NULL)");
     sql.exec("CREATE INDEX IF NOT EXISTS txn_finished_at ON txn_finished (at)");
-    this.reloadLocks();
+    this.reload();
   }
 
-  /** Rebuilds the memory mirror of the lock table (at start, and after a failed storage transaction). */
-  reloadLocks(): void {
+  /** Rebuilds the memory mirrors of the lock and prepared tables (at start, and after a failed storage transaction). */
+  reload(): void {
     this.locks.clear();
     for (const row of this.sql.exec<{ key: string; txn: string }>("SELECT key, txn FROM txn_locks")) this.locks.set(row.key, row.txn);
+    this.preparedTxns.clear();
+    for (const row of this.sql.exec<PreparedRow>("SELECT * FROM txn_prepared")) this.preparedTxns.set(row.txn, { ...toPrepared(row), coordinator: row.coordinator });
   }
 
   get lockCount(): number {
@@ -47,8 +50,7 @@ export class TxnParticipantStore implements ParticipantView {
   }
 
   prepared(txn: string): PreparedTxn | undefined {
-    const row = this.sql.exec<PreparedRow>("SELECT * FROM txn_prepared WHERE txn = ?", txn).toArray()[0];
-    return row ? toPrepared(row) : undefined;
+    return this.preparedTxns.get(txn);
   }
 
   finished(txn: string): Outcome | undefined {
@@ -57,7 +59,7 @@ export class TxnParticipantStore implements ParticipantView {
 
   /** Every transaction in doubt here, with the name of the coordinator object to ask. */
   allPrepared(): (PreparedTxn & { coordinator: string })[] {
-    return this.sql.exec<PreparedRow>("SELECT * FROM txn_prepared").toArray().map((row) => ({ ...toPrepared(row), coordinator: row.coordinator }));
+    return [...this.preparedTxns.values()];
   }
 
   /** Records PREPARED and takes the locks (call inside a storage transaction; the memory mirror follows at once). */
@@ -66,6 +68,7 @@ export class TxnParticipantStore implements ParticipantView {
       "INSERT INTO txn_prepared (txn, coordinator, keys, prepared_at, next_inquiry_at, inquiries) VALUES (?, ?, ?, ?, ?, ?)",
       p.txn, coordinator, JSON.stringify(p.keys), p.preparedAt, p.nextInquiryAt, p.inquiries,
     );
+    this.preparedTxns.set(p.txn, { ...p, coordinator });
     for (const key of p.keys) {
       this.sql.exec("INSERT OR REPLACE INTO txn_locks (key, txn) VALUES (?, ?)", key, p.txn);
       this.locks.set(key, p.txn);
@@ -75,12 +78,16 @@ export class TxnParticipantStore implements ParticipantView {
   /** Updates when an in-doubt transaction's coordinator is asked next. */
   rescheduleInquiry(txn: string, nextAt: number, inquiries: number): void {
     this.sql.exec("UPDATE txn_prepared SET next_inquiry_at = ?, inquiries = ? WHERE txn = ?", nextAt, inquiries, txn);
+    const p = this.preparedTxns.get(txn);
+    if (p) this.preparedTxns.set(txn, { ...p, nextInquiryAt: nextAt, inquiries });
   }
 
   /** Forgets PREPARED, releases the transaction's locks and remembers the outcome (call inside a storage transaction). */
   recordFinished(txn: string, outcome: Outcome, now: number, keys: readonly string[]): void {
     this.sql.exec("DELETE FROM txn_prepared WHERE txn = ?", txn);
-    this.sql.exec("DELETE FROM txn_locks WHERE txn = ?", txn);
+    // By key (the primary key), not by txn, which would scan the table.
+    for (const key of keys) this.sql.exec("DELETE FROM txn_locks WHERE key = ? AND txn = ?", key, txn);
+    this.preparedTxns.delete(txn);
     this.sql.exec("INSERT OR REPLACE INTO txn_finished (txn, outcome, at) VALUES (?, ?, ?)", txn, outcome, now);
     for (const key of keys) if (this.locks.get(key) === txn) this.locks.delete(key);
   }
@@ -112,7 +119,9 @@ export class TxnParticipantStore implements ParticipantView {
   }
 
   nextInquiryDue(): number | null {
-    return this.sql.exec<{ at: number | null }>("SELECT MIN(next_inquiry_at) AS at FROM txn_prepared").one().at;
+    let at: number | null = null;
+    for (const p of this.preparedTxns.values()) if (at === null || p.nextInquiryAt < at) at = p.nextInquiryAt;
+    return at;
   }
 
   /** When the oldest finished record may be forgotten. */
@@ -128,7 +137,7 @@ export class TxnParticipantStore implements ParticipantView {
   counts(): { locks: number; prepared: number; finished: number } {
     return {
       locks: this.locks.size,
-      prepared: this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM txn_prepared").one().n,
+      prepared: this.preparedTxns.size,
       finished: this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM txn_finished").one().n,
     };
   }

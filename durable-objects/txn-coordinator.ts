@@ -8,6 +8,7 @@ import {
 import type { ParticipantPlan } from "../src/core/txn/plan";
 import type { InquiryAnswer, TxnCondition, TxnOp, Vote } from "../src/core/txn/types";
 import { withTimeout } from "../src/services/replica-call";
+import type { CacheShard } from "./cache-shard";
 import { GroupCommit } from "./group-commit";
 
 /** How long a finished transaction is remembered: its outcome answers GET /txn/{id} and retries with the same id. */
@@ -129,7 +130,8 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
     await Promise.all(step.send.map((m) => this.send(l, m)));
   }
 
-  private shard(name: string) {
+  private shard(name: string): DurableObjectStub<CacheShard> {
+    // A fresh stub per call: a cached one stays broken after its object restarts (crash, deploy, eviction).
     return this.env.CACHE_SHARD.get(this.env.CACHE_SHARD.idFromName(name));
   }
 

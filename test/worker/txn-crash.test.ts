@@ -4,7 +4,7 @@
 // every lock is released within a bounded time (the participants' inquiry and the coordinator's
 // alarm recover without help).
 import { describe, expect, it } from "vitest";
-import { getKey, json, putKey, rejection, shard, sleep } from "./helpers";
+import { ALL_SHARDS, getKey, json, putKey, rejection, shard, sleep } from "./helpers";
 import {
   coordinator, expectAppliedEverywhere, keysOnDistinctShards, locksReleased, postTxn, replicaValues, txnRequest, txnView, type TxnBody,
 } from "./txn-support";
@@ -87,6 +87,9 @@ describe("2PC crash points (coordinator)", () => {
     await stub.armCrash(id, "after-prepare-sent");
     const err = await rejection(() => stub.run(txnRequest(id, setAll(keys, "new"))));
     expect(String(err)).toMatch(/crash|abort|reset/i);
+    // Every participant voted yes and is in doubt now, holding its locks.
+    const inDoubt = await Promise.all(ALL_SHARDS.map((s) => shard(s).txnState()));
+    expect(inDoubt.filter((st) => st.prepared.includes(id)).length).toBeGreaterThanOrEqual(3);
     // No one retries: the participants' inquiries (or the coordinator's alarm) end it.
     const took = await locksReleased(RELEASE_MS);
     expect(took).toBeLessThan(RELEASE_MS);
@@ -150,6 +153,19 @@ describe("2PC crash points (coordinator)", () => {
     expect(v.participants.every((p) => p.acked)).toBe(true);
     expect(await expectAppliedEverywhere(Object.fromEntries(keys.map((k) => [k, "new"])), v.results![0]!.revision)).toBe(true);
     await locksReleased(RELEASE_MS);
+  });
+});
+
+describe("restarts between transactions", () => {
+  it("a participant that restarted (crash, deploy, eviction) takes part in the next transaction as usual", async () => {
+    const keys = keysOnDistinctShards("restart", 2);
+    await seed(keys, "old");
+    const first = await postTxn({ ops: setAll(keys, "one") });
+    expect(first.status).toBe(200);
+    for (const s of await (await import("./helpers")).replicasOf(keys[0]!)) await shard(s).crash().catch(() => undefined);
+    const second = await postTxn({ ops: setAll(keys, "two") });
+    expect(second.status, await second.clone().text()).toBe(200);
+    for (const k of keys) expect(await (await getKey(k)).text()).toBe("two");
   });
 });
 

@@ -56,9 +56,9 @@ export type DecisionAction =
 
 /** A decision (COMMIT/ABORT) arrives. Idempotent: duplicates and late copies only acknowledge. */
 export function onDecision(view: ParticipantView, txn: string): DecisionAction {
-  if (view.finished(txn) !== undefined) return { action: "ack" };
   const prepared = view.prepared(txn);
   if (prepared) return { action: "apply", prepared };
+  if (view.finished(txn) !== undefined) return { action: "ack" };
   return { action: "fence" };
 }
 
