@@ -1,5 +1,5 @@
 import type { TxnConfig } from "../src/config";
-import { dueInquiries, inquiryDelay, onDecision, onPrepare } from "../src/core/txn/participant";
+import { dueInquiries, inquiryDelay, onDecision, onPrepare, type PreparedTxn } from "../src/core/txn/participant";
 import type { InquiryAnswer, KeyRecord, Outcome, TxnWrite, Vote } from "../src/core/txn/types";
 import { withTimeout } from "../src/services/replica-call";
 import type { ShardRecord, ShardWrite } from "./cache-shard";
@@ -8,6 +8,8 @@ import type { TxnParticipantStore } from "./cache-txn";
 /** Where a test can make a participant crash (ctx.abort) during the protocol. */
 export type ParticipantCrashPoint = "before-vote" | "after-prepared" | "before-apply";
 
+/** In-doubt transactions asked about per alarm run; the rest are due at once and go in the next run. */
+const INQUIRY_BATCH = 50;
 /** Longest wait between two inquiries about one in-doubt transaction. */
 const INQUIRY_MAX_MS = 30_000;
 const encoder = new TextEncoder();
@@ -37,6 +39,11 @@ export async function shardPrepare(host: ParticipantHost, txn: string, keys: str
   const now = Date.now();
   // Decided inside the group commit, so it sees the locks taken by the calls batched before it.
   const action = await host.group(() => {
+    // Prepared here under another coordinator (the pool was resized while it was in flight): two
+    // coordinators could decide it differently, so this one is refused.
+    const other = store.coordinatorOf(txn);
+    if (other !== undefined && other !== coordinator)
+      return { action: "refuse" as const, reason: { code: "conflict" as const, message: `already prepared here under coordinator ${other}` } };
     const a = onPrepare(store, txn, keys, now, host.config.inquiryAfterMs);
     if (a.action === "lock") store.recordPrepared(a.prepared, coordinator);
     return a;
@@ -49,7 +56,10 @@ export async function shardPrepare(host: ParticipantHost, txn: string, keys: str
   const records: Record<string, KeyRecord> = Object.fromEntries(
     keys.map((key) => {
       const r = host.read(key, wanted.has(key));
-      return [key, { version: r.version, live: r.live, ...(r.value ? { value: r.value, contentType: r.contentType } : {}), expiresAt: r.expiresAt ?? null }];
+      const record: KeyRecord = { version: r.version, live: r.live, expiresAt: r.expiresAt ?? null };
+      if (r.evicted) record.evicted = true;
+      if (r.value) Object.assign(record, { value: r.value, contentType: r.contentType });
+      return [key, record];
     }),
   );
   await host.afterTransact();
@@ -89,19 +99,22 @@ export async function shardDecide(host: ParticipantHost, txn: string, outcome: O
  */
 export async function resolveInDoubt(host: ParticipantHost, now: number): Promise<void> {
   const shard = host.shardName();
-  for (const p of dueInquiries(host.store.allPrepared(), now)) {
-    let answer: InquiryAnswer = { state: "pending" };
-    try {
-      answer = await withTimeout(host.coordinator(p.coordinator).inquire(p.txn, shard), host.config.voteTimeoutMs);
-    } catch {
-      // Unreachable: ask again later.
-    }
-    if (answer.state === "pending") {
-      const next = Date.now() + inquiryDelay(host.config.inquiryAfterMs, p.inquiries + 1, INQUIRY_MAX_MS);
-      host.store.rescheduleInquiry(p.txn, next, p.inquiries + 1);
-      await host.schedule(next);
-      continue;
-    }
-    if (host.store.prepared(p.txn)) await finish(host, p.txn, answer.state, answer.writes);
+  // Asked concurrently (at most INQUIRY_BATCH per run): one unreachable coordinator must not hold up the others.
+  await Promise.all(dueInquiries(host.store.allPrepared(), now).slice(0, INQUIRY_BATCH).map((p) => resolveOne(host, p, shard)));
+}
+
+async function resolveOne(host: ParticipantHost, p: PreparedTxn & { coordinator: string }, shard: string): Promise<void> {
+  let answer: InquiryAnswer = { state: "pending" };
+  try {
+    answer = await withTimeout(host.coordinator(p.coordinator).inquire(p.txn, shard), host.config.voteTimeoutMs);
+  } catch {
+    // Unreachable: ask again later.
   }
+  if (answer.state === "pending") {
+    const next = Date.now() + inquiryDelay(host.config.inquiryAfterMs, p.inquiries + 1, INQUIRY_MAX_MS);
+    host.store.rescheduleInquiry(p.txn, next, p.inquiries + 1);
+    await host.schedule(next);
+    return;
+  }
+  if (host.store.prepared(p.txn)) await finish(host, p.txn, answer.state, answer.writes);
 }

@@ -130,6 +130,9 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     this.fault = this.meta<ShardFault>("fault") ?? this.fault;
     void ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();
+      // A crash between PREPARED and arming its inquiry timer must not leave the transaction in doubt unasked.
+      const inquiry = this.txns.nextInquiryDue();
+      if (inquiry !== null) await this.scheduleAt(inquiry);
     });
   }
 
@@ -208,7 +211,8 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     const locked = await Promise.all(keys.map((k) => this.lockedAfterWait(k)));
     const now = Date.now();
     const records = keys.map((k, i): ShardRecord => {
-      const holder = locked[i];
+      // Checked again now: a key found free while the call waited for another may have been locked since.
+      const holder = locked[i] ?? this.txns.lockHolder(k);
       return holder === undefined ? this.read(k, now) : { version: null, live: false, locked: holder };
     });
     await this.armAfterTx();

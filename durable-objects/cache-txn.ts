@@ -53,6 +53,11 @@ export class TxnParticipantStore implements ParticipantView {
     return this.preparedTxns.get(txn);
   }
 
+  /** The coordinator object a transaction prepared here answers to. */
+  coordinatorOf(txn: string): string | undefined {
+    return this.preparedTxns.get(txn)?.coordinator;
+  }
+
   finished(txn: string): Outcome | undefined {
     return this.sql.exec<{ outcome: Outcome }>("SELECT outcome FROM txn_finished WHERE txn = ?", txn).toArray()[0]?.outcome;
   }

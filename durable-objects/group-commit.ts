@@ -38,6 +38,7 @@ export class GroupCommit<C> {
         try {
           item.resolve(this.transact(item.fn));
         } catch (err) {
+          this.rollback();
           item.reject(err);
         }
       }

@@ -43,6 +43,8 @@ interface Live {
   running: Promise<void> | null;
   /** This object's name as the router gave it (participants store it to ask this object when in doubt). */
   coordinator: string;
+  /** The decision's row has been written (from then on the output gate holds any answer that reveals it until it is durable). */
+  logged: boolean;
 }
 
 /**
@@ -82,7 +84,8 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
     if (l) return l;
     const row = this.sql.exec<{ state: string }>("SELECT state FROM txns WHERE id = ?", id).toArray()[0];
     if (!row) return undefined;
-    l = { state: JSON.parse(row.state) as CoordinatorState, records: new Map(), running: null, coordinator: "" };
+    const state = JSON.parse(row.state) as CoordinatorState;
+    l = { state, records: new Map(), running: null, coordinator: "", logged: state.phase !== "preparing" };
     this.live.set(id, l);
     return l;
   }
@@ -113,7 +116,7 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
 
   /** Writes the transaction's row; the alarm is armed for what is left to do (or for forgetting it). */
   private async persist(s: CoordinatorState): Promise<void> {
-    const wake = nextWake(s) ?? (s.endedAt ?? Date.now()) + TXN_RETENTION_MS;
+    const wake = wakeAt(s);
     const row = JSON.stringify(s);
     await this.commits.run(() => this.sql.exec("INSERT OR REPLACE INTO txns (id, state, wake_at) VALUES (?, ?, ?)", s.id, row, wake));
     await this.scheduleAt(wake);
@@ -124,7 +127,15 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
     const id = l.state.id;
     if (step.persist) {
       if (step.decides) await this.crashAt(id, "after-prepare-sent");
-      await this.persist(l.state);
+      try {
+        await this.persist(l.state);
+      } catch (err) {
+        // Fail-stop: memory must never run ahead of the log (a decision only in memory could be
+        // answered, then forgotten). After the restart, presumed abort or the logged decision rules.
+        this.ctx.abort(`transaction log write failed: ${(err as Error).message}`);
+        throw err;
+      }
+      if (step.decides) l.logged = true;
       if (step.decides) await this.crashAt(id, "after-decision-logged");
     }
     await Promise.all(step.send.map((m) => this.send(l, m)));
@@ -140,14 +151,14 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
     const t = this.timings;
     if (m.type === "prepare") {
       const left = Math.max(1, s.voteDeadline - Date.now());
+      const prepare = async (): Promise<Vote> => (await this.shard(m.shard).txnPrepare(s.id, m.shard, m.keys, m.valueKeys, l.coordinator)) as Vote;
+      let vote: Vote;
       try {
-        const prepare = async (): Promise<Vote> => (await this.shard(m.shard).txnPrepare(s.id, m.shard, m.keys, m.valueKeys, l.coordinator)) as Vote;
-        const vote = await withTimeout(prepare(), left);
-        await this.execute(l, onVote(s, l.records, m.shard, vote, Date.now(), t, this.mintVersion));
+        vote = await withTimeout(prepare(), left);
       } catch (err) {
-        await this.execute(l, onVoteFailed(s, m.shard, err instanceof Error ? err.message : String(err), Date.now(), t));
+        return this.execute(l, onVoteFailed(s, m.shard, err instanceof Error ? err.message : String(err), Date.now(), t));
       }
-      return;
+      return this.execute(l, onVote(s, l.records, m.shard, vote, Date.now(), t, this.mintVersion));
     }
     try {
       await withTimeout(this.shard(m.shard).txnDecide(s.id, m.shard, m.outcome, m.writes), getConfig(this.env).cache.replicaTimeoutMs);
@@ -165,15 +176,24 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
    * lost in a crash costs a resend that participants acknowledge again, never correctness.
    */
   private readonly pendingEnds = new Map<string, Live>();
+  private endFlushArmed = false;
   private endLater(l: Live): void {
     this.pendingEnds.set(l.state.id, l);
-    if (this.pendingEnds.size === 1) setTimeout(() => void this.flushEnds(), END_FLUSH_MS);
+    if (this.endFlushArmed) return;
+    this.endFlushArmed = true;
+    setTimeout(() => void this.flushEnds(), END_FLUSH_MS);
   }
 
   private async flushEnds(): Promise<void> {
+    this.endFlushArmed = false;
     const batch = [...this.pendingEnds.values()];
-    await Promise.all(batch.map((l) => this.persist(l.state)));
+    try {
+      await Promise.all(batch.map((l) => this.persist(l.state)));
+    } catch {
+      return; // persist has reset the object; the alarm writes the ends after the restart
+    }
     for (const l of batch) {
+      // A newer end for the same id cannot exist (an end is final); the entry is done.
       this.pendingEnds.delete(l.state.id);
       this.release(l.state.id);
     }
@@ -204,7 +224,7 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
       return { ok: true, view: view(s) };
     }
     const { state, step } = begin(req.id, req.ops, req.conditions, req.participants, Date.now(), this.timings);
-    const l: Live = { state, records: new Map(), running: null, coordinator: req.coordinator };
+    const l: Live = { state, records: new Map(), running: null, coordinator: req.coordinator, logged: false };
     this.live.set(req.id, l);
     l.running = this.execute(l, step);
     try {
@@ -226,13 +246,18 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
         decidedAt: now, endedAt: now, reason: { code: "presumed_abort", message: "unknown to its coordinator: presumed aborted" },
         writes: null, results: null, nextResendAt: null, resends: 0,
       };
-      await this.persist(state);
+      // Written synchronously, before any await: a run() of the same id arriving meanwhile must find
+      // this record (and answer "aborted") instead of starting the transaction afresh.
+      this.sql.exec("INSERT OR REPLACE INTO txns (id, state, wake_at) VALUES (?, ?, ?)", txn, JSON.stringify(state), wakeAt(state));
+      await this.scheduleAt(wakeAt(state));
       return { state: "aborted", writes: [] };
     }
     if (l.state.phase === "preparing" && !l.running) await this.execute(l, onRecover(l.state, now, this.timings));
     const { answer, step } = onInquiry(l.state, shard, now, this.timings);
     await this.execute(l, step);
     if (!l.running) this.release(txn);
+    // A decision taken in memory but not yet written is not an answer yet: ask again later.
+    if (answer.state !== "pending" && !l.logged) return { state: "pending" };
     return answer;
   }
 
@@ -241,6 +266,11 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
     if (l) return view(l.state);
     const row = this.sql.exec<{ state: string }>("SELECT state FROM txns WHERE id = ?", id).toArray()[0];
     return row ? view(JSON.parse(row.state) as CoordinatorState) : null;
+  }
+
+  /** Test hook: how many transactions this incarnation still holds in memory (finished ones must not stay). */
+  async inMemory(): Promise<{ live: number; pendingEnds: number }> {
+    return { live: this.live.size, pendingEnds: this.pendingEnds.size };
   }
 
   /** Test hook: crash the next time transaction `id` reaches `point` (memory only, so it fires once). */
@@ -279,6 +309,11 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
     await this.execute(l, step);
     if (!l.running) this.release(id);
   }
+}
+
+/** When the transaction's row wants the alarm: its next timer, or when it may be forgotten. */
+function wakeAt(s: CoordinatorState): number {
+  return nextWake(s) ?? (s.endedAt ?? s.startedAt) + TXN_RETENTION_MS;
 }
 
 function view(s: CoordinatorState): TxnView {

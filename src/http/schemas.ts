@@ -24,3 +24,9 @@ export function errorResponses(...statuses: number[]): Record<number, { descript
     statuses.map((s) => [s, { description: description[s] ?? "Error", content: { "application/json": { schema: ErrorSchema } } }]),
   );
 }
+
+/** A content type as it will be sent back in a header: printable ASCII only (no CR, LF or NUL), 1..256 characters. */
+export const ContentTypeSchema = z
+  .string()
+  .regex(/^[\x20-\x7e]{1,256}$/, "must be 1..256 printable ASCII characters (it is sent back as a header)")
+  .openapi({ example: "application/json" });

@@ -5,7 +5,7 @@ import { getConfig, LIMITS } from "../config";
 import { createRouter, type AppEnv } from "../http/app-env";
 import { base64ToBytes, bytesToBase64 } from "../http/base64";
 import { errorBody, HttpError } from "../http/errors";
-import { errorResponses } from "../http/schemas";
+import { ContentTypeSchema, errorResponses } from "../http/schemas";
 import { assertKey, keyFromUrl, readBodyLimited } from "../http/validation";
 import { allShardStats, cacheDelete, cacheGet, cacheSet, resolveQuorum, ringFor, type CacheDeps } from "../services/cache";
 
@@ -84,7 +84,7 @@ const BatchEntry = z.object({
   value: z.string(),
   encoding: z.enum(["utf8", "base64"]).default("utf8"),
   ttl: TtlSchema.optional().openapi({ description: "milliseconds" }),
-  contentType: z.string().max(256).optional(),
+  contentType: ContentTypeSchema.optional(),
 });
 
 const WriteResult = z.object({ key: z.string(), version: z.string(), expiresAt: z.number().nullable(), acks: z.number(), needed: z.number(), replicas: z.number() });

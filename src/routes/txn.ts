@@ -5,7 +5,7 @@ import { getConfig, LIMITS } from "../config";
 import type { AbortCode, TxnCondition, TxnOp } from "../core/txn/types";
 import { createRouter } from "../http/app-env";
 import { HttpError } from "../http/errors";
-import { errorResponses } from "../http/schemas";
+import { ContentTypeSchema, errorResponses } from "../http/schemas";
 import { assertKey, decodePathSegment, utf8Length } from "../http/validation";
 import { runTxn, txnStatus } from "../services/txn";
 
@@ -15,11 +15,13 @@ export const txnRoutes = createRouter();
 /** Generous for 256 KiB of values written as JSON escapes, plus keys and structure. */
 const TXN_BODY_BYTES = 2 * 1024 * 1024;
 const ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Operations and conditions as JSON (escapes included): the log row holds them and the writes, under SQLite's 2 MB row limit. */
+const TXN_ENCODED_BYTES = 640 * 1024;
 
 const Key = z.string().min(1).openapi({ description: `a cache key (1..${LIMITS.keyBytes} UTF-8 bytes)` });
 const Ttl = z.number().int().min(1).max(LIMITS.maxTtlMs).optional().openapi({ description: "time to live in ms" });
 const Op = z.discriminatedUnion("op", [
-  z.object({ op: z.literal("set"), key: Key, value: z.string(), contentType: z.string().min(1).max(255).optional(), ttlMs: Ttl }).strict(),
+  z.object({ op: z.literal("set"), key: Key, value: z.string(), contentType: ContentTypeSchema.optional(), ttlMs: Ttl }).strict(),
   z.object({ op: z.literal("delete"), key: Key }).strict(),
   z.object({ op: z.literal("incr"), key: Key, by: z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).default(1), ttlMs: Ttl }).strict(),
 ]);
@@ -82,6 +84,11 @@ function checkLimits(ops: TxnOp[], conditions: TxnCondition[]): void {
     if ("equals" in c) bytes += utf8Length(c.equals);
   });
   if (bytes > LIMITS.txnValueBytes) throw new HttpError(400, "invalid_request", `the transaction's values total ${bytes} bytes; the limit is ${LIMITS.txnValueBytes}`);
+  // The coordinator's log row holds the operations and the writes as JSON, where escapes can make a
+  // value up to 6x longer; rows are capped at 2 MB, so the encoded form is bounded too.
+  const encoded = utf8Length(JSON.stringify([ops, conditions]));
+  if (encoded > TXN_ENCODED_BYTES)
+    throw new HttpError(400, "invalid_request", `the transaction takes ${encoded} bytes as JSON (escapes count); the limit is ${TXN_ENCODED_BYTES}`);
 }
 
 txnRoutes.openapi(

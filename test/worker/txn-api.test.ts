@@ -191,3 +191,20 @@ describe("keys that are names of JavaScript built-ins", () => {
     expect(await (await getKey("toString")).text()).toBe("1");
   });
 });
+
+describe("content types and encoded size", () => {
+  it("a content type that cannot be sent back as a header is a 400, in a transaction and in a batch set", async () => {
+    const res = await post({ ops: [{ op: "set", key: "ct", value: "v", contentType: "a\nb" }] });
+    expect(res.status).toBe(400);
+    const euro = await post({ ops: [{ op: "set", key: "ct", value: "v", contentType: "text/€" }] });
+    expect(euro.status).toBe(400);
+    const batch = await call("/cache/batch/set", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ entries: [{ key: "ct", value: "v", contentType: "x\r\ny" }] }) });
+    expect(batch.status).toBe(400);
+  });
+
+  it("values whose JSON escapes would overflow the coordinator's log row are a 400", async () => {
+    const res = await post({ ops: [{ op: "set", key: "ctrl", value: "\u0001".repeat(200_000) }] });
+    expect(res.status).toBe(400);
+    expect((await json<{ error: { message: string } }>(res)).error.message).toMatch(/as JSON/);
+  });
+});

@@ -21,6 +21,8 @@ export interface TxnSpec {
 export interface KeyRecord {
   version: Version | null;
   live: boolean;
+  /** An LRU eviction marker: says nothing about the value, so a live copy at the same version wins over it. */
+  evicted?: boolean;
   /** Sent only for keys whose value the transaction reads (conditions on the value, increments). */
   value?: Uint8Array;
   contentType?: string;
