@@ -1,3 +1,4 @@
+import type { ReplicaRecord } from "../cache/replica-state";
 import type { Version } from "../cache/version";
 
 /** One operation of a transaction. Values are UTF-8 strings; `incr` works on a decimal integer value. */
@@ -17,17 +18,12 @@ export interface TxnSpec {
   conditions: TxnCondition[];
 }
 
-/** What a locked replica holds for a key, as it reports it in its vote. */
-export interface KeyRecord {
-  version: Version | null;
-  live: boolean;
-  /** An LRU eviction marker: says nothing about the value, so a live copy at the same version wins over it. */
-  evicted?: boolean;
-  /** Sent only for keys whose value the transaction reads (conditions on the value, increments). */
-  value?: Uint8Array;
-  contentType?: string;
-  expiresAt?: number | null;
-}
+/**
+ * What a locked replica holds for a key, as it reports it in its vote: the cache's replica record
+ * (an eviction marker says nothing about the value; `value` is sent only for keys whose value the
+ * transaction reads: value conditions and increments).
+ */
+export type KeyRecord = ReplicaRecord;
 
 /** A write the decision carries to every replica of its key: explicit value (or null = delete) and version. */
 export interface TxnWrite {
