@@ -482,6 +482,38 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     };
   }
 
+  /** Live keys in key order after `after` (for SCAN/KEYS), at most `limit`; expired entries are skipped. */
+  async scanKeys(after: string | null, limit: number): Promise<{ keys: string[]; done: boolean }> {
+    await this.guard();
+    const rows = this.sql
+      .exec<{ key: string }>(
+        "SELECT key FROM entries WHERE state = 0 AND key > ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?",
+        after ?? "", Date.now(), limit + 1,
+      )
+      .toArray();
+    return { keys: rows.slice(0, limit).map((r) => r.key), done: rows.length <= limit };
+  }
+
+  /**
+   * FLUSHDB on this shard: every live entry becomes a tombstone at `version` (so an older copy cannot
+   * come back through read repair or a hint). Keys locked by a transaction are left alone. Paged by
+   * the caller (`limit` keys after `after` per call); answers how many entries were flushed.
+   */
+  async flush(version: string, after: string | null, limit: number): Promise<{ flushed: number; last: string | null; done: boolean }> {
+    await this.guard();
+    const now = Date.now();
+    const rows = this.sql.exec<{ key: string }>("SELECT key FROM entries WHERE state = 0 AND key > ? ORDER BY key LIMIT ?", after ?? "", limit + 1).toArray();
+    let flushed = 0;
+    this.tx((acc) => {
+      for (const { key } of rows.slice(0, limit)) {
+        if (this.txns.lockHolder(key) !== undefined) continue;
+        if (this.applyWrite(acc, { key, version, value: null, contentType: "application/octet-stream", expiresAt: null }, now).applied) flushed++;
+      }
+    });
+    await this.armAfterTx();
+    return { flushed, last: rows.slice(0, limit).at(-1)?.key ?? after, done: rows.length <= limit };
+  }
+
   async stats(): Promise<ShardStats> {
     await this.guard();
     return {

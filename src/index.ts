@@ -12,6 +12,7 @@ import { cacheRoutes } from "./routes/cache";
 import { healthRoutes } from "./routes/health";
 import { kvRoutes } from "./routes/kv";
 import { raftRoutes } from "./routes/raft";
+import { redisRoutes } from "./routes/redis";
 import { txnRoutes } from "./routes/txn";
 
 export { CacheShard } from "../durable-objects/cache-shard";
@@ -38,6 +39,7 @@ app.route("/", adminRoutes);
 app.route("/", kvRoutes);
 app.route("/", raftRoutes);
 app.route("/", txnRoutes);
+app.route("/", redisRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" });
 app.openAPIRegistry.registerComponent("securitySchemes", "apiToken", { type: "http", scheme: "bearer", description: "API_TOKEN (only when configured)" });

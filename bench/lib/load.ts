@@ -13,7 +13,7 @@ export interface LoadResult {
 export interface LoadSpec {
   name: string;
   url: string;
-  method?: "GET" | "PUT";
+  method?: "GET" | "PUT" | "POST";
   headers?: Record<string, string>;
   /** Builds each request's path (and body) so keys and versions vary. */
   next: () => { path: string; body?: string };

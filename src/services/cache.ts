@@ -98,14 +98,19 @@ export async function cacheGet(deps: CacheDeps, key: string, r?: number): Promis
   const needed = resolveQuorum(config, r, "r");
   const q = await callQuorum(replicas, needed, false, (s) => shardStub(env, s).get(key), config.replicaTimeoutMs, config.deadlineMs);
   if (!q.met) throw quorumError("read", q, needed, replicas.length);
-  const locked = q.results.find((x) => x.value.locked !== undefined);
+  return resolveRead(deps, key, q.results, needed, replicas.length);
+}
+
+/** The answer of a quorum read from the replies: newest version wins, stale replicas repaired in the background. */
+function resolveRead(deps: CacheDeps, key: string, replies: { shard: string; value: ShardRecord }[], needed: number, replicas: number): ReadOutcome {
+  const locked = replies.find((x) => x.value.locked !== undefined);
   if (locked) throw lockedError(key, locked.value.locked!);
   const now = Date.now();
-  const records = q.results.map((x) => x.value);
+  const records = replies.map((x) => x.value);
   const newest = newestRecord(records, now) ?? { version: null, live: false };
   // Reads advance this isolate's clock too, so a write after a read is ordered after what was read.
   if (newest.version !== null) versionClock().observe(newest.version);
-  const stale = staleIndices(records, newest).map((i) => q.results[i]!.shard);
+  const stale = staleIndices(records, newest).map((i) => replies[i]!.shard);
   const live = effectivelyLive(newest, now);
   if (stale.length > 0 && newest.version !== null) {
     const repair: ShardWrite = {
@@ -115,11 +120,54 @@ export async function cacheGet(deps: CacheDeps, key: string, r?: number): Promis
       contentType: newest.contentType ?? "application/octet-stream",
       expiresAt: live ? (newest.expiresAt ?? null) : null,
     };
-    deps.waitUntil(Promise.allSettled(stale.map((s) => withTimeout(shardStub(env, s).put(repair), config.replicaTimeoutMs))));
+    deps.waitUntil(Promise.allSettled(stale.map((s) => withTimeout(shardStub(deps.env, s).put(repair), deps.config.replicaTimeoutMs))));
   }
   // An eviction marker or an expired copy as the newest version is a miss, never an older value.
   const record: ShardRecord = live ? newest : { version: newest.version, live: false };
-  return { record, acks: q.results.length, needed, replicas: replicas.length, repaired: stale };
+  return { record, acks: replies.length, needed, replicas, repaired: stale };
+}
+
+/**
+ * Quorum reads of many keys with one call per shard: each key is read from the first R replicas of
+ * its preference list, grouped by shard (`getMany`). A key whose batch failed on some shard falls
+ * back to its own quorum read (which tries the next replicas). Answers per key, in order: its
+ * outcome, or the error its own read would have thrown.
+ */
+export async function cacheGetMany(deps: CacheDeps, keys: readonly string[], r?: number): Promise<(ReadOutcome | HttpError)[]> {
+  const { config, env } = deps;
+  const ring = ringFor(config);
+  const needed = resolveQuorum(config, r, "r");
+  const byShard = new Map<string, number[]>();
+  const replies: { shard: string; value: ShardRecord }[][] = keys.map(() => []);
+  keys.forEach((key, i) => {
+    for (const shard of ring.preferenceList(key, config.replicas).slice(0, needed)) {
+      let list = byShard.get(shard);
+      if (!list) byShard.set(shard, (list = []));
+      list.push(i);
+    }
+  });
+  await Promise.all(
+    [...byShard].map(async ([shard, indices]) => {
+      try {
+        const records = await withTimeout(shardStub(env, shard).getMany(indices.map((i) => keys[i]!)), config.replicaTimeoutMs);
+        indices.forEach((i, j) => replies[i]!.push({ shard, value: records[j]! }));
+      } catch {
+        // These keys lack a reply from this shard: they fall back below.
+      }
+    }),
+  );
+  return Promise.all(
+    keys.map(async (key, i) => {
+      try {
+        const got = replies[i]!;
+        if (got.length >= needed) return resolveRead(deps, key, got, needed, config.replicas);
+        return await cacheGet(deps, key, r);
+      } catch (err) {
+        if (err instanceof HttpError) return err;
+        throw err;
+      }
+    }),
+  );
 }
 
 async function write(deps: CacheDeps, key: string, value: Uint8Array | null, contentType: string, ttlMs: number | null, w?: number): Promise<WriteOutcome> {

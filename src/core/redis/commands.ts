@@ -1,0 +1,62 @@
+/**
+ * The Redis command engine: runs one parsed command against the keys it names, with Redis 7
+ * semantics and error texts. Pure: the keyspace and the time (unix ms) are passed in.
+ */
+import { genericCommands } from "./generic";
+import { hashCommands } from "./hashes";
+import { commandSpec, isUnsupportedCommand } from "./spec";
+import { stringCommands } from "./strings";
+import { RedisError, type Command, type Keyspace, type Reply } from "./types";
+import { arityError, type Handler } from "./util";
+
+export { parseCommand, argumentText, type ParseResult } from "./parse";
+export { commandSpec, isKeyspaceCommand, isReadOnly, isUnsupportedCommand, keysOf, type CommandSpec } from "./spec";
+export { parseKeyspaceCommand, parseScan, type KeyspaceOp, type ScanOptions } from "./keyspace";
+export { compileGlob, globToRegExp } from "./glob";
+
+const serverCommands: Record<string, Handler> = {
+  ping: (args, _ks, _now, name) => {
+    if (args.length > 1) throw arityError(name);
+    return args[0] ?? "PONG";
+  },
+  echo: (args) => args[0] as string,
+  /** TIME from the time the caller passed in: [unix seconds, microseconds] as strings. */
+  time: (_args, _ks, now) => {
+    const micros = BigInt(Math.trunc(now * 1000));
+    return [(micros / 1_000_000n).toString(), (micros % 1_000_000n).toString()];
+  },
+};
+
+const HANDLERS = new Map<string, Handler>(
+  Object.entries({ ...serverCommands, ...stringCommands, ...genericCommands, ...hashCommands }),
+);
+
+/** Redis's reply to a command it does not know, arguments quoted and cut at 128 characters. */
+export function unknownCommandError(cmd: Command): RedisError {
+  let args = "";
+  for (const arg of cmd.args) {
+    if (args.length >= 128) break;
+    args += `'${arg.slice(0, 128 - args.length)}' `;
+  }
+  const name = cmd.name.slice(0, 128);
+  return new RedisError(`ERR unknown command '${name}', with args beginning with: ${args}`.replace(/[\r\n]/g, " "));
+}
+
+/**
+ * Run one command. Entries whose expiresAt <= now count as absent. Returns the reply; throws
+ * RedisError for an error reply (unknown, unsupported and whole-keyspace commands included).
+ */
+export function executeCommand(cmd: Command, ks: Keyspace, now: number): Reply {
+  const spec = commandSpec(cmd.name);
+  const handler = HANDLERS.get(cmd.name);
+  if (spec === null || (handler === undefined && !spec.keyspace)) {
+    if (isUnsupportedCommand(cmd.name)) {
+      throw new RedisError(`ERR unsupported command '${cmd.name}' (durable-cluster serves strings and hashes)`);
+    }
+    throw unknownCommandError(cmd);
+  }
+  const words = cmd.args.length + 1;
+  if (spec.arity >= 0 ? words !== spec.arity : words < -spec.arity) throw arityError(cmd.name);
+  if (handler === undefined) throw new RedisError(`ERR '${cmd.name}' spans the whole keyspace and is not run by the command engine`);
+  return handler(cmd.args, ks, now, cmd.name);
+}

@@ -1,0 +1,133 @@
+/**
+ * Shared pieces of the Redis command engine: Redis's error texts, its strict integer parsing,
+ * expiry-aware lookups and UTF-8 byte helpers. Pure.
+ */
+import { RedisError, type Entry, type Keyspace, type Reply } from "./types";
+
+export const ERR_SYNTAX = "ERR syntax error";
+export const ERR_WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
+export const ERR_NOT_INTEGER = "ERR value is not an integer or out of range";
+export const ERR_NOT_FLOAT = "ERR value is not a valid float";
+export const ERR_OVERFLOW = "ERR increment or decrement would overflow";
+export const ERR_NAN_OR_INF = "ERR increment would produce NaN or Infinity";
+export const ERR_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+
+export const INT64_MAX = 9223372036854775807n;
+export const INT64_MIN = -9223372036854775808n;
+/** Redis's default proto-max-bulk-len: the largest string value (512 MB). */
+export const MAX_STRING_BYTES = 512 * 1024 * 1024;
+
+/** A handler runs one command whose arity has already been checked. */
+export type Handler = (args: string[], ks: Keyspace, now: number, name: string) => Reply;
+
+export type StringEntry = Extract<Entry, { type: "string" }>;
+export type HashEntry = Extract<Entry, { type: "hash" }>;
+
+export function fail(message: string): never {
+  throw new RedisError(message);
+}
+
+export function arityError(name: string): RedisError {
+  return new RedisError(`ERR wrong number of arguments for '${name}' command`);
+}
+
+export function invalidExpireError(name: string): RedisError {
+  return new RedisError(`ERR invalid expire time in '${name}' command`);
+}
+
+const INTEGER_TEXT = /^(?:0|-?[1-9][0-9]{0,18})$/;
+
+/** Redis's string2ll: a plain decimal 64-bit integer (no sign '+', no spaces, no leading zeros, no "-0"); null if not. */
+export function parseInt64(text: string): bigint | null {
+  if (!INTEGER_TEXT.test(text)) return null;
+  const value = BigInt(text);
+  return value < INT64_MIN || value > INT64_MAX ? null : value;
+}
+
+/** parseInt64 or the "not an integer" error reply. */
+export function int64Arg(text: string): bigint {
+  const value = parseInt64(text);
+  if (value === null) fail(ERR_NOT_INTEGER);
+  return value;
+}
+
+/**
+ * An integer reply. Redis integers are 64-bit but JSON numbers are exact only up to 2^53: beyond
+ * that (only reachable with INCRBY & co. or far-future expiry times) we reply the decimal string
+ * rather than a rounded number. Upstash replies a JSON number there; a string is the exact value.
+ */
+export function intReply(value: bigint | number): number | string {
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : value.toString();
+}
+
+/** The live entry of a key: null when absent or expired (expiresAt <= now). */
+export function lookup(ks: Keyspace, key: string, now: number): Entry | null {
+  const entry = ks.get(key);
+  if (entry === null) return null;
+  if (entry.expiresAt !== null && entry.expiresAt <= now) return null;
+  return entry;
+}
+
+/** The live string at a key, null if absent; WRONGTYPE if it holds a hash. */
+export function lookupString(ks: Keyspace, key: string, now: number): StringEntry | null {
+  const entry = lookup(ks, key, now);
+  if (entry === null) return null;
+  if (entry.type !== "string") fail(ERR_WRONGTYPE);
+  return entry;
+}
+
+/** The live hash at a key, null if absent; WRONGTYPE if it holds a string. */
+export function lookupHash(ks: Keyspace, key: string, now: number): HashEntry | null {
+  const entry = lookup(ks, key, now);
+  if (entry === null) return null;
+  if (entry.type !== "hash") fail(ERR_WRONGTYPE);
+  return entry;
+}
+
+/** Store a string, or delete the key when the expiry time has already passed. */
+export function putString(ks: Keyspace, key: string, value: string, expiresAt: number | null, now: number): void {
+  if (expiresAt !== null && expiresAt <= now) ks.set(key, null);
+  else ks.set(key, { type: "string", value, expiresAt });
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function utf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** Redis lengths and offsets count bytes: the UTF-8 length of a JS string, without allocating for ASCII. */
+export function byteLength(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3; // a lone surrogate is encoded as U+FFFD (3 bytes)
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** Bytes back to a JS string; invalid UTF-8 (e.g. a multi-byte character cut in two) becomes U+FFFD. */
+export function fromUtf8(bytes: Uint8Array): string {
+  return decoder.decode(bytes);
+}
+
+/** A fresh field table with no prototype, so a field named "__proto__" is an ordinary field. */
+export function newFields(from?: Record<string, string>): Record<string, string> {
+  const fields = Object.create(null) as Record<string, string>;
+  if (from) for (const name of Object.keys(from)) fields[name] = from[name] as string;
+  return fields;
+}
+
+export function getField(fields: Record<string, string>, name: string): string | null {
+  return Object.hasOwn(fields, name) ? (fields[name] as string) : null;
+}

@@ -1,0 +1,167 @@
+import type { Context } from "hono";
+import { getConfig, LIMITS } from "../config";
+import { parseCommand, keysOf } from "../core/redis/commands";
+import type { Command, Reply } from "../core/redis/types";
+import { createRouter, type AppEnv } from "../http/app-env";
+import { bearer, tokensEqual } from "../http/auth";
+import { HttpError } from "../http/errors";
+import { readBodyLimited, utf8Length } from "../http/validation";
+import { runCommand, runMulti, runPipeline, type Outcome, type RedisContext, type RunResult } from "../services/redis";
+
+/**
+ * A Redis endpoint speaking Upstash's REST protocol, so `@upstash/redis` works against the cluster
+ * unchanged: POST /redis (one command), /redis/pipeline, /redis/multi-exec (atomic across shards),
+ * and the path form GET|POST /redis/set/key/value. Replies and errors use Upstash's wire format
+ * (`{"result": …}` / `{"error": "…"}`), not the API's JSON error model.
+ */
+export const redisRoutes = createRouter();
+
+/** Like Upstash's limits: a request body, one value, one key, commands per pipeline. */
+export const REDIS_LIMITS = { requestBytes: 4 * 1024 * 1024, valueBytes: LIMITS.valueBytes, keyBytes: LIMITS.keyBytes, pipelineCommands: 1000 } as const;
+
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const encoder = new TextEncoder();
+
+function redisError(c: Context<AppEnv>, status: 400 | 401 | 413, error: string): Response {
+  return c.json({ error }, status);
+}
+
+/** The caller's token from `Authorization: Bearer` or `?_token=`; null when a token is configured and it is wrong. */
+async function authorize(c: Context<AppEnv>): Promise<{ admin: boolean } | null> {
+  const given = bearer(c.req.header("authorization")) ?? c.req.query("_token") ?? null;
+  const admin = c.env.ADMIN_TOKEN !== undefined && given !== null && (await tokensEqual(given, c.env.ADMIN_TOKEN));
+  const api = c.env.API_TOKEN;
+  if (api === undefined || api === "") return { admin };
+  if (admin) return { admin };
+  return given !== null && (await tokensEqual(given, api)) ? { admin: false } : null;
+}
+
+function base64(s: string): string {
+  const bytes = encoder.encode(s);
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
+}
+
+/** `Upstash-Encoding: base64`: every string of a result, nested arrays included, is sent base64-encoded (UTF-8). */
+function encodeReply(r: Reply): Reply {
+  if (typeof r === "string") return base64(r);
+  if (Array.isArray(r)) return r.map(encodeReply);
+  return r;
+}
+
+function encodeOutcome(o: Outcome, b64: boolean): Outcome {
+  return "error" in o ? o : { result: b64 ? encodeReply(o.result) : o.result };
+}
+
+/** Limits on one command, with Upstash-like texts; null when it is within them. */
+function overLimit(cmd: Command): string | null {
+  for (const key of keysOf(cmd)) {
+    if (utf8Length(key) > REDIS_LIMITS.keyBytes) return `ERR max key size exceeded. Limit: ${REDIS_LIMITS.keyBytes} bytes`;
+  }
+  for (const arg of cmd.args) {
+    if (utf8Length(arg) > REDIS_LIMITS.valueBytes) return `ERR max value size exceeded. Limit: ${REDIS_LIMITS.valueBytes} bytes`;
+  }
+  return null;
+}
+
+async function readJson(c: Context<AppEnv>): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readBodyLimited(c.req.raw, REDIS_LIMITS.requestBytes);
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 413) return { ok: false, response: redisError(c, 413, `ERR max request size exceeded. Limit: ${REDIS_LIMITS.requestBytes} bytes`) };
+    throw err;
+  }
+  try {
+    return { ok: true, value: JSON.parse(decoder.decode(bytes)) as unknown };
+  } catch {
+    return { ok: false, response: redisError(c, 400, "ERR failed to parse the request body: it must be a JSON array") };
+  }
+}
+
+function respond(c: Context<AppEnv>, run: RunResult, single: boolean): Response {
+  const b64 = (c.req.header("upstash-encoding") ?? "").toLowerCase() === "base64";
+  // Read-your-writes: the token changes with every write; reads hand back the one they were given.
+  const token = run.wrote ?? c.req.header("upstash-sync-token") ?? "";
+  const headers: Record<string, string> = token ? { "upstash-sync-token": token } : {};
+  if (!single) return c.json(run.outcomes.map((o) => encodeOutcome(o, b64)), 200, headers);
+  const o = run.outcomes[0]!;
+  if ("error" in o) return c.json(o, 400, headers);
+  return c.json(encodeOutcome(o, b64), 200, headers);
+}
+
+function context(c: Context<AppEnv>, admin: boolean): RedisContext {
+  return { admin, deps: { env: c.env, config: getConfig(c.env).cache, waitUntil: (p) => c.executionCtx.waitUntil(p) } };
+}
+
+/** Parses a batch (pipeline or multi-exec body): an array of command arrays. */
+function parseBatch(body: unknown): { ok: true; cmds: Command[] } | { ok: false; error: string } {
+  if (!Array.isArray(body) || body.length === 0) return { ok: false, error: "ERR the body must be a non-empty JSON array of commands" };
+  if (body.length > REDIS_LIMITS.pipelineCommands) return { ok: false, error: `ERR too many commands: the limit is ${REDIS_LIMITS.pipelineCommands}` };
+  const cmds: Command[] = [];
+  for (const raw of body) {
+    const p = parseCommand(raw);
+    if (!p.ok) return { ok: false, error: p.error };
+    cmds.push(p.cmd);
+  }
+  return { ok: true, cmds };
+}
+
+async function batch(c: Context<AppEnv>, kind: "pipeline" | "multi"): Promise<Response> {
+  const who = await authorize(c);
+  if (!who) return redisError(c, 401, "WRONGPASS invalid or missing auth token");
+  const body = await readJson(c);
+  if (!body.ok) return body.response;
+  const parsed = parseBatch(body.value);
+  if (!parsed.ok) return redisError(c, 400, parsed.error);
+  const limit = parsed.cmds.map(overLimit).find((e) => e !== null);
+  if (limit) return redisError(c, 400, limit);
+  const ctx = context(c, who.admin);
+  const run = kind === "pipeline" ? await runPipeline(ctx, parsed.cmds) : await runMulti(ctx, parsed.cmds);
+  return respond(c, run, false);
+}
+
+async function single(c: Context<AppEnv>, raw: unknown): Promise<Response> {
+  const p = parseCommand(raw);
+  if (!p.ok) return redisError(c, 400, p.error);
+  const limit = overLimit(p.cmd);
+  if (limit) return redisError(c, 400, limit);
+  const who = await authorize(c);
+  if (!who) return redisError(c, 401, "WRONGPASS invalid or missing auth token");
+  return respond(c, await runCommand(context(c, who.admin), p.cmd), true);
+}
+
+redisRoutes.post("/redis/pipeline", (c) => batch(c, "pipeline"));
+redisRoutes.post("/redis/multi-exec", (c) => batch(c, "multi"));
+
+redisRoutes.post("/redis", async (c) => {
+  const who = await authorize(c);
+  if (!who) return redisError(c, 401, "WRONGPASS invalid or missing auth token");
+  const body = await readJson(c);
+  if (!body.ok) return body.response;
+  return single(c, body.value);
+});
+
+/** The path form: /redis/set/key/value (segments percent-decoded); a POST body is the last argument. */
+async function pathForm(c: Context<AppEnv>): Promise<Response> {
+  const path = new URL(c.req.url).pathname.slice("/redis/".length);
+  let args: string[];
+  try {
+    args = path.split("/").map((s) => decodeURIComponent(s));
+  } catch {
+    return redisError(c, 400, "ERR malformed percent-encoding in the path");
+  }
+  if (c.req.method === "POST") {
+    try {
+      const body = decoder.decode(await readBodyLimited(c.req.raw, REDIS_LIMITS.requestBytes));
+      if (body.length > 0) args.push(body);
+    } catch {
+      return redisError(c, 400, "ERR the body must be UTF-8 text within the request size limit");
+    }
+  }
+  return single(c, args);
+}
+
+redisRoutes.get("/redis/:command{.+}", pathForm);
+redisRoutes.post("/redis/:command{.+}", pathForm);

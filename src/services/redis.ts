@@ -1,0 +1,317 @@
+import type { ShardRecord } from "../../durable-objects/cache-shard";
+import { getConfig, type Config } from "../config";
+import { versionTime } from "../core/cache/version";
+import { executeCommand, globToRegExp, isKeyspaceCommand, isReadOnly, keysOf, parseScan } from "../core/redis/commands";
+import { HASH_CONTENT_TYPE, RedisError, STRING_CONTENT_TYPE, type Command, type Entry, type Keyspace, type Reply } from "../core/redis/types";
+import type { TxnCondition, TxnOp } from "../core/txn/types";
+import { HttpError } from "../http/errors";
+import { cacheGetMany, cacheSet, ringFor, shardStub, type CacheDeps, type ReadOutcome } from "./cache";
+import { withTimeout } from "./replica-call";
+import { runTxn } from "./txn";
+
+/** One command's outcome, as the REST protocol sends it. */
+export type Outcome = { result: Reply } | { error: string };
+
+export interface RedisContext {
+  deps: CacheDeps;
+  /** Whether the caller presented the admin token (FLUSHDB needs it). */
+  admin: boolean;
+}
+
+/** What a run of commands answers, and the version of its last write (the sync token), if it wrote. */
+export interface RunResult {
+  outcomes: Outcome[];
+  wrote: string | null;
+}
+
+/** Optimistic retries of a read-modify-write that lost to a concurrent writer. */
+const MAX_ATTEMPTS = 8;
+/** Keys of one SCAN step read from a shard (Redis's COUNT is a hint of work, like here). */
+const SCAN_PAGE_MAX = 1000;
+
+interface Loaded {
+  entry: Entry | null;
+  revision: string | null;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function toEntry(record: ShardRecord): Entry | null {
+  if (!record.live) return null;
+  const expiresAt = record.expiresAt ?? null;
+  const text = decoder.decode(record.value ?? new Uint8Array(0));
+  if (record.contentType === HASH_CONTENT_TYPE) {
+    try {
+      return { type: "hash", fields: JSON.parse(text) as Record<string, string>, expiresAt };
+    } catch {
+      // Not a hash after all (written through /cache with this content type): a string.
+    }
+  }
+  return { type: "string", value: text, expiresAt };
+}
+
+/** Thrown when a key is locked by a transaction or a read failed: the whole attempt is retried or reported. */
+class ReadFailed extends Error {
+  constructor(readonly failure: HttpError) {
+    super(failure.message);
+  }
+}
+
+async function load(deps: CacheDeps, keys: readonly string[]): Promise<Map<string, Loaded>> {
+  const outcomes = await cacheGetMany(deps, keys);
+  const loaded = new Map<string, Loaded>();
+  outcomes.forEach((o: ReadOutcome | HttpError, i) => {
+    if (o instanceof HttpError) throw new ReadFailed(o);
+    loaded.set(keys[i]!, { entry: toEntry(o.record), revision: o.record.live ? o.record.version : null });
+  });
+  return loaded;
+}
+
+/** The keyspace a batch of commands runs against: what was loaded, with the batch's own changes on top. */
+class Snapshot implements Keyspace {
+  readonly dirty = new Map<string, Entry | null>();
+  constructor(private readonly loaded: Map<string, Loaded>) {}
+  get(key: string): Entry | null {
+    if (this.dirty.has(key)) return this.dirty.get(key) ?? null;
+    return this.loaded.get(key)?.entry ?? null;
+  }
+  set(key: string, entry: Entry | null): void {
+    this.dirty.set(key, entry);
+  }
+}
+
+function execute(cmds: readonly Command[], ks: Keyspace, now: number): Outcome[] {
+  return cmds.map((cmd) => {
+    try {
+      return { result: executeCommand(cmd, ks, now) };
+    } catch (err) {
+      if (err instanceof RedisError) return { error: err.message };
+      throw err;
+    }
+  });
+}
+
+function toOp(key: string, entry: Entry | null, now: number): TxnOp {
+  if (entry === null) return { op: "delete", key };
+  if (entry.expiresAt !== null && entry.expiresAt <= now) return { op: "delete", key };
+  const value = entry.type === "hash" ? JSON.stringify(entry.fields) : entry.value;
+  const contentType = entry.type === "hash" ? HASH_CONTENT_TYPE : STRING_CONTENT_TYPE;
+  return entry.expiresAt === null ? { op: "set", key, value, contentType } : { op: "set", key, value, contentType, ttlMs: entry.expiresAt - now };
+}
+
+const unique = (keys: string[]) => [...new Set(keys)];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs commands as one atomic unit: the keys they touch are read (quorum), the commands run against
+ * that snapshot, and what they changed is committed as ONE cross-shard transaction whose conditions
+ * are the revisions read. If anything changed those keys meanwhile, the whole unit runs again.
+ * Read-only units commit nothing.
+ */
+async function atomically(ctx: RedisContext, config: Config, cmds: readonly Command[]): Promise<RunResult> {
+  const keys = unique(cmds.flatMap((c) => keysOf(c)));
+  for (let attempt = 0; ; attempt++) {
+    let loaded: Map<string, Loaded>;
+    try {
+      loaded = await load(ctx.deps, keys);
+    } catch (err) {
+      if (!(err instanceof ReadFailed)) throw err;
+      if (err.failure.code === "locked" && attempt < MAX_ATTEMPTS) {
+        await sleep(backoff(attempt));
+        continue;
+      }
+      return fail(cmds, `ERR ${err.failure.message}`);
+    }
+    const now = Date.now();
+    const ks = new Snapshot(loaded);
+    const outcomes = execute(cmds, ks, now);
+    if (ks.dirty.size === 0) return { outcomes, wrote: null };
+    const ops = [...ks.dirty].map(([key, entry]) => toOp(key, entry, now));
+    const conditions: TxnCondition[] = keys.map((key) => ({ key, revision: loaded.get(key)?.revision ?? null }));
+    try {
+      const view = await runTxn(ctx.deps.env, config, crypto.randomUUID(), { ops, conditions });
+      if (view.phase === "committed") return { outcomes, wrote: view.results?.[0]?.revision ?? null };
+      const code = view.reason?.code;
+      if ((code === "condition_failed" || code === "conflict") && attempt < MAX_ATTEMPTS) {
+        await sleep(backoff(attempt));
+        continue;
+      }
+      return fail(cmds, `ERR ${view.reason?.message ?? "transaction aborted"}`);
+    } catch (err) {
+      if (err instanceof HttpError) return fail(cmds, `ERR ${err.message}`);
+      throw err;
+    }
+  }
+}
+
+function backoff(attempt: number): number {
+  return Math.min(5 * 2 ** attempt, 200) * (0.5 + Math.random());
+}
+
+function fail(cmds: readonly Command[], message: string): RunResult {
+  return { outcomes: cmds.map(() => ({ error: message })), wrote: null };
+}
+
+/** `SET key value` and `SET key value EX|PX n`: a blind write, sent as one quorum write (no read, no transaction). */
+function blindSet(cmd: Command): { key: string; value: string; ttlMs: number | null } | null {
+  if (cmd.name !== "set") return null;
+  const [key, value, opt, n] = cmd.args;
+  if (key === undefined || value === undefined) return null;
+  if (cmd.args.length === 2) return { key, value, ttlMs: null };
+  if (cmd.args.length !== 4 || opt === undefined || n === undefined || !/^[1-9][0-9]{0,12}$/.test(n)) return null;
+  const o = opt.toLowerCase();
+  if (o === "ex") return { key, value, ttlMs: Number(n) * 1000 };
+  if (o === "px") return { key, value, ttlMs: Number(n) };
+  return null;
+}
+
+/** One command (the plain POST /redis form). */
+export async function runCommand(ctx: RedisContext, cmd: Command): Promise<RunResult> {
+  const config = getConfig(ctx.deps.env);
+  if (isKeyspaceCommand(cmd.name)) return { outcomes: [await keyspaceCommand(ctx, cmd)], wrote: null };
+  const blind = blindSet(cmd);
+  if (blind !== null && blind.ttlMs !== null && blind.ttlMs > 365 * 24 * 3600 * 1000) return atomically(ctx, config, [cmd]);
+  if (blind !== null) {
+    try {
+      const out = await cacheSet(ctx.deps, blind.key, encoder.encode(blind.value), STRING_CONTENT_TYPE, blind.ttlMs);
+      return { outcomes: [{ result: "OK" }], wrote: out.version };
+    } catch (err) {
+      if (err instanceof HttpError) return fail([cmd], `ERR ${err.message}`);
+      throw err;
+    }
+  }
+  return atomically(ctx, config, [cmd]);
+}
+
+/**
+ * A pipeline: commands run in order, each atomic on its own (as Redis runs a pipeline). Runs of
+ * read-only commands are read together, one call per shard, which is what makes a pipeline of many
+ * GETs cheap.
+ */
+export async function runPipeline(ctx: RedisContext, cmds: readonly Command[]): Promise<RunResult> {
+  const config = getConfig(ctx.deps.env);
+  const outcomes: Outcome[] = [];
+  let wrote: string | null = null;
+  for (let i = 0; i < cmds.length; ) {
+    const cmd = cmds[i]!;
+    if (isReadOnly(cmd) && !isKeyspaceCommand(cmd.name)) {
+      let j = i;
+      while (j < cmds.length && isReadOnly(cmds[j]!) && !isKeyspaceCommand(cmds[j]!.name)) j++;
+      outcomes.push(...(await atomically(ctx, config, cmds.slice(i, j))).outcomes);
+      i = j;
+      continue;
+    }
+    const r = await runCommand(ctx, cmd);
+    outcomes.push(...r.outcomes);
+    wrote = r.wrote ?? wrote;
+    i++;
+  }
+  return { outcomes, wrote };
+}
+
+/** MULTI/EXEC: every command of the block commits together or not at all, across shards (one 2PC transaction). */
+export async function runMulti(ctx: RedisContext, cmds: readonly Command[]): Promise<RunResult> {
+  const keyspace = cmds.find((c) => isKeyspaceCommand(c.name));
+  if (keyspace) return fail(cmds, `ERR ${keyspace.name.toUpperCase()} is not allowed inside MULTI/EXEC here`);
+  return atomically(ctx, getConfig(ctx.deps.env), cmds);
+}
+
+// --- commands over the whole keyspace: SCAN, KEYS, DBSIZE, FLUSHDB -------------------------------
+
+/**
+ * Every key lives on N shards; each is listed only by its primary (the first of its preference list),
+ * so a walk over all shards returns it once. The cursor is `shard index + shards * (keys of that shard
+ * already returned)`, a plain integer as Redis clients expect; 0 starts and ends the walk.
+ */
+async function scanStep(ctx: RedisContext, cursor: bigint, count: number): Promise<{ keys: string[]; next: bigint }> {
+  const { config, env } = ctx.deps;
+  const shards = BigInt(config.shards.length);
+  const ring = ringFor(config);
+  let shardIndex = Number(cursor % shards);
+  let skip = Number(cursor / shards);
+  const out: string[] = [];
+  while (shardIndex < config.shards.length) {
+    const shard = config.shards[shardIndex]!.id;
+    // Skipping by position is simple and stateless; keys added or removed meanwhile may be seen twice or missed, as Redis allows.
+    const page = await withTimeout(shardStub(env, shard).scanKeys(null, Math.min(skip + count, skip + SCAN_PAGE_MAX)), config.replicaTimeoutMs);
+    const mine = page.keys.slice(skip).filter((k) => ring.lookup(k) === shard);
+    out.push(...mine);
+    if (!page.done) return { keys: out, next: BigInt(shardIndex) + shards * BigInt(page.keys.length) };
+    shardIndex++;
+    skip = 0;
+    if (out.length >= count) break;
+  }
+  return { keys: out, next: shardIndex >= config.shards.length ? 0n : BigInt(shardIndex) };
+}
+
+async function allKeys(ctx: RedisContext, match: RegExp | null): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = 0n;
+  do {
+    const step = await scanStep(ctx, cursor, SCAN_PAGE_MAX);
+    for (const k of step.keys) if (match === null || match.test(k)) keys.push(k);
+    cursor = step.next;
+  } while (cursor !== 0n);
+  return keys;
+}
+
+async function keyspaceCommand(ctx: RedisContext, cmd: Command): Promise<Outcome> {
+  try {
+    switch (cmd.name) {
+      case "scan": {
+        const o = parseScan(cmd.args);
+        if (!/^[0-9]{1,19}$/.test(o.cursor)) return { error: "ERR invalid cursor" };
+        const step = await scanStep(ctx, BigInt(o.cursor), o.count);
+        const re = o.match === null ? null : globToRegExp(o.match);
+        let keys = re === null ? step.keys : step.keys.filter((k) => re.test(k));
+        if (o.type !== null) keys = await filterByType(ctx, keys, o.type);
+        return { result: [step.next.toString(), keys] };
+      }
+      case "keys": {
+        if (cmd.args.length !== 1) return { error: "ERR wrong number of arguments for 'keys' command" };
+        return { result: await allKeys(ctx, globToRegExp(cmd.args[0]!)) };
+      }
+      case "dbsize": {
+        if (cmd.args.length !== 0) return { error: "ERR wrong number of arguments for 'dbsize' command" };
+        return { result: (await allKeys(ctx, null)).length };
+      }
+      case "flushdb":
+      case "flushall": {
+        if (!ctx.admin) return { error: "NOPERM FLUSHDB needs the admin token (ADMIN_TOKEN)" };
+        await flushAll(ctx);
+        return { result: "OK" };
+      }
+      default:
+        return { error: `ERR unknown command '${cmd.name}'` };
+    }
+  } catch (err) {
+    if (err instanceof RedisError) return { error: err.message };
+    if (err instanceof Error) return { error: `ERR ${err.message}` };
+    throw err;
+  }
+}
+
+async function filterByType(ctx: RedisContext, keys: string[], type: string): Promise<string[]> {
+  const loaded = await load(ctx.deps, keys);
+  return keys.filter((k) => (loaded.get(k)?.entry?.type ?? "none") === type.toLowerCase());
+}
+
+/** FLUSHDB: every shard turns its live entries into tombstones at one version taken now. */
+async function flushAll(ctx: RedisContext): Promise<void> {
+  const { config, env } = ctx.deps;
+  const now = Date.now();
+  // A version from the wall clock, above every write acknowledged before this command was sent.
+  const version = `${now.toString(16).padStart(12, "0")}.ffffff.ffffffff`;
+  if (versionTime(version) !== now) throw new Error("clock out of range");
+  await Promise.all(
+    config.shards.map(async ({ id }) => {
+      let after: string | null = null;
+      for (;;) {
+        const r: { last: string | null; done: boolean } = await withTimeout(shardStub(env, id).flush(version, after, 500), config.deadlineMs);
+        if (r.done) return;
+        after = r.last;
+      }
+    }),
+  );
+}
