@@ -5,11 +5,20 @@ const encoder = new TextEncoder();
 
 /** Constant-time token comparison: both sides are hashed first so lengths never leak through timing. */
 export async function tokensEqual(given: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all([
-    crypto.subtle.digest("SHA-256", encoder.encode(given)),
-    crypto.subtle.digest("SHA-256", encoder.encode(expected)),
-  ]);
+  const [a, b] = await Promise.all([crypto.subtle.digest("SHA-256", encoder.encode(given)), expectedDigest(expected)]);
   return crypto.subtle.timingSafeEqual(a, b);
+}
+
+// The configured tokens' digests, computed once per isolate (the secret never changes under it).
+// Plain values, not promises, so nothing created by one request is awaited by another.
+const digests = new Map<string, ArrayBuffer>();
+async function expectedDigest(token: string): Promise<ArrayBuffer> {
+  const known = digests.get(token);
+  if (known) return known;
+  const d = await crypto.subtle.digest("SHA-256", encoder.encode(token));
+  if (digests.size > 8) digests.clear();
+  digests.set(token, d);
+  return d;
 }
 
 export function bearer(header: string | undefined): string | null {

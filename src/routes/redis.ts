@@ -26,14 +26,19 @@ function redisError(c: Context<AppEnv>, status: 400 | 401 | 413, error: string):
   return c.json({ error }, status);
 }
 
-/** The caller's token from `Authorization: Bearer` or `?_token=`; null when a token is configured and it is wrong. */
-async function authorize(c: Context<AppEnv>): Promise<{ admin: boolean } | null> {
+/**
+ * The caller's token from `Authorization: Bearer` or `?_token=`: null when API_TOKEN is set and the
+ * token is neither it nor the admin token. Whether it is the admin token is worked out only when a
+ * command needs it (FLUSHDB), so ordinary commands pay one comparison.
+ */
+async function authorize(c: Context<AppEnv>): Promise<{ admin: () => Promise<boolean> } | null> {
   const given = bearer(c.req.header("authorization")) ?? c.req.query("_token") ?? null;
-  const admin = c.env.ADMIN_TOKEN !== undefined && given !== null && (await tokensEqual(given, c.env.ADMIN_TOKEN));
+  const adminToken = c.env.ADMIN_TOKEN;
+  const admin = () => (adminToken && given !== null ? tokensEqual(given, adminToken) : Promise.resolve(false));
   const api = c.env.API_TOKEN;
   if (api === undefined || api === "") return { admin };
-  if (admin) return { admin };
-  return given !== null && (await tokensEqual(given, api)) ? { admin: false } : null;
+  if (given !== null && (await tokensEqual(given, api))) return { admin };
+  return (await admin()) ? { admin } : null;
 }
 
 function base64(s: string): string {
@@ -68,7 +73,9 @@ function overLimit(cmd: Command): string | null {
 async function readJson(c: Context<AppEnv>): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
   let bytes: Uint8Array;
   try {
-    bytes = await readBodyLimited(c.req.raw, REDIS_LIMITS.requestBytes);
+    // A declared length within the limit is read in one go (cheaper than streaming for small commands).
+    const declared = Number(c.req.header("content-length") ?? NaN);
+    bytes = declared <= REDIS_LIMITS.requestBytes ? new Uint8Array(await c.req.raw.arrayBuffer()) : await readBodyLimited(c.req.raw, REDIS_LIMITS.requestBytes);
   } catch (err) {
     if (err instanceof HttpError && err.status === 413) return { ok: false, response: redisError(c, 413, `ERR max request size exceeded. Limit: ${REDIS_LIMITS.requestBytes} bytes`) };
     throw err;
@@ -91,7 +98,7 @@ function respond(c: Context<AppEnv>, run: RunResult, single: boolean): Response 
   return c.json(encodeOutcome(o, b64), 200, headers);
 }
 
-function context(c: Context<AppEnv>, admin: boolean): RedisContext {
+function context(c: Context<AppEnv>, admin: () => Promise<boolean>): RedisContext {
   return { admin, deps: { env: c.env, config: getConfig(c.env).cache, waitUntil: (p) => c.executionCtx.waitUntil(p) } };
 }
 

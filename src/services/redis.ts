@@ -14,8 +14,8 @@ export type Outcome = { result: Reply } | { error: string };
 
 export interface RedisContext {
   deps: CacheDeps;
-  /** Whether the caller presented the admin token (FLUSHDB needs it). */
-  admin: boolean;
+  /** Whether the caller presented the admin token (FLUSHDB needs it); asked only when needed. */
+  admin: () => Promise<boolean>;
 }
 
 /** What a run of commands answers, and the version of its last write (the sync token), if it wrote. */
@@ -278,7 +278,7 @@ async function keyspaceCommand(ctx: RedisContext, cmd: Command): Promise<Outcome
       }
       case "flushdb":
       case "flushall": {
-        if (!ctx.admin) return { error: "NOPERM FLUSHDB needs the admin token (ADMIN_TOKEN)" };
+        if (!(await ctx.admin())) return { error: "NOPERM FLUSHDB needs the admin token (ADMIN_TOKEN)" };
         await flushAll(ctx);
         return { result: "OK" };
       }

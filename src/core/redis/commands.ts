@@ -7,7 +7,17 @@ import { hashCommands } from "./hashes";
 import { commandSpec, isUnsupportedCommand } from "./spec";
 import { stringCommands } from "./strings";
 import { RedisError, type Command, type Keyspace, type Reply } from "./types";
-import { arityError, type Handler } from "./util";
+import { MAX_STRING_BYTES, arityError, type Handler } from "./util";
+
+/** Limits the caller may tighten. */
+export interface EngineOptions {
+  /**
+   * The largest string value APPEND and SETRANGE may build, in UTF-8 bytes; beyond it they reply
+   * "ERR string exceeds maximum allowed size (proto-max-bulk-len)". Defaults to Redis's 512 MB:
+   * pass the server's value-size limit, since SETRANGE k 100000000 x would otherwise allocate 100 MB.
+   */
+  maxValueBytes?: number;
+}
 
 export { parseCommand, argumentText, type ParseResult } from "./parse";
 export { commandSpec, isKeyspaceCommand, isReadOnly, isUnsupportedCommand, keysOf, type CommandSpec } from "./spec";
@@ -15,8 +25,8 @@ export { parseKeyspaceCommand, parseScan, type KeyspaceOp, type ScanOptions } fr
 export { compileGlob, globToRegExp } from "./glob";
 
 const serverCommands: Record<string, Handler> = {
-  ping: (args, _ks, _now, name) => {
-    if (args.length > 1) throw arityError(name);
+  ping: (args, _ks, _now, ctx) => {
+    if (args.length > 1) throw arityError(ctx.name);
     return args[0] ?? "PONG";
   },
   echo: (args) => args[0] as string,
@@ -46,7 +56,7 @@ export function unknownCommandError(cmd: Command): RedisError {
  * Run one command. Entries whose expiresAt <= now count as absent. Returns the reply; throws
  * RedisError for an error reply (unknown, unsupported and whole-keyspace commands included).
  */
-export function executeCommand(cmd: Command, ks: Keyspace, now: number): Reply {
+export function executeCommand(cmd: Command, ks: Keyspace, now: number, options: EngineOptions = {}): Reply {
   const spec = commandSpec(cmd.name);
   const handler = HANDLERS.get(cmd.name);
   if (spec === null || (handler === undefined && !spec.keyspace)) {
@@ -58,5 +68,6 @@ export function executeCommand(cmd: Command, ks: Keyspace, now: number): Reply {
   const words = cmd.args.length + 1;
   if (spec.arity >= 0 ? words !== spec.arity : words < -spec.arity) throw arityError(cmd.name);
   if (handler === undefined) throw new RedisError(`ERR '${cmd.name}' spans the whole keyspace and is not run by the command engine`);
-  return handler(cmd.args, ks, now, cmd.name);
+  const maxValueBytes = Math.min(options.maxValueBytes ?? MAX_STRING_BYTES, MAX_STRING_BYTES);
+  return handler(cmd.args, ks, now, { name: cmd.name, maxValueBytes });
 }

@@ -28,7 +28,7 @@ function withExpiry(entry: Entry, expiresAt: number | null): Entry {
  * expiry" as an infinite TTL; a time at or before now deletes the key (and replies 1).
  */
 function expireCommand(unit: "s" | "ms", relative: boolean): Handler {
-  return (args, ks, now, name) => {
+  return (args, ks, now, { name }) => {
     const [key, timeText] = args as [string, string];
     let nx = false, xx = false, gt = false, lt = false;
     for (const option of args.slice(2)) {

@@ -18,12 +18,13 @@ import {
   lookupHash,
   newFields,
   parseInt64,
+  type Context,
   type Handler,
 } from "./util";
 
 /** HSET / HMSET: field-value pairs, created or overwritten; returns how many fields are new. */
-function setFields(args: string[], ks: Keyspace, now: number, name: string): number {
-  if (args.length % 2 !== 1) throw arityError(name);
+function setFields(args: string[], ks: Keyspace, now: number, ctx: Context): number {
+  if (args.length % 2 !== 1) throw arityError(ctx.name);
   const key = args[0] as string;
   const current = lookupHash(ks, key, now);
   const fields = newFields(current?.fields);
@@ -95,8 +96,8 @@ function hscanCommand(args: string[], ks: Keyspace, now: number): Reply {
 
 export const hashCommands: Record<string, Handler> = {
   hset: setFields,
-  hmset: (args, ks, now, name) => {
-    setFields(args, ks, now, name);
+  hmset: (args, ks, now, ctx) => {
+    setFields(args, ks, now, ctx);
     return "OK";
   },
   hsetnx: (args, ks, now) => {

@@ -10,7 +10,6 @@ import {
   ERR_TOO_LONG,
   INT64_MAX,
   INT64_MIN,
-  MAX_STRING_BYTES,
   arityError,
   byteLength,
   fail,
@@ -23,6 +22,7 @@ import {
   parseInt64,
   putString,
   utf8,
+  type Context,
   type Handler,
 } from "./util";
 
@@ -141,11 +141,11 @@ function incrbyfloatCommand(args: string[], ks: Keyspace, now: number): Reply {
   return text;
 }
 
-function appendCommand(args: string[], ks: Keyspace, now: number): Reply {
+function appendCommand(args: string[], ks: Keyspace, now: number, ctx: Context): Reply {
   const [key, suffix] = args as [string, string];
   const current = lookupString(ks, key, now);
   const length = (current === null ? 0 : byteLength(current.value)) + byteLength(suffix);
-  if (length > MAX_STRING_BYTES) fail(ERR_TOO_LONG);
+  if (length > ctx.maxValueBytes) fail(ERR_TOO_LONG);
   putString(ks, key, (current?.value ?? "") + suffix, current?.expiresAt ?? null, now);
   return length;
 }
@@ -168,14 +168,14 @@ function getrangeCommand(args: string[], ks: Keyspace, now: number): Reply {
   return fromUtf8(bytes.subarray(Number(start), Number(end) + 1));
 }
 
-function setrangeCommand(args: string[], ks: Keyspace, now: number): Reply {
+function setrangeCommand(args: string[], ks: Keyspace, now: number, ctx: Context): Reply {
   const [key, offsetText, value] = args as [string, string, string];
   const offset = int64Arg(offsetText);
   if (offset < 0n) fail("ERR offset is out of range");
   const current = lookupString(ks, key, now);
   const patch = utf8(value);
   if (patch.length === 0) return current === null ? 0 : byteLength(current.value);
-  if (offset + BigInt(patch.length) > BigInt(MAX_STRING_BYTES)) fail(ERR_TOO_LONG);
+  if (offset + BigInt(patch.length) > BigInt(ctx.maxValueBytes)) fail(ERR_TOO_LONG);
   const old = current === null ? new Uint8Array(0) : utf8(current.value);
   const at = Number(offset);
   const bytes = new Uint8Array(Math.max(old.length, at + patch.length)); // the gap is zero bytes
@@ -214,13 +214,13 @@ export const stringCommands: Record<string, Handler> = {
       const entry = lookup(ks, key, now);
       return entry?.type === "string" ? entry.value : null;
     }),
-  mset: (args, ks, now, name) => {
-    if (args.length % 2 !== 0) throw arityError(name);
+  mset: (args, ks, now, ctx) => {
+    if (args.length % 2 !== 0) throw arityError(ctx.name);
     for (let i = 0; i < args.length; i += 2) putString(ks, args[i] as string, args[i + 1] as string, null, now);
     return "OK";
   },
-  msetnx: (args, ks, now, name) => {
-    if (args.length % 2 !== 0) throw arityError(name);
+  msetnx: (args, ks, now, ctx) => {
+    if (args.length % 2 !== 0) throw arityError(ctx.name);
     for (let i = 0; i < args.length; i += 2) if (lookup(ks, args[i] as string, now) !== null) return 0;
     for (let i = 0; i < args.length; i += 2) putString(ks, args[i] as string, args[i + 1] as string, null, now);
     return 1;

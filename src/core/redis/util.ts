@@ -14,11 +14,19 @@ export const ERR_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-
 
 export const INT64_MAX = 9223372036854775807n;
 export const INT64_MIN = -9223372036854775808n;
-/** Redis's default proto-max-bulk-len: the largest string value (512 MB). */
+/** Redis's default proto-max-bulk-len: the largest string value (512 MB); callers pass a smaller limit. */
 export const MAX_STRING_BYTES = 512 * 1024 * 1024;
 
+/** What a handler knows besides its arguments. */
+export interface Context {
+  /** The command's lower-case name, for error texts. */
+  name: string;
+  /** The largest string APPEND and SETRANGE may build, in bytes (Redis's proto-max-bulk-len). */
+  maxValueBytes: number;
+}
+
 /** A handler runs one command whose arity has already been checked. */
-export type Handler = (args: string[], ks: Keyspace, now: number, name: string) => Reply;
+export type Handler = (args: string[], ks: Keyspace, now: number, ctx: Context) => Reply;
 
 export type StringEntry = Extract<Entry, { type: "string" }>;
 export type HashEntry = Extract<Entry, { type: "hash" }>;
