@@ -1,7 +1,7 @@
 import type { ShardRecord } from "../../durable-objects/cache-shard";
-import { getConfig, type Config } from "../config";
+import { getConfig, LIMITS, type Config } from "../config";
 import { versionTime } from "../core/cache/version";
-import { executeCommand, globToRegExp, isKeyspaceCommand, isReadOnly, keysOf, parseScan } from "../core/redis/commands";
+import { compileGlob, executeCommand, isKeyspaceCommand, isReadOnly, keysOf, parseScan } from "../core/redis/commands";
 import { HASH_CONTENT_TYPE, RedisError, STRING_CONTENT_TYPE, type Command, type Entry, type Keyspace, type Reply } from "../core/redis/types";
 import type { TxnCondition, TxnOp } from "../core/txn/types";
 import { HttpError } from "../http/errors";
@@ -84,7 +84,7 @@ class Snapshot implements Keyspace {
 function execute(cmds: readonly Command[], ks: Keyspace, now: number): Outcome[] {
   return cmds.map((cmd) => {
     try {
-      return { result: executeCommand(cmd, ks, now) };
+      return { result: executeCommand(cmd, ks, now, { maxValueBytes: LIMITS.valueBytes }) };
     } catch (err) {
       if (err instanceof RedisError) return { error: err.message };
       throw err;
@@ -245,12 +245,12 @@ async function scanStep(ctx: RedisContext, cursor: bigint, count: number): Promi
   return { keys: out, next: shardIndex >= config.shards.length ? 0n : BigInt(shardIndex) };
 }
 
-async function allKeys(ctx: RedisContext, match: RegExp | null): Promise<string[]> {
+async function allKeys(ctx: RedisContext, match: ((key: string) => boolean) | null): Promise<string[]> {
   const keys: string[] = [];
   let cursor = 0n;
   do {
     const step = await scanStep(ctx, cursor, SCAN_PAGE_MAX);
-    for (const k of step.keys) if (match === null || match.test(k)) keys.push(k);
+    for (const k of step.keys) if (match === null || match(k)) keys.push(k);
     cursor = step.next;
   } while (cursor !== 0n);
   return keys;
@@ -263,14 +263,15 @@ async function keyspaceCommand(ctx: RedisContext, cmd: Command): Promise<Outcome
         const o = parseScan(cmd.args);
         if (!/^[0-9]{1,19}$/.test(o.cursor)) return { error: "ERR invalid cursor" };
         const step = await scanStep(ctx, BigInt(o.cursor), o.count);
-        const re = o.match === null ? null : globToRegExp(o.match);
-        let keys = re === null ? step.keys : step.keys.filter((k) => re.test(k));
+        // A linear glob matcher, not a RegExp: a pattern like *a*a*a*b cannot make it backtrack.
+        const match = o.match === null ? null : compileGlob(o.match);
+        let keys = match === null ? step.keys : step.keys.filter(match);
         if (o.type !== null) keys = await filterByType(ctx, keys, o.type);
         return { result: [step.next.toString(), keys] };
       }
       case "keys": {
         if (cmd.args.length !== 1) return { error: "ERR wrong number of arguments for 'keys' command" };
-        return { result: await allKeys(ctx, globToRegExp(cmd.args[0]!)) };
+        return { result: await allKeys(ctx, compileGlob(cmd.args[0]!)) };
       }
       case "dbsize": {
         if (cmd.args.length !== 0) return { error: "ERR wrong number of arguments for 'dbsize' command" };

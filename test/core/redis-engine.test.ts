@@ -409,6 +409,16 @@ table("INCRBYFLOAT (x86-64 long double, printed with %.17Lf minus trailing zeros
   ["a value out of long double range is not a valid float", [[["INCRBYFLOAT", "f", "1e5000"], NOT_FLOAT]]],
   ["INCRBYFLOAT on a hash is WRONGTYPE", [HASH, [["INCRBYFLOAT", "h", 1], WRONGTYPE]]],
   ["INCRBYFLOAT keeps the TTL", [[["SET", "f", "1", "EX", 10], "OK"], [["INCRBYFLOAT", "f", "0.5"], "1.5"], [["TTL", "f"], 10]]],
+  // the cases of Redis's own tests/unit/type/incr.tcl
+  ["incr.tcl: INCRBYFLOAT over 32bit value", [[["SET", "novar", "17179869184"], "OK"], [["INCRBYFLOAT", "novar", "1.5"], "17179869185.5"]]],
+  ["incr.tcl: INCRBYFLOAT over 32bit value with over 32bit increment", [[["SET", "novar", "17179869184"], "OK"], [["INCRBYFLOAT", "novar", "17179869184"], "34359738368"]]],
+  ["incr.tcl: INCRBYFLOAT decrement", [[["SET", "foo", "1"], "OK"], [["INCRBYFLOAT", "foo", "-1.1"], "-0.1"]]],
+  ["incr.tcl: +inf would produce NaN or Infinity", [[["SET", "foo", "0"], "OK"], [["INCRBYFLOAT", "foo", "+inf"], E("ERR increment would produce NaN or Infinity")]]],
+  ["incr.tcl: string to double with null terminator is not a valid float", [[["SET", "foo", "1"], "OK"], [["SETRANGE", "foo", 2, "2"], 3], [["INCRBYFLOAT", "foo", 1], NOT_FLOAT]]],
+  ["incr.tcl: no negative zero", [[["INCRBYFLOAT", "foo", 1 / 41], "0.02439024390243902"], [["INCRBYFLOAT", "foo", -1 / 41], "0"]]],
+  ["long double precision: 50 times 0.1 is exactly 5", [...Array.from({ length: 49 }, (): Step => [["INCRBYFLOAT", "c", "0.1"], expect.any(String) as unknown as string]), [["INCRBYFLOAT", "c", "0.1"], "5"]]],
+  ["long double precision: 17 decimals are kept, the 18th is rounded", [[["INCRBYFLOAT", "f", "1.23456789012345678"], "1.23456789012345678"], [["INCRBYFLOAT", "g", "0.000000000000000015"], "0.00000000000000002"]]],
+  ["a huge value prints every digit (checked against redis-server 7.0 on x86-64)", [[["INCRBYFLOAT", "f", "1.7976931348623157e308"], "179769313486231569995921046774104434048386446944329178485314420765176628523124396354701868608387085564428793419425520689308708363451136055357897278026477617073498977686288394835618163294045594434929537447290627480669417384648879122776218333598953852832103282504751611691208117720159985926376802466863339536384"]]],
 ]);
 
 table("APPEND, STRLEN, GETRANGE, SETRANGE (byte semantics)", [
@@ -446,7 +456,32 @@ table("APPEND, STRLEN, GETRANGE, SETRANGE (byte semantics)", [
   ["SETRANGE offsets are bytes", [[["SET", "k", "éa"], "OK"], [["SETRANGE", "k", 2, "b"], 3], [["GET", "k"], "éb"]]],
   ["SETRANGE keeps the TTL", [[["SET", "k", "abc", "EX", 10], "OK"], [["SETRANGE", "k", 1, "X"], 3], [["GET", "k"], "aXc"], [["TTL", "k"], 10]]],
   ["SETRANGE on a hash is WRONGTYPE", [HASH, [["SETRANGE", "h", 0, "x"], WRONGTYPE]]],
+  ["SETRANGE past the JS string limit (2^29-24) is refused with Redis's text", [[["SETRANGE", "k", 536870900, "x"], E("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]]],
 ]);
+
+describe("the caller's value-size limit (maxValueBytes)", () => {
+  const TOO_BIG = E("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+  const limited = (words: Word[], ks = new MapKeyspace()) => {
+    try {
+      return executeCommand(cmd(words), ks, T0, { maxValueBytes: 10 });
+    } catch (e) {
+      if (e instanceof RedisError) return E(e.message);
+      throw e;
+    }
+  };
+  it("SETRANGE may not build a string past the limit", () => {
+    expect(limited(["SETRANGE", "k", 9, "x"])).toBe(10);
+    expect(limited(["SETRANGE", "k", 10, "x"])).toEqual(TOO_BIG);
+    expect(limited(["SETRANGE", "k", 100_000_000, "x"])).toEqual(TOO_BIG);
+  });
+  it("APPEND may not grow a string past the limit, counting bytes", () => {
+    const ks = new MapKeyspace();
+    expect(limited(["APPEND", "k", "12345678"], ks)).toBe(8);
+    expect(limited(["APPEND", "k", "é"], ks)).toBe(10);
+    expect(limited(["APPEND", "k", "x"], ks)).toEqual(TOO_BIG);
+    expect(ks.get("k")).toMatchObject({ value: "12345678é" });
+  });
+});
 
 table("RENAME, RENAMENX, COPY", [
   ["RENAME moves the value and its TTL", [[["SET", "a", "1", "EX", 10], "OK"], [["RENAME", "a", "b"], "OK"], [["GET", "a"], null], [["GET", "b"], "1"], [["TTL", "b"], 10]]],
@@ -541,6 +576,7 @@ describe("keyspace commands (parsed for the caller)", () => {
   it("the cursor is an unsigned 64-bit decimal", () => {
     expect(parseScan(["18446744073709551615"]).cursor).toBe("18446744073709551615");
     expect(parseScan(["007"]).cursor).toBe("7");
+    expect(parseScan(["+5"]).cursor).toBe("5");
     for (const bad of ["-1", "abc", "1.5", "", "18446744073709551616"]) expect(() => parseScan([bad]), bad).toThrow(new RedisError("ERR invalid cursor"));
   });
   it("bad SCAN options reply Redis's errors", () => {
@@ -594,6 +630,10 @@ describe("Redis glob patterns", () => {
     ["a*", "a\nb", true],
     ["?", "🌍", true],
     ["[🌍é]", "é", true],
+    ["*", "", true], // KEYS/SCAN's match-all shortcut
+    ["", "", true],
+    ["**", "", false], // Redis's matcher never runs on an empty string
+    ["?*", "", false],
   ];
   it.each(cases)("%j matches %j: %s", (pattern, text, expected) => {
     expect(globToRegExp(pattern).test(text)).toBe(expected);

@@ -24,6 +24,9 @@ export { commandSpec, isKeyspaceCommand, isReadOnly, isUnsupportedCommand, keysO
 export { parseKeyspaceCommand, parseScan, type KeyspaceOp, type ScanOptions } from "./keyspace";
 export { compileGlob, globToRegExp } from "./glob";
 
+/** V8's longest string (2^29 - 24 code units): a bigger APPEND/SETRANGE result would throw a RangeError. */
+const JS_MAX_STRING_LENGTH = 2 ** 29 - 24;
+
 const serverCommands: Record<string, Handler> = {
   ping: (args, _ks, _now, ctx) => {
     if (args.length > 1) throw arityError(ctx.name);
@@ -68,6 +71,6 @@ export function executeCommand(cmd: Command, ks: Keyspace, now: number, options:
   const words = cmd.args.length + 1;
   if (spec.arity >= 0 ? words !== spec.arity : words < -spec.arity) throw arityError(cmd.name);
   if (handler === undefined) throw new RedisError(`ERR '${cmd.name}' spans the whole keyspace and is not run by the command engine`);
-  const maxValueBytes = Math.min(options.maxValueBytes ?? MAX_STRING_BYTES, MAX_STRING_BYTES);
+  const maxValueBytes = Math.min(options.maxValueBytes ?? MAX_STRING_BYTES, MAX_STRING_BYTES, JS_MAX_STRING_LENGTH);
   return handler(cmd.args, ks, now, { name: cmd.name, maxValueBytes });
 }

@@ -2,7 +2,7 @@
  * Redis glob patterns (util.c stringmatchlen) for KEYS, SCAN MATCH and HSCAN MATCH:
  * `*` any run, `?` one character, `[abc]`, `[^a]`, `[a-z]` (reversed ranges allowed), `\x` a literal x.
  * Quirks kept from Redis: an unterminated `[` class runs to the end of the pattern, `[]` matches
- * nothing and `[^]` any one character. Characters are Unicode code points where Redis counts bytes. Pure.
+ * nothing, `[^]` any one character, and the empty string matches only "" and "*". Characters are Unicode code points where Redis counts bytes. Pure.
  */
 
 type Token =
@@ -80,8 +80,9 @@ function tokenMatches(token: Token, char: string): boolean {
  */
 export function compileGlob(pattern: string): (text: string) => boolean {
   const tokens = tokenize(pattern);
-  if (tokens.length === 1 && tokens[0]?.kind === "star") return () => true;
+  if (pattern === "*") return () => true;
   return (text) => {
+    if (text === "") return pattern === ""; // stringmatchlen never enters its loop for an empty string
     const s = Array.from(text);
     let t = 0;
     let i = 0;
@@ -124,5 +125,7 @@ export function globToRegExp(pattern: string): RegExp {
       source += `[${token.negated ? "^" : ""}${parts.join("")}]`;
     }
   }
-  return new RegExp(`^${source}$`, "su");
+  // Redis matches the empty string only with "" or "*" (KEYS/SCAN's match-all shortcut), not with "**"
+  const nonEmpty = pattern === "" || pattern === "*" ? "" : "(?=.)";
+  return new RegExp(`^${nonEmpty}${source}$`, "su");
 }

@@ -24,7 +24,7 @@ const UINT64_MAX = 18446744073709551615n;
 
 /** Redis's string2ull cursor check: "ERR invalid cursor" unless an unsigned 64-bit decimal. */
 function parseCursor(text: string): string {
-  if (!/^[0-9]+$/.test(text)) fail("ERR invalid cursor");
+  if (!/^\+?[0-9]+$/.test(text)) fail("ERR invalid cursor"); // strtoull's optional '+'; negatives refused as in Redis 7.2
   const value = BigInt(text);
   if (value > UINT64_MAX) fail("ERR invalid cursor");
   return value.toString();
