@@ -50,7 +50,8 @@ describe("bank transfers under random crashes", () => {
         await sleep(40 + Math.floor(rng() * 80));
         const s = shard(pick(ALL_SHARDS));
         if (rng() < 0.5) await s.crash().catch(() => undefined);
-        else await s.armTxnCrash(pick(PART_POINTS));
+        // The object may be crashing right now (another crash point fired): arming then fails, which is fine.
+        else await s.armTxnCrash(pick(PART_POINTS)).catch(() => undefined);
       }
     })();
     const client = async (c: number) => {
@@ -62,7 +63,7 @@ describe("bank transfers under random crashes", () => {
         if (!src || src.balance === 0) continue;
         const amount = 1 + Math.floor(rng() * Math.min(src.balance, 30));
         const id = `bank-${seed}-${c}-${n}`;
-        if (rng() < 0.2) await coordinator(id).armCrash(id, pick(COORD_POINTS));
+        if (rng() < 0.2) await coordinator(id).armCrash(id, pick(COORD_POINTS)).catch(() => undefined);
         const res = await postTxn({
           id,
           ops: [{ op: "incr", key: from, by: -amount }, { op: "incr", key: to, by: amount }],
@@ -76,7 +77,7 @@ describe("bank transfers under random crashes", () => {
     await Promise.all(Array.from({ length: CLIENTS }, (_, c) => client(c)));
     stop = true;
     await chaos;
-    await Promise.all(ALL_SHARDS.map((s) => shard(s).armTxnCrash(null)));
+    await Promise.all(ALL_SHARDS.map((s) => shard(s).armTxnCrash(null).catch(() => undefined)));
 
     await locksReleased(10_000);
     // Every outcome is settled and durable; a client's 200 must be a durable commit.
