@@ -5,7 +5,7 @@ import { compileGlob, executeCommand, isKeyspaceCommand, isReadOnly, keysOf, par
 import { HASH_CONTENT_TYPE, RedisError, STRING_CONTENT_TYPE, type Command, type Entry, type Keyspace, type Reply } from "../core/redis/types";
 import type { TxnCondition, TxnOp } from "../core/txn/types";
 import { HttpError } from "../http/errors";
-import { cacheGetMany, cacheSet, ringFor, shardStub, type CacheDeps, type ReadOutcome } from "./cache";
+import { cacheGet, cacheGetMany, cacheSet, ringFor, shardStub, type CacheDeps, type ReadOutcome } from "./cache";
 import { withTimeout } from "./replica-call";
 import { runTxn } from "./txn";
 
@@ -59,7 +59,8 @@ class ReadFailed extends Error {
 }
 
 async function load(deps: CacheDeps, keys: readonly string[]): Promise<Map<string, Loaded>> {
-  const outcomes = await cacheGetMany(deps, keys);
+  // One key (most commands): a plain quorum read; several: one call per shard.
+  const outcomes = keys.length === 1 ? [await cacheGet(deps, keys[0]!).catch((err: unknown) => (err instanceof HttpError ? err : Promise.reject(err)))] : await cacheGetMany(deps, keys);
   const loaded = new Map<string, Loaded>();
   outcomes.forEach((o: ReadOutcome | HttpError, i) => {
     if (o instanceof HttpError) throw new ReadFailed(o);
