@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../src/config";
 import { isExpired, shouldApply } from "../src/core/cache/replica-state";
+import { compareVersions, versionAfter } from "../src/core/cache/version";
 import { nextDue } from "../src/core/cache/timers";
 import type { TxnWrite, Vote } from "../src/core/txn/types";
 import { createHintTables, deliverDueHints, nextHintDue, pendingHints, recordHints } from "./cache-hints";
@@ -487,8 +488,8 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     await this.guard();
     const rows = this.sql
       .exec<{ key: string }>(
-        "SELECT key FROM entries WHERE state = 0 AND key > ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?",
-        after ?? "", Date.now(), limit + 1,
+        "SELECT key FROM entries WHERE state = 0 AND (?1 IS NULL OR key > ?1) AND (expires_at IS NULL OR expires_at > ?2) ORDER BY key LIMIT ?3",
+        after, Date.now(), limit + 1,
       )
       .toArray();
     return { keys: rows.slice(0, limit).map((r) => r.key), done: rows.length <= limit };
@@ -499,19 +500,26 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
    * come back through read repair or a hint). Keys locked by a transaction are left alone. Paged by
    * the caller (`limit` keys after `after` per call); answers how many entries were flushed.
    */
-  async flush(version: string, after: string | null, limit: number): Promise<{ flushed: number; last: string | null; done: boolean }> {
+  async flush(version: string, after: string | null, limit: number): Promise<{ flushed: number; locked: number; last: string | null; done: boolean }> {
     await this.guard();
     const now = Date.now();
-    const rows = this.sql.exec<{ key: string }>("SELECT key FROM entries WHERE state = 0 AND key > ? ORDER BY key LIMIT ?", after ?? "", limit + 1).toArray();
+    const rows = this.sql.exec<{ key: string }>("SELECT key FROM entries WHERE state = 0 AND (?1 IS NULL OR key > ?1) ORDER BY key LIMIT ?2", after, limit + 1).toArray();
     let flushed = 0;
+    let locked = 0;
     this.tx((acc) => {
       for (const { key } of rows.slice(0, limit)) {
-        if (this.txns.lockHolder(key) !== undefined) continue;
-        if (this.applyWrite(acc, { key, version, value: null, contentType: "application/octet-stream", expiresAt: null }, now).applied) flushed++;
+        if (this.txns.lockHolder(key) !== undefined) {
+          locked++;
+          continue;
+        }
+        // Above the entry's own version too: a write stamped by a clock ahead of the flusher's is still flushed.
+        const current = this.sql.exec<{ version: string }>("SELECT version FROM entries WHERE key = ?", key).one().version;
+        const v = compareVersions(version, current) > 0 ? version : versionAfter(current);
+        if (this.applyWrite(acc, { key, version: v, value: null, contentType: "application/octet-stream", expiresAt: null }, now).applied) flushed++;
       }
     });
     await this.armAfterTx();
-    return { flushed, last: rows.slice(0, limit).at(-1)?.key ?? after, done: rows.length <= limit };
+    return { flushed, locked, last: rows.slice(0, limit).at(-1)?.key ?? after, done: rows.length <= limit };
   }
 
   async stats(): Promise<ShardStats> {

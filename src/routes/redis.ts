@@ -17,7 +17,14 @@ import { runCommand, runMulti, runPipeline, type Outcome, type RedisContext, typ
 export const redisRoutes = createRouter();
 
 /** Like Upstash's limits: a request body, one value, one key, commands per pipeline. */
-export const REDIS_LIMITS = { requestBytes: 4 * 1024 * 1024, valueBytes: LIMITS.valueBytes, keyBytes: LIMITS.keyBytes, pipelineCommands: 1000 } as const;
+export const REDIS_LIMITS = {
+  requestBytes: 4 * 1024 * 1024,
+  valueBytes: LIMITS.valueBytes,
+  keyBytes: LIMITS.keyBytes,
+  pipelineCommands: 1000,
+  /** Characters of strings in one response (before encoding): MGET of one big key many times must not exhaust the isolate. */
+  responseChars: 16 * 1024 * 1024,
+} as const;
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
@@ -63,6 +70,7 @@ function encodeOutcome(o: Outcome, b64: boolean): Outcome {
 function overLimit(cmd: Command): string | null {
   for (const key of keysOf(cmd)) {
     if (utf8Length(key) > REDIS_LIMITS.keyBytes) return `ERR max key size exceeded. Limit: ${REDIS_LIMITS.keyBytes} bytes`;
+    if (!key.isWellFormed()) return "ERR invalid key: not well-formed UTF-8 (a lone surrogate)";
   }
   for (const arg of cmd.args) {
     if (utf8Length(arg) > REDIS_LIMITS.valueBytes) return `ERR max value size exceeded. Limit: ${REDIS_LIMITS.valueBytes} bytes`;
@@ -87,7 +95,24 @@ async function readJson(c: Context<AppEnv>): Promise<{ ok: true; value: unknown 
   }
 }
 
-function respond(c: Context<AppEnv>, run: RunResult, single: boolean): Response {
+function replyChars(r: Reply): number {
+  if (typeof r === "string") return r.length;
+  if (Array.isArray(r)) return r.reduce<number>((n, x) => n + replyChars(x) + 1, 0);
+  return 8;
+}
+
+/** Replaces the results past the response budget with an error, so an enormous reply is never built. */
+function capOutcomes(outcomes: Outcome[]): Outcome[] {
+  let used = 0;
+  return outcomes.map((o) => {
+    if ("error" in o) return o;
+    used += replyChars(o.result);
+    return used > REDIS_LIMITS.responseChars ? { error: `ERR max response size exceeded. Limit: ${REDIS_LIMITS.responseChars} characters` } : o;
+  });
+}
+
+function respond(c: Context<AppEnv>, result: RunResult, single: boolean): Response {
+  const run = { ...result, outcomes: capOutcomes(result.outcomes) };
   const b64 = (c.req.header("upstash-encoding") ?? "").toLowerCase() === "base64";
   // Read-your-writes: the token changes with every write; reads hand back the one they were given.
   const token = run.wrote ?? c.req.header("upstash-sync-token") ?? "";
@@ -122,11 +147,19 @@ async function batch(c: Context<AppEnv>, kind: "pipeline" | "multi"): Promise<Re
   if (!body.ok) return body.response;
   const parsed = parseBatch(body.value);
   if (!parsed.ok) return redisError(c, 400, parsed.error);
-  const limit = parsed.cmds.map(overLimit).find((e) => e !== null);
-  if (limit) return redisError(c, 400, limit);
+  const limits = parsed.cmds.map(overLimit);
   const ctx = context(c, who.admin);
-  const run = kind === "pipeline" ? await runPipeline(ctx, parsed.cmds) : await runMulti(ctx, parsed.cmds);
-  return respond(c, run, false);
+  if (kind === "multi") {
+    const limit = limits.find((e) => e !== null);
+    if (limit) return redisError(c, 400, limit);
+    return respond(c, await runMulti(ctx, parsed.cmds), false);
+  }
+  // A pipeline carries unrelated commands (the client batches concurrent calls): one over a limit
+  // gets its own error; the others run.
+  const run = await runPipeline(ctx, parsed.cmds.filter((_, i) => limits[i] === null));
+  const answers = [...run.outcomes];
+  const outcomes = limits.map((e): Outcome => (e !== null ? { error: e } : answers.shift()!));
+  return respond(c, { outcomes, wrote: run.wrote }, false);
 }
 
 async function single(c: Context<AppEnv>, raw: unknown): Promise<Response> {

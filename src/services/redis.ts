@@ -1,7 +1,7 @@
 import type { ShardRecord } from "../../durable-objects/cache-shard";
 import { getConfig, LIMITS, type Config } from "../config";
 import { versionTime } from "../core/cache/version";
-import { compileGlob, executeCommand, isKeyspaceCommand, isReadOnly, keysOf, parseScan } from "../core/redis/commands";
+import { commandSpec, compileGlob, executeCommand, isKeyspaceCommand, isReadOnly, isUnsupportedCommand, keysOf, parseScan, unknownCommandError, unsupportedCommandError } from "../core/redis/commands";
 import { HASH_CONTENT_TYPE, RedisError, STRING_CONTENT_TYPE, type Command, type Entry, type Keyspace, type Reply } from "../core/redis/types";
 import type { TxnCondition, TxnOp } from "../core/txn/types";
 import { HttpError } from "../http/errors";
@@ -25,7 +25,7 @@ export interface RunResult {
 }
 
 /** Optimistic retries of a read-modify-write that lost to a concurrent writer. */
-const MAX_ATTEMPTS = 8;
+const MAX_ATTEMPTS = 12;
 /** Keys of one SCAN step read from a shard (Redis's COUNT is a hint of work, like here). */
 const SCAN_PAGE_MAX = 1000;
 
@@ -43,9 +43,12 @@ function toEntry(record: ShardRecord): Entry | null {
   const text = decoder.decode(record.value ?? new Uint8Array(0));
   if (record.contentType === HASH_CONTENT_TYPE) {
     try {
-      return { type: "hash", fields: JSON.parse(text) as Record<string, string>, expiresAt };
+      const fields = JSON.parse(text) as unknown;
+      // Only a plain object of strings is a hash; anything else written with this type through /cache is a string.
+      if (fields !== null && typeof fields === "object" && !Array.isArray(fields) && Object.values(fields).every((v) => typeof v === "string"))
+        return { type: "hash", fields: fields as Record<string, string>, expiresAt };
     } catch {
-      // Not a hash after all (written through /cache with this content type): a string.
+      // Not JSON: a string.
     }
   }
   return { type: "string", value: text, expiresAt };
@@ -58,9 +61,9 @@ class ReadFailed extends Error {
   }
 }
 
-async function load(deps: CacheDeps, keys: readonly string[]): Promise<Map<string, Loaded>> {
+async function load(deps: CacheDeps, keys: readonly string[], r?: number): Promise<Map<string, Loaded>> {
   // One key (most commands): a plain quorum read; several: one call per shard.
-  const outcomes = keys.length === 1 ? [await cacheGet(deps, keys[0]!).catch((err: unknown) => (err instanceof HttpError ? err : Promise.reject(err)))] : await cacheGetMany(deps, keys);
+  const outcomes = keys.length === 1 ? [await cacheGet(deps, keys[0]!, r).catch((err: unknown) => (err instanceof HttpError ? err : Promise.reject(err)))] : await cacheGetMany(deps, keys, r);
   const loaded = new Map<string, Loaded>();
   outcomes.forEach((o: ReadOutcome | HttpError, i) => {
     if (o instanceof HttpError) throw new ReadFailed(o);
@@ -98,7 +101,8 @@ function toOp(key: string, entry: Entry | null, now: number): TxnOp {
   if (entry.expiresAt !== null && entry.expiresAt <= now) return { op: "delete", key };
   const value = entry.type === "hash" ? JSON.stringify(entry.fields) : entry.value;
   const contentType = entry.type === "hash" ? HASH_CONTENT_TYPE : STRING_CONTENT_TYPE;
-  return entry.expiresAt === null ? { op: "set", key, value, contentType } : { op: "set", key, value, contentType, ttlMs: entry.expiresAt - now };
+  // The absolute expiry is passed as is: a relative TTL would move it later by the commit's delay on every write.
+  return entry.expiresAt === null ? { op: "set", key, value, contentType } : { op: "set", key, value, contentType, expiresAt: entry.expiresAt };
 }
 
 const unique = (keys: string[]) => [...new Set(keys)];
@@ -112,32 +116,49 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 async function atomically(ctx: RedisContext, config: Config, cmds: readonly Command[]): Promise<RunResult> {
   const keys = unique(cmds.flatMap((c) => keysOf(c)));
+  const deadline = Date.now() + config.cache.deadlineMs;
+  const again = async (attempt: number) => {
+    if (attempt >= MAX_ATTEMPTS || Date.now() > deadline) return false;
+    await sleep(backoff(attempt));
+    return true;
+  };
   for (let attempt = 0; ; attempt++) {
+    // A retry reads every replica: the first R may hold only eviction markers of a key another still has.
+    const r = attempt === 0 ? undefined : config.cache.replicas;
     let loaded: Map<string, Loaded>;
     try {
-      loaded = await load(ctx.deps, keys);
+      loaded = await load(ctx.deps, keys, r);
     } catch (err) {
       if (!(err instanceof ReadFailed)) throw err;
-      if (err.failure.code === "locked" && attempt < MAX_ATTEMPTS) {
-        await sleep(backoff(attempt));
-        continue;
-      }
+      if (err.failure.code === "locked" && (await again(attempt))) continue;
       return fail(cmds, `ERR ${err.failure.message}`);
     }
     const now = Date.now();
     const ks = new Snapshot(loaded);
     const outcomes = execute(cmds, ks, now);
-    if (ks.dirty.size === 0) return { outcomes, wrote: null };
+    if (ks.dirty.size === 0) {
+      // Reads of several keys must be one snapshot (MGET, a read-only MULTI): read again; unchanged
+      // versions mean every key held what was read at one moment between the two reads.
+      if (keys.length < 2) return { outcomes, wrote: null };
+      let check: Map<string, Loaded>;
+      try {
+        check = await load(ctx.deps, keys, r);
+      } catch (err) {
+        if (!(err instanceof ReadFailed)) throw err;
+        if (await again(attempt)) continue;
+        return fail(cmds, `ERR ${err.failure.message}`);
+      }
+      if (keys.every((k) => check.get(k)?.revision === loaded.get(k)?.revision)) return { outcomes, wrote: null };
+      if (await again(attempt)) continue;
+      return fail(cmds, "ERR the keys kept changing while being read; retry");
+    }
     const ops = [...ks.dirty].map(([key, entry]) => toOp(key, entry, now));
     const conditions: TxnCondition[] = keys.map((key) => ({ key, revision: loaded.get(key)?.revision ?? null }));
     try {
       const view = await runTxn(ctx.deps.env, config, crypto.randomUUID(), { ops, conditions });
       if (view.phase === "committed") return { outcomes, wrote: view.results?.[0]?.revision ?? null };
       const code = view.reason?.code;
-      if ((code === "condition_failed" || code === "conflict") && attempt < MAX_ATTEMPTS) {
-        await sleep(backoff(attempt));
-        continue;
-      }
+      if ((code === "condition_failed" || code === "conflict") && (await again(attempt))) continue;
       return fail(cmds, `ERR ${view.reason?.message ?? "transaction aborted"}`);
     } catch (err) {
       if (err instanceof HttpError) return fail(cmds, `ERR ${err.message}`);
@@ -174,12 +195,20 @@ export async function runCommand(ctx: RedisContext, cmd: Command): Promise<RunRe
   const blind = blindSet(cmd);
   if (blind !== null && blind.ttlMs !== null && blind.ttlMs > 365 * 24 * 3600 * 1000) return atomically(ctx, config, [cmd]);
   if (blind !== null) {
-    try {
-      const out = await cacheSet(ctx.deps, blind.key, encoder.encode(blind.value), STRING_CONTENT_TYPE, blind.ttlMs);
-      return { outcomes: [{ result: "OK" }], wrote: out.version };
-    } catch (err) {
-      if (err instanceof HttpError) return fail([cmd], `ERR ${err.message}`);
-      throw err;
+    const deadline = Date.now() + config.cache.deadlineMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const out = await cacheSet(ctx.deps, blind.key, encoder.encode(blind.value), STRING_CONTENT_TYPE, blind.ttlMs);
+        return { outcomes: [{ result: "OK" }], wrote: out.version };
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        // A key locked by a deciding transaction, or a newer writer racing: SET waits its turn, as in Redis.
+        if ((err.code === "locked" || err.code === "conflict") && attempt < MAX_ATTEMPTS && Date.now() < deadline) {
+          await sleep(backoff(attempt));
+          continue;
+        }
+        return fail([cmd], `ERR ${err.message}`);
+      }
     }
   }
   return atomically(ctx, config, [cmd]);
@@ -215,7 +244,23 @@ export async function runPipeline(ctx: RedisContext, cmds: readonly Command[]): 
 export async function runMulti(ctx: RedisContext, cmds: readonly Command[]): Promise<RunResult> {
   const keyspace = cmds.find((c) => isKeyspaceCommand(c.name));
   if (keyspace) return fail(cmds, `ERR ${keyspace.name.toUpperCase()} is not allowed inside MULTI/EXEC here`);
+  // As Redis does at EXEC: a command that could not even be queued (unknown, unsupported, wrong
+  // number of arguments) discards the whole block, and nothing runs.
+  const queueErrors = cmds.map(queueError);
+  if (queueErrors.some((e) => e !== null)) {
+    return { outcomes: queueErrors.map((e) => ({ error: e ?? "EXECABORT Transaction discarded because of previous errors." })), wrote: null };
+  }
   return atomically(ctx, getConfig(ctx.deps.env), cmds);
+}
+
+/** The error Redis gives when queueing a command inside MULTI (unknown command or wrong arity), else null. */
+function queueError(cmd: Command): string | null {
+  const spec = commandSpec(cmd.name);
+  if (isUnsupportedCommand(cmd.name)) return unsupportedCommandError(cmd).message;
+  if (spec === null) return unknownCommandError(cmd).message;
+  const words = cmd.args.length + 1;
+  if (spec.arity >= 0 ? words !== spec.arity : words < -spec.arity) return `ERR wrong number of arguments for '${cmd.name}' command`;
+  return null;
 }
 
 // --- commands over the whole keyspace: SCAN, KEYS, DBSIZE, FLUSHDB -------------------------------
@@ -306,14 +351,23 @@ async function flushAll(ctx: RedisContext): Promise<void> {
   // A version from the wall clock, above every write acknowledged before this command was sent.
   const version = `${now.toString(16).padStart(12, "0")}.ffffff.ffffffff`;
   if (versionTime(version) !== now) throw new Error("clock out of range");
-  await Promise.all(
-    config.shards.map(async ({ id }) => {
-      let after: string | null = null;
-      for (;;) {
-        const r: { last: string | null; done: boolean } = await withTimeout(shardStub(env, id).flush(version, after, 500), config.deadlineMs);
-        if (r.done) return;
-        after = r.last;
-      }
-    }),
-  );
+  // Keys locked by a deciding transaction are left by the shard; the pass is repeated until none is.
+  for (let pass = 0; ; pass++) {
+    const locked = await Promise.all(
+      config.shards.map(async ({ id }) => {
+        let after: string | null = null;
+        let skipped = 0;
+        for (;;) {
+          const r: { locked: number; last: string | null; done: boolean } = await withTimeout(shardStub(env, id).flush(version, after, 500), config.deadlineMs);
+          skipped += r.locked;
+          if (r.done) return skipped;
+          after = r.last;
+        }
+      }),
+    );
+    const total = locked.reduce((a, b) => a + b, 0);
+    if (total === 0) return;
+    if (pass >= 10) throw new Error(`FLUSHDB left ${total} keys that transactions kept locked; retry`);
+    await sleep(100);
+  }
 }

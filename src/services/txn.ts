@@ -1,9 +1,10 @@
 import type { RunResult, TxnRequest, TxnView } from "../../durable-objects/txn-coordinator";
-import type { Config } from "../config";
+import { LIMITS, type Config } from "../config";
 import { planTxn } from "../core/txn/plan";
 import type { TxnSpec } from "../core/txn/types";
 import { murmur3_32 } from "../core/hash/murmur3";
 import { HttpError } from "../http/errors";
+import { utf8Length } from "../http/validation";
 import { ringFor } from "./cache";
 
 /**
@@ -25,6 +26,7 @@ export function coordinatorStub(env: Cloudflare.Env, name: string) {
  * presumes abort), so the client still gets the outcome rather than an unknown.
  */
 export async function runTxn(env: Cloudflare.Env, config: Config, id: string, spec: TxnSpec): Promise<TxnView> {
+  checkTxnSize(spec);
   const ring = ringFor(config.cache);
   const plan = planTxn(spec, (key) => ring.preferenceList(key, config.cache.replicas));
   if (!plan.ok) throw new HttpError(400, "invalid_request", plan.message);
@@ -42,6 +44,26 @@ export async function runTxn(env: Cloudflare.Env, config: Config, id: string, sp
   }
   if (!result.ok) throw new HttpError(422, "id_reused", `transaction id ${id} was already used for different operations`, { id });
   return result.view;
+}
+
+/** Operations and conditions as JSON (escapes included): the log row holds them and the writes, under SQLite's 2 MB row limit. */
+export const TXN_ENCODED_BYTES = 640 * 1024;
+
+/**
+ * The size limits of one transaction, checked for every caller (the /txn route, the Redis endpoint):
+ * a coordinator whose log row would not fit resets itself, so it must never be asked.
+ */
+export function checkTxnSize(spec: TxnSpec): void {
+  if (spec.ops.length > LIMITS.txnOps) throw new HttpError(400, "invalid_request", `a transaction has at most ${LIMITS.txnOps} operations (this one: ${spec.ops.length})`);
+  if (spec.conditions.length > LIMITS.txnOps) throw new HttpError(400, "invalid_request", `a transaction has at most ${LIMITS.txnOps} conditions (this one: ${spec.conditions.length})`);
+  let bytes = 0;
+  for (const op of spec.ops) if (op.op === "set") bytes += utf8Length(op.value);
+  for (const c of spec.conditions) if ("equals" in c) bytes += utf8Length(c.equals);
+  if (bytes > LIMITS.txnValueBytes) throw new HttpError(400, "invalid_request", `the transaction's values total ${bytes} bytes; the limit is ${LIMITS.txnValueBytes}`);
+  // Escapes can make a value up to 6x longer as JSON, so the encoded form is bounded too.
+  const encoded = utf8Length(JSON.stringify([spec.ops, spec.conditions]));
+  if (encoded > TXN_ENCODED_BYTES)
+    throw new HttpError(400, "invalid_request", `the transaction takes ${encoded} bytes as JSON (escapes count); the limit is ${TXN_ENCODED_BYTES}`);
 }
 
 export async function txnStatus(env: Cloudflare.Env, config: Config, id: string): Promise<TxnView | null> {

@@ -30,6 +30,14 @@ export function compareVersions(a: Version | null, b: Version | null): number {
   return a < b ? -1 : 1;
 }
 
+/** The smallest version above `v` from the same writer (the next counter value), so a write can be ordered right after it. */
+export function versionAfter(v: Version): Version {
+  const t = versionTime(v);
+  const c = parseInt(v.slice(13, 19), 16);
+  const w = parseInt(v.slice(20), 16);
+  return c < 0xffffff ? makeVersion(t, c + 1, w) : makeVersion(t + 1, 0, w);
+}
+
 /** The writer clock embedded in a version (ms). */
 export function versionTime(v: Version): number {
   return parseInt(v.slice(0, 12), 16);

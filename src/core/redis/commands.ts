@@ -44,6 +44,11 @@ const HANDLERS = new Map<string, Handler>(
   Object.entries({ ...serverCommands, ...stringCommands, ...genericCommands, ...hashCommands }),
 );
 
+/** The reply to a command Redis has but this server does not serve. */
+export function unsupportedCommandError(cmd: Command): RedisError {
+  return new RedisError(`ERR unsupported command '${cmd.name}' (durable-cluster serves strings and hashes)`);
+}
+
 /** Redis's reply to a command it does not know, arguments quoted and cut at 128 characters. */
 export function unknownCommandError(cmd: Command): RedisError {
   let args = "";
@@ -64,7 +69,7 @@ export function executeCommand(cmd: Command, ks: Keyspace, now: number, options:
   const handler = HANDLERS.get(cmd.name);
   if (spec === null || (handler === undefined && !spec.keyspace)) {
     if (isUnsupportedCommand(cmd.name)) {
-      throw new RedisError(`ERR unsupported command '${cmd.name}' (durable-cluster serves strings and hashes)`);
+      throw unsupportedCommandError(cmd);
     }
     throw unknownCommandError(cmd);
   }

@@ -42,7 +42,7 @@ export function evaluateTxn(ops: readonly TxnOp[], conditions: readonly TxnCondi
   for (const op of ops) {
     const current = newest.get(op.key) ?? absent;
     if (op.op === "set") {
-      const expiresAt = op.ttlMs === undefined ? null : now + op.ttlMs;
+      const expiresAt = op.expiresAt ?? (op.ttlMs === undefined ? null : now + op.ttlMs);
       writes.push({ key: op.key, version, value: op.value, contentType: op.contentType ?? TXN_CONTENT_TYPE, expiresAt });
       results.push({ key: op.key, op: "set", revision: version });
     } else if (op.op === "delete") {

@@ -3,7 +3,8 @@ import type { Version } from "../cache/version";
 
 /** One operation of a transaction. Values are UTF-8 strings; `incr` works on a decimal integer value. */
 export type TxnOp =
-  | { op: "set"; key: string; value: string; contentType?: string; ttlMs?: number }
+  /** `expiresAt` (absolute ms) is for internal callers that keep an existing expiry exactly; the HTTP API takes `ttlMs`. */
+  | { op: "set"; key: string; value: string; contentType?: string; ttlMs?: number; expiresAt?: number }
   | { op: "delete"; key: string }
   | { op: "incr"; key: string; by: number; ttlMs?: number };
 
