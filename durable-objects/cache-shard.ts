@@ -17,6 +17,8 @@ export const ROW_OVERHEAD_BYTES = 64;
 export const DEAD_SHARE = 0.25;
 /** Rows handled per alarm run, so one sweep never runs long; a backlog re-arms the alarm at once. */
 const SWEEP_BATCH = 500;
+/** How long a SCAN continuation is kept. */
+const SCAN_PAGE_TTL_MS = 60 * 60 * 1000;
 /** Reads remember recency in memory and write it to storage in batches of this many keys. */
 const TOUCH_FLUSH = 1000;
 
@@ -125,6 +127,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     this.sql.exec("CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL");
     this.sql.exec("CREATE INDEX IF NOT EXISTS entries_lru ON entries (touched_at) WHERE state = 0");
     createHintTables(this.sql);
+    this.sql.exec("CREATE TABLE IF NOT EXISTS scan_pages (id INTEGER PRIMARY KEY AUTOINCREMENT, after TEXT NOT NULL, created_at INTEGER NOT NULL)");
     this.txns = new TxnParticipantStore(this.sql);
     this.sql.exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)");
     this.acc = this.meta<Accounting>("accounting") ?? { liveKeys: 0, liveBytes: 0, deadRows: 0, deadBytes: 0 };
@@ -493,6 +496,27 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
       )
       .toArray();
     return { keys: rows.slice(0, limit).map((r) => r.key), done: rows.length <= limit };
+  }
+
+  /**
+   * One step of a SCAN over this shard: the keys after where page `page` stopped (null: from the
+   * start), and the id of the page that continues after them (null: this shard is done). Pages are
+   * kept for an hour; an unknown one answers null (the client's cursor is invalid).
+   */
+  async scanPage(page: number | null, limit: number): Promise<{ keys: string[]; next: number | null } | null> {
+    await this.guard();
+    let after: string | null = null;
+    if (page !== null) {
+      const row = this.sql.exec<{ after: string }>("SELECT after FROM scan_pages WHERE id = ?", page).toArray()[0];
+      if (!row) return null;
+      after = row.after;
+    }
+    const { keys, done } = await this.scanKeys(after, limit);
+    if (done || keys.length === 0) return { keys, next: null };
+    const now = Date.now();
+    this.sql.exec("DELETE FROM scan_pages WHERE created_at < ?", now - SCAN_PAGE_TTL_MS);
+    const id = this.sql.exec<{ id: number }>("INSERT INTO scan_pages (after, created_at) VALUES (?, ?) RETURNING id", keys.at(-1)!, now).one().id;
+    return { keys, next: id };
   }
 
   /**

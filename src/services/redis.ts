@@ -267,38 +267,45 @@ function queueError(cmd: Command): string | null {
 
 /**
  * Every key lives on N shards; each is listed only by its primary (the first of its preference list),
- * so a walk over all shards returns it once. The cursor is `shard index + shards * (keys of that shard
- * already returned)`, a plain integer as Redis clients expect; 0 starts and ends the walk.
+ * so a walk over all shards returns it once. The cursor is `shard index + shards * page id`, a plain
+ * integer as Redis clients expect: the page id names where that shard's walk stopped (the last key
+ * returned, kept by the shard for an hour), so keys deleted or added meanwhile never make it skip a
+ * key that was there all along. 0 starts and ends the walk.
  */
 async function scanStep(ctx: RedisContext, cursor: bigint, count: number): Promise<{ keys: string[]; next: bigint }> {
   const { config, env } = ctx.deps;
   const shards = BigInt(config.shards.length);
   const ring = ringFor(config);
   let shardIndex = Number(cursor % shards);
-  let skip = Number(cursor / shards);
+  let page: number | null = cursor < shards ? null : Number(cursor / shards);
   const out: string[] = [];
   while (shardIndex < config.shards.length) {
     const shard = config.shards[shardIndex]!.id;
-    // Skipping by position is simple and stateless; keys added or removed meanwhile may be seen twice or missed, as Redis allows.
-    const page = await withTimeout(shardStub(env, shard).scanKeys(null, Math.min(skip + count, skip + SCAN_PAGE_MAX)), config.replicaTimeoutMs);
-    const mine = page.keys.slice(skip).filter((k) => ring.lookup(k) === shard);
-    out.push(...mine);
-    if (!page.done) return { keys: out, next: BigInt(shardIndex) + shards * BigInt(page.keys.length) };
+    const step = await withTimeout(shardStub(env, shard).scanPage(page, Math.min(count, SCAN_PAGE_MAX)), config.replicaTimeoutMs);
+    if (step === null) throw new RedisError("ERR invalid cursor");
+    out.push(...step.keys.filter((k) => ring.lookup(k) === shard));
+    if (step.next !== null) return { keys: out, next: BigInt(shardIndex) + shards * BigInt(step.next) };
     shardIndex++;
-    skip = 0;
+    page = null;
     if (out.length >= count) break;
   }
   return { keys: out, next: shardIndex >= config.shards.length ? 0n : BigInt(shardIndex) };
 }
 
+/** Every key once (KEYS, DBSIZE): each shard's primary keys, paged by key. */
 async function allKeys(ctx: RedisContext, match: ((key: string) => boolean) | null): Promise<string[]> {
+  const { config, env } = ctx.deps;
+  const ring = ringFor(config);
   const keys: string[] = [];
-  let cursor = 0n;
-  do {
-    const step = await scanStep(ctx, cursor, SCAN_PAGE_MAX);
-    for (const k of step.keys) if (match === null || match(k)) keys.push(k);
-    cursor = step.next;
-  } while (cursor !== 0n);
+  for (const { id } of config.shards) {
+    let after: string | null = null;
+    for (;;) {
+      const page: { keys: string[]; done: boolean } = await withTimeout(shardStub(env, id).scanKeys(after, SCAN_PAGE_MAX), config.replicaTimeoutMs);
+      for (const k of page.keys) if (ring.lookup(k) === id && (match === null || match(k))) keys.push(k);
+      if (page.done || page.keys.length === 0) break;
+      after = page.keys.at(-1)!;
+    }
+  }
   return keys;
 }
 

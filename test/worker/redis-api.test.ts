@@ -131,3 +131,26 @@ describe("review findings (each failed before its fix)", () => {
     expect((await one(["GET", "\ud800"])).error).toMatch(/well-formed/);
   });
 });
+
+describe("SCAN under change", () => {
+  it("keys present for the whole walk are all returned, even when keys already returned are deleted meanwhile", async () => {
+    const one = async (cmd: unknown[]) => (await post("/redis", JSON.stringify(cmd))).json() as Promise<{ result?: unknown; error?: string }>;
+    const keys = Array.from({ length: 60 }, (_, i) => `walk:${String(i).padStart(2, "0")}`);
+    await post("/redis", JSON.stringify(["MSET", ...keys.flatMap((k) => [k, "v"])]));
+    const seen = new Set<string>();
+    const deleted = new Set<string>();
+    let cursor = "0";
+    do {
+      const { result } = (await one(["SCAN", cursor, "MATCH", "walk:*", "COUNT", 4])) as { result: [string, string[]] };
+      for (const k of result[1]) seen.add(k);
+      // Delete what this step returned: positions of the keys still to come shift.
+      if (result[1].length > 0) {
+        await one(["DEL", ...result[1]]);
+        for (const k of result[1]) deleted.add(k);
+      }
+      cursor = result[0];
+    } while (cursor !== "0");
+    for (const k of keys) expect(seen.has(k), k).toBe(true);
+    expect((await one(["SCAN", "999999999", "COUNT", 5])).error).toBe("ERR invalid cursor");
+  });
+});
