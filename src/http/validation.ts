@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { ZodError } from "zod";
 import { errorBody, HttpError } from "./errors";
+import { utf8Length } from "../core/text/utf8";
 
 interface ValidationResult {
   success: boolean;
@@ -44,20 +45,8 @@ export function keyFromUrl(url: string, marker: string, maxBytes: number): strin
   return key;
 }
 
-/** The byte length of a string's UTF-8 encoding (counted, not encoded; a lone surrogate counts as U+FFFD, as TextEncoder writes it). */
-export function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
+/** The byte length of a string's UTF-8 encoding (one implementation, in src/core/text). */
+export { utf8Length };
 
 /** Throws a 400 unless `key` is 1..maxBytes bytes of well-formed UTF-8 (no lone surrogates). */
 export function assertKey(key: string, maxBytes: number, what = "key"): void {

@@ -3,6 +3,7 @@
  * expiry-aware lookups and UTF-8 byte helpers. Pure.
  */
 import { RedisError, type Entry, type Keyspace, type Reply } from "./types";
+import { utf8Length } from "../text/utf8";
 
 export const ERR_SYNTAX = "ERR syntax error";
 export const ERR_WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -106,23 +107,8 @@ export function utf8(text: string): Uint8Array {
   return encoder.encode(text);
 }
 
-/** Redis lengths and offsets count bytes: the UTF-8 length of a JS string, without allocating for ASCII. */
-export function byteLength(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4;
-        i++;
-      } else bytes += 3; // a lone surrogate is encoded as U+FFFD (3 bytes)
-    } else bytes += 3;
-  }
-  return bytes;
-}
+/** Redis lengths and offsets count bytes: the UTF-8 length of a JS string. */
+export const byteLength = utf8Length;
 
 /** Bytes back to a JS string; invalid UTF-8 (e.g. a multi-byte character cut in two) becomes U+FFFD. */
 export function fromUtf8(bytes: Uint8Array): string {
