@@ -114,7 +114,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * are the revisions read. If anything changed those keys meanwhile, the whole unit runs again.
  * Read-only units commit nothing.
  */
-async function atomically(ctx: RedisContext, config: Config, cmds: readonly Command[]): Promise<RunResult> {
+async function atomically(ctx: RedisContext, config: Config, cmds: readonly Command[], snapshot = true): Promise<RunResult> {
   const keys = unique(cmds.flatMap((c) => keysOf(c)));
   const deadline = Date.now() + config.cache.deadlineMs;
   const again = async (attempt: number) => {
@@ -139,7 +139,7 @@ async function atomically(ctx: RedisContext, config: Config, cmds: readonly Comm
     if (ks.dirty.size === 0) {
       // Reads of several keys must be one snapshot (MGET, a read-only MULTI): read again; unchanged
       // versions mean every key held what was read at one moment between the two reads.
-      if (keys.length < 2) return { outcomes, wrote: null };
+      if (keys.length < 2 || !snapshot) return { outcomes, wrote: null };
       let check: Map<string, Loaded>;
       try {
         check = await load(ctx.deps, keys, r);
@@ -225,10 +225,12 @@ export async function runPipeline(ctx: RedisContext, cmds: readonly Command[]): 
   let wrote: string | null = null;
   for (let i = 0; i < cmds.length; ) {
     const cmd = cmds[i]!;
-    if (isReadOnly(cmd) && !isKeyspaceCommand(cmd.name)) {
+    // Single-key reads in a row: read together, with no snapshot across them (a pipeline is not atomic).
+    const singleKeyRead = (c: Command) => isReadOnly(c) && !isKeyspaceCommand(c.name) && new Set(keysOf(c)).size <= 1;
+    if (singleKeyRead(cmd)) {
       let j = i;
-      while (j < cmds.length && isReadOnly(cmds[j]!) && !isKeyspaceCommand(cmds[j]!.name)) j++;
-      outcomes.push(...(await atomically(ctx, config, cmds.slice(i, j))).outcomes);
+      while (j < cmds.length && singleKeyRead(cmds[j]!)) j++;
+      outcomes.push(...(await atomically(ctx, config, cmds.slice(i, j), false)).outcomes);
       i = j;
       continue;
     }
