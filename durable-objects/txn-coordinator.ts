@@ -263,7 +263,8 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
 
   async status(id: string): Promise<TxnView | null> {
     const l = this.live.get(id);
-    if (l) return view(l.state);
+    // A decision not yet written is not reported: it is still "preparing" to anyone outside.
+    if (l) return view(l.logged || l.state.phase === "preparing" ? l.state : { ...l.state, phase: "preparing", decidedAt: null, reason: null, writes: null, results: null });
     const row = this.sql.exec<{ state: string }>("SELECT state FROM txns WHERE id = ?", id).toArray()[0];
     return row ? view(JSON.parse(row.state) as CoordinatorState) : null;
   }
