@@ -67,9 +67,13 @@ async function load(deps: CacheDeps, keys: readonly string[], r?: number): Promi
   const loaded = new Map<string, Loaded>();
   outcomes.forEach((o: ReadOutcome | HttpError, i) => {
     if (o instanceof HttpError) throw new ReadFailed(o);
-    loaded.set(keys[i]!, { entry: toEntry(o.record), revision: o.record.live ? o.record.version : null });
+    loaded.set(keys[i]!, toLoaded(o));
   });
   return loaded;
+}
+
+function toLoaded(o: ReadOutcome): Loaded {
+  return { entry: toEntry(o.record), revision: o.record.live ? o.record.version : null };
 }
 
 /** The keyspace a batch of commands runs against: what was loaded, with the batch's own changes on top. */
@@ -114,7 +118,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * are the revisions read. If anything changed those keys meanwhile, the whole unit runs again.
  * Read-only units commit nothing.
  */
-async function atomically(ctx: RedisContext, config: Config, cmds: readonly Command[], snapshot = true): Promise<RunResult> {
+async function atomically(ctx: RedisContext, config: Config, cmds: readonly Command[]): Promise<RunResult> {
   const keys = unique(cmds.flatMap((c) => keysOf(c)));
   const deadline = Date.now() + config.cache.deadlineMs;
   const again = async (attempt: number) => {
@@ -139,7 +143,7 @@ async function atomically(ctx: RedisContext, config: Config, cmds: readonly Comm
     if (ks.dirty.size === 0) {
       // Reads of several keys must be one snapshot (MGET, a read-only MULTI): read again; unchanged
       // versions mean every key held what was read at one moment between the two reads.
-      if (keys.length < 2 || !snapshot) return { outcomes, wrote: null };
+      if (keys.length < 2) return { outcomes, wrote: null };
       let check: Map<string, Loaded>;
       try {
         check = await load(ctx.deps, keys, r);
@@ -230,7 +234,7 @@ export async function runPipeline(ctx: RedisContext, cmds: readonly Command[]): 
     if (singleKeyRead(cmd)) {
       let j = i;
       while (j < cmds.length && singleKeyRead(cmds[j]!)) j++;
-      outcomes.push(...(await atomically(ctx, config, cmds.slice(i, j), false)).outcomes);
+      outcomes.push(...(await readRun(ctx, config, cmds.slice(i, j))));
       i = j;
       continue;
     }
@@ -240,6 +244,27 @@ export async function runPipeline(ctx: RedisContext, cmds: readonly Command[]): 
     i++;
   }
   return { outcomes, wrote };
+}
+
+/**
+ * A run of single-key reads in a pipeline: their keys are read together (one call per shard), and
+ * each command answers on its own. A key whose read failed (a lock, a lost quorum) is retried by
+ * itself, so it holds back none of the others.
+ */
+async function readRun(ctx: RedisContext, config: Config, cmds: readonly Command[]): Promise<Outcome[]> {
+  const keys = unique(cmds.flatMap((c) => keysOf(c)));
+  const reads = keys.length === 0 ? [] : await cacheGetMany(ctx.deps, keys);
+  const loaded = new Map<string, Loaded>();
+  const failed = new Set<string>();
+  reads.forEach((o, i) => (o instanceof HttpError ? failed.add(keys[i]!) : loaded.set(keys[i]!, toLoaded(o))));
+  const now = Date.now();
+  const out: Outcome[] = [];
+  for (const cmd of cmds) {
+    const key = keysOf(cmd)[0];
+    if (key !== undefined && failed.has(key)) out.push(...(await atomically(ctx, config, [cmd])).outcomes);
+    else out.push(...execute([cmd], new Snapshot(loaded), now));
+  }
+  return out;
 }
 
 /** MULTI/EXEC: every command of the block commits together or not at all, across shards (one 2PC transaction). */

@@ -154,3 +154,25 @@ describe("SCAN under change", () => {
     expect((await one(["SCAN", "999999999", "COUNT", 5])).error).toBe("ERR invalid cursor");
   });
 });
+
+describe("pipelines and failing replicas", () => {
+  it("in a pipeline of reads, a key whose replicas are down gets its own error; the other reads answer", async () => {
+    const { replicasOf, setFault } = await import("./helpers");
+    await post("/redis", JSON.stringify(["SET", "pf:ok", "fine"]));
+    // A key none of whose replicas is shared with pf:ok's.
+    const okReplicas = new Set(await replicasOf("pf:ok"));
+    let bad = "";
+    for (let i = 0; !bad; i++) if ((await replicasOf(`pf:bad-${i}`)).filter((s) => okReplicas.has(s)).length === 0) bad = `pf:bad-${i}`;
+    const down = await replicasOf(bad);
+    for (const s of down) await setFault(s, "down");
+    try {
+      const res = await post("/redis/pipeline", JSON.stringify([["GET", "pf:ok"], ["GET", bad], ["STRLEN", "pf:ok"]]));
+      const out = (await res.json()) as { result?: unknown; error?: string }[];
+      expect(out[0]).toEqual({ result: "fine" });
+      expect(out[1]!.error).toMatch(/^ERR /);
+      expect(out[2]).toEqual({ result: 4 });
+    } finally {
+      for (const s of down) await setFault(s, "healthy");
+    }
+  });
+});
