@@ -1,3 +1,4 @@
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { getConfig, LIMITS } from "../config";
 import { parseCommand, keysOf } from "../core/redis/commands";
@@ -205,3 +206,31 @@ async function pathForm(c: Context<AppEnv>): Promise<Response> {
 
 redisRoutes.get("/redis/:command{.+}", pathForm);
 redisRoutes.post("/redis/:command{.+}", pathForm);
+
+// The routes above are plain Hono routes (Upstash's wire format, not the API's error model); their
+// OpenAPI description is registered here so /openapi.json describes them too.
+const Arg = z.union([z.string(), z.number(), z.boolean()]);
+const CommandSchema = z.array(Arg).min(1).openapi({ example: ["SET", "greeting", "hello", "EX", 60] });
+const ResultSchema = z.union([z.object({ result: z.unknown() }), z.object({ error: z.string() })]);
+const UpstashError = { description: "`{\"error\": \"…\"}` with Redis's text (WRONGPASS for auth)", content: { "application/json": { schema: z.object({ error: z.string() }) } } };
+const registry = redisRoutes.openAPIRegistry;
+registry.registerPath({
+  method: "post", path: "/redis", tags: ["redis"], summary: "One Redis command (Upstash REST protocol)",
+  request: { body: { content: { "application/json": { schema: CommandSchema } } } },
+  responses: { 200: { description: "`{\"result\": …}`; strings base64-encoded with `Upstash-Encoding: base64`", content: { "application/json": { schema: z.object({ result: z.unknown() }) } } }, 400: UpstashError, 401: UpstashError, 413: UpstashError },
+});
+for (const [path, summary] of [
+  ["/redis/pipeline", "Commands in order, each atomic on its own; one result or error per command"],
+  ["/redis/multi-exec", "MULTI/EXEC: the commands commit together or not at all, across shards (one two-phase-commit transaction)"],
+] as const) {
+  registry.registerPath({
+    method: "post", path, tags: ["redis"], summary,
+    request: { body: { content: { "application/json": { schema: z.array(CommandSchema).min(1).max(REDIS_LIMITS.pipelineCommands) } } } },
+    responses: { 200: { description: "One entry per command", content: { "application/json": { schema: z.array(ResultSchema) } } }, 400: UpstashError, 401: UpstashError, 413: UpstashError },
+  });
+}
+registry.registerPath({
+  method: "get", path: "/redis/{command}", tags: ["redis"], summary: "The path form: /redis/set/key/value/EX/60 (segments percent-decoded; with POST, the body is the last argument)",
+  request: { params: z.object({ command: z.string().openapi({ param: { name: "command", in: "path" }, example: "get/greeting" }) }) },
+  responses: { 200: { description: "`{\"result\": …}`", content: { "application/json": { schema: z.object({ result: z.unknown() }) } } }, 400: UpstashError, 401: UpstashError },
+});

@@ -176,3 +176,10 @@ describe("pipelines and failing replicas", () => {
     }
   });
 });
+
+describe("OpenAPI", () => {
+  it("/openapi.json describes the Redis endpoint and the transactions", async () => {
+    const doc = (await (await call("/openapi.json")).json()) as { paths: Record<string, unknown> };
+    for (const path of ["/redis", "/redis/pipeline", "/redis/multi-exec", "/redis/{command}", "/txn", "/txn/{id}"]) expect(Object.keys(doc.paths), path).toContain(path);
+  });
+});
