@@ -256,7 +256,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     await this.guard();
     const start = page === null ? { after: null } : this.store.scanPageStart(page);
     if (start === null) return null;
-    const { keys, done } = await this.scanKeys(start.after, limit);
+    const { keys, done } = this.store.scanKeys(start.after, limit, Date.now());
     if (done || keys.length === 0) return { keys, next: null };
     return { keys, next: this.store.openScanPage(keys.at(-1)!, Date.now()) };
   }

@@ -5,6 +5,7 @@ import { parseCommand, keysOf } from "../core/redis/commands";
 import type { Command, Reply } from "../core/redis/types";
 import { createRouter, type AppEnv } from "../http/app-env";
 import { bearer, tokensEqual } from "../http/auth";
+import { bytesToBase64 } from "../http/base64";
 import { HttpError } from "../http/errors";
 import { readBodyLimited, utf8Length } from "../http/validation";
 import { runCommand, runMulti, runPipeline, type Outcome, type RedisContext, type RunResult } from "../services/redis";
@@ -49,16 +50,9 @@ async function authorize(c: Context<AppEnv>): Promise<{ admin: () => Promise<boo
   return (await admin()) ? { admin } : null;
 }
 
-function base64(s: string): string {
-  const bytes = encoder.encode(s);
-  let bin = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(bin);
-}
-
 /** `Upstash-Encoding: base64`: every string of a result, nested arrays included, is sent base64-encoded (UTF-8). */
 function encodeReply(r: Reply): Reply {
-  if (typeof r === "string") return base64(r);
+  if (typeof r === "string") return bytesToBase64(encoder.encode(r));
   if (Array.isArray(r)) return r.map(encodeReply);
   return r;
 }

@@ -1,6 +1,6 @@
 import type { ShardRecord } from "../../durable-objects/cache-shard";
 import { getConfig, LIMITS, type Config } from "../config";
-import { versionTime } from "../core/cache/version";
+import { makeVersion } from "../core/cache/version";
 import { commandSpec, compileGlob, executeCommand, isKeyspaceCommand, isReadOnly, isUnsupportedCommand, keysOf, parseScan, unknownCommandError, unsupportedCommandError } from "../core/redis/commands";
 import { HASH_CONTENT_TYPE, RedisError, STRING_CONTENT_TYPE, type Command, type Entry, type Keyspace, type Reply } from "../core/redis/types";
 import type { TxnCondition, TxnOp } from "../core/txn/types";
@@ -197,7 +197,7 @@ export async function runCommand(ctx: RedisContext, cmd: Command): Promise<RunRe
   const config = getConfig(ctx.deps.env);
   if (isKeyspaceCommand(cmd.name)) return { outcomes: [await keyspaceCommand(ctx, cmd)], wrote: null };
   const blind = blindSet(cmd);
-  if (blind !== null && blind.ttlMs !== null && blind.ttlMs > 365 * 24 * 3600 * 1000) return atomically(ctx, config, [cmd]);
+  if (blind !== null && blind.ttlMs !== null && blind.ttlMs > LIMITS.maxTtlMs) return atomically(ctx, config, [cmd]);
   if (blind !== null) {
     const deadline = Date.now() + config.cache.deadlineMs;
     for (let attempt = 0; ; attempt++) {
@@ -382,9 +382,8 @@ async function filterByType(ctx: RedisContext, keys: string[], type: string): Pr
 async function flushAll(ctx: RedisContext): Promise<void> {
   const { config, env } = ctx.deps;
   const now = Date.now();
-  // A version from the wall clock, above every write acknowledged before this command was sent.
-  const version = `${now.toString(16).padStart(12, "0")}.ffffff.ffffffff`;
-  if (versionTime(version) !== now) throw new Error("clock out of range");
+  // The highest version of this millisecond: above every write stamped at or before it.
+  const version = makeVersion(now, 0xffffff, 0xffffffff);
   // Keys locked by a deciding transaction are left by the shard; the pass is repeated until none is.
   for (let pass = 0; ; pass++) {
     const locked = await Promise.all(

@@ -156,19 +156,20 @@ function validateConfig(c: BreakerConfig): void {
 export function createBreaker(config: Partial<BreakerConfig> = {}): BreakerState {
   const full: BreakerConfig = { ...DEFAULT_BREAKER_CONFIG, ...config };
   validateConfig(full);
-  return {
-    config: full,
-    status: "closed",
-    generation: 0,
-    consecutiveFailures: 0,
-    window: [],
-    openings: 0,
-    openedAt: null,
-    openUntil: null,
-    probes: [],
-    probeSuccesses: 0,
-  };
+  return { config: full, generation: 0, ...CLOSED };
 }
+
+/** What a closed breaker starts from: no failures, an empty window, no openings, no probes. */
+const CLOSED = {
+  status: "closed",
+  consecutiveFailures: 0,
+  window: [],
+  openings: 0,
+  openedAt: null,
+  openUntil: null,
+  probes: [],
+  probeSuccesses: 0,
+} as const satisfies Omit<BreakerState, "config" | "generation">;
 
 function epochOf(c: BreakerConfig, now: number): number {
   return Math.floor(now / (c.windowMs / c.buckets));
@@ -223,18 +224,7 @@ function open(state: BreakerState, now: number): BreakerState {
 }
 
 function close(state: BreakerState): BreakerState {
-  return {
-    ...state,
-    status: "closed",
-    generation: state.generation + 1,
-    consecutiveFailures: 0,
-    window: [],
-    openings: 0,
-    openedAt: null,
-    openUntil: null,
-    probes: [],
-    probeSuccesses: 0,
-  };
+  return { ...state, ...CLOSED, generation: state.generation + 1 };
 }
 
 function shouldTrip(state: BreakerState, now: number): boolean {
