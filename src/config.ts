@@ -58,6 +58,7 @@ const ConfigSchema = z
     TXN_INQUIRY_AFTER_MS: int(50, 600_000).default(1000),
     TXN_RESEND_MS: int(10, 60_000).default(1000),
     TXN_COORDINATORS: int(0, 4096).default(8),
+    LB_STATE_TTL_MS: int(10, 60_000).default(1000),
   })
   .superRefine((c, ctx) => {
     if (c.CACHE_REPLICAS > c.CACHE_SHARDS)
@@ -111,10 +112,16 @@ export interface TxnConfig {
   coordinators: number;
 }
 
+export interface LbConfig {
+  /** How long an isolate routes with its cached copy of a pool's shared state before refreshing it. */
+  stateTtlMs: number;
+}
+
 export interface Config {
   cache: CacheConfig;
   raft: RaftConfig;
   txn: TxnConfig;
+  lb: LbConfig;
 }
 
 /** Parses and checks the cluster shape from `[vars]`; throws a readable error listing every bad variable. */
@@ -163,6 +170,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
       resendMs: c.TXN_RESEND_MS,
       coordinators: c.TXN_COORDINATORS,
     },
+    lb: { stateTtlMs: c.LB_STATE_TTL_MS },
   };
 }
 

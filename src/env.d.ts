@@ -1,12 +1,15 @@
 import type { CacheShard } from "../durable-objects/cache-shard";
 import type { RaftNode } from "../durable-objects/raft-node";
 import type { TxnCoordinator } from "../durable-objects/txn-coordinator";
+import type { UpstreamPool } from "../durable-objects/upstream-pool";
 declare global {
   namespace Cloudflare {
     interface Env {
       CACHE_SHARD: DurableObjectNamespace<CacheShard>;
       RAFT_NODE: DurableObjectNamespace<RaftNode>;
       TXN_COORDINATOR: DurableObjectNamespace<TxnCoordinator>;
+      UPSTREAM_POOL: DurableObjectNamespace<UpstreamPool>;
+      LB_STATE_TTL_MS?: string;
       ADMIN_TOKEN?: string;
       API_TOKEN?: string;
       LOG_REQUESTS?: string;

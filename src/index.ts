@@ -11,6 +11,7 @@ import { adminRoutes } from "./routes/admin";
 import { cacheRoutes } from "./routes/cache";
 import { healthRoutes } from "./routes/health";
 import { kvRoutes } from "./routes/kv";
+import { lbRoutes } from "./routes/lb";
 import { raftRoutes } from "./routes/raft";
 import { redisRoutes } from "./routes/redis";
 import { txnRoutes } from "./routes/txn";
@@ -18,6 +19,7 @@ import { txnRoutes } from "./routes/txn";
 export { CacheShard } from "../durable-objects/cache-shard";
 export { RaftNode } from "../durable-objects/raft-node";
 export { TxnCoordinator } from "../durable-objects/txn-coordinator";
+export { UpstreamPool } from "../durable-objects/upstream-pool";
 
 const app = createRouter();
 
@@ -25,13 +27,16 @@ app.use(requestId());
 app.use(requestLog());
 app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => c.json(errorBody("method_not_allowed", `${c.req.method} is not allowed here; use ${methods.join(", ")}`), 405, { Allow: methods.join(", ") }) }));
 // A ceiling for every body; routes set tighter limits of their own.
-app.use(bodyLimit({ maxSize: LIMITS.batchBodyBytes, onError: () => { throw new HttpError(413, "payload_too_large", `body exceeds the limit of ${LIMITS.batchBodyBytes} bytes`); } }));
+// Not for /lb/*: a proxied body streams to the upstream, whatever its size (Cloudflare's own cap applies).
+const bodyCeiling = bodyLimit({ maxSize: LIMITS.batchBodyBytes, onError: () => { throw new HttpError(413, "payload_too_large", `body exceeds the limit of ${LIMITS.batchBodyBytes} bytes`); } });
+app.use((c, next) => (c.req.path.startsWith("/lb/") && !c.req.path.startsWith("/lb/pools/") ? next() : bodyCeiling(c, next)));
 app.use("/cache/*", requireToken("API_TOKEN", false));
 app.use("/kv", requireToken("API_TOKEN", false));
 app.use("/kv/*", requireToken("API_TOKEN", false));
 app.use("/raft/status", requireToken("API_TOKEN", false));
 app.use("/txn", requireToken("API_TOKEN", false));
 app.use("/txn/*", requireToken("API_TOKEN", false));
+app.use("/lb/pools/*", requireToken("API_TOKEN", false));
 
 app.route("/", healthRoutes);
 app.route("/", cacheRoutes);
@@ -40,6 +45,7 @@ app.route("/", kvRoutes);
 app.route("/", raftRoutes);
 app.route("/", txnRoutes);
 app.route("/", redisRoutes);
+app.route("/", lbRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" });
 app.openAPIRegistry.registerComponent("securitySchemes", "apiToken", { type: "http", scheme: "bearer", description: "API_TOKEN (only when configured)" });

@@ -1,0 +1,173 @@
+import { DurableObject } from "cloudflare:workers";
+import type { PoolConfig } from "../src/core/balancer/pool-config";
+import {
+  acquireProbe, applyCheck, applyOutcomes, createPoolHealth, reconcile, statusOf, viewOf,
+  type CheckResult, type Outcome, type PoolHealth, type UpstreamStatus, type UpstreamView,
+} from "../src/core/health/pool-health";
+
+/** An isolate's in-flight counts older than this are left out of the status (that isolate went quiet). */
+const IN_FLIGHT_TTL_MS = 10_000;
+
+/** What an isolate caches and routes with: the configuration and the shared health verdicts. */
+export interface PoolSnapshot {
+  pool: string;
+  version: number;
+  config: PoolConfig;
+  upstreams: UpstreamView[];
+  /** The object's clock when the snapshot was taken. */
+  at: number;
+}
+
+export interface PoolStatus {
+  pool: string;
+  version: number;
+  algorithm: PoolConfig["algorithm"];
+  healthCheck: PoolConfig["healthCheck"];
+  upstreams: UpstreamStatus[];
+}
+
+interface Stored {
+  pool: string;
+  version: number;
+  config: PoolConfig;
+}
+
+export function poolStub(env: Cloudflare.Env, pool: string): DurableObjectStub<UpstreamPool> {
+  return env.UPSTREAM_POOL.get(env.UPSTREAM_POOL.idFromName(pool));
+}
+
+/**
+ * One load-balancer pool: its configuration, the shared health of its upstreams (active checks, phi,
+ * ejections, breakers; src/core/health/pool-health) and the alarm that runs the active checks. Every
+ * isolate that proxies for the pool reports its outcomes here in batches and gets the merged verdicts
+ * back, so what one isolate learns reaches the others within LB_STATE_TTL_MS. The object is also the
+ * only grantor of half-open probe slots, so a breaker's probe limit holds across isolates.
+ */
+export class UpstreamPool extends DurableObject<Cloudflare.Env> {
+  private stored: Stored | null = null;
+  private health: PoolHealth | null = null;
+  private readonly inFlight = new Map<string, { counts: Record<string, number>; at: number }>();
+  private checking = false;
+
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+    super(ctx, env);
+    void ctx.blockConcurrencyWhile(async () => {
+      this.stored = (await ctx.storage.get<Stored>("config")) ?? null;
+      this.health = (await ctx.storage.get<PoolHealth>("health")) ?? null;
+    });
+  }
+
+  /** Creates or replaces the pool's configuration (already validated); health of unchanged upstreams is kept. */
+  async configure(pool: string, config: PoolConfig): Promise<{ pool: string; version: number; config: PoolConfig }> {
+    const version = (this.stored?.version ?? 0) + 1;
+    this.stored = { pool, version, config };
+    this.health = this.health === null ? createPoolHealth(config) : reconcile(this.health, config);
+    await this.ctx.storage.put({ config: this.stored, health: this.health });
+    if (config.healthCheck === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(Date.now());
+    return { pool, version, config };
+  }
+
+  getConfig(): { pool: string; version: number; config: PoolConfig } | null {
+    return this.stored;
+  }
+
+  /** Deletes the pool and everything it learned; false if there was none. */
+  async remove(): Promise<boolean> {
+    if (this.stored === null) return false;
+    this.stored = null;
+    this.health = null;
+    this.inFlight.clear();
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    return true;
+  }
+
+  snapshot(): PoolSnapshot | null {
+    const s = this.stored;
+    const h = this.health;
+    if (s === null || h === null) return null;
+    const now = Date.now();
+    return { pool: s.pool, version: s.version, config: s.config, upstreams: viewOf(h, s.config, now), at: now };
+  }
+
+  /** Takes an isolate's batch of outcomes and its current in-flight counts; answers the fresh snapshot. */
+  report(isolate: string, outcomes: Outcome[], inFlight: Record<string, number>): PoolSnapshot | null {
+    const s = this.stored;
+    if (s === null || this.health === null) return null;
+    const now = Date.now();
+    this.inFlight.set(isolate, { counts: inFlight, at: now });
+    if (outcomes.length > 0) {
+      this.health = applyOutcomes(this.health, s.config, outcomes, now);
+      void this.ctx.storage.put("health", this.health);
+    }
+    return this.snapshot();
+  }
+
+  /** A half-open probe slot on `upstream`'s breaker (granted here only, so the limit holds across isolates). */
+  probe(upstream: string): { allowed: boolean; snapshot: PoolSnapshot | null } {
+    if (this.stored === null || this.health === null) return { allowed: false, snapshot: null };
+    const r = acquireProbe(this.health, upstream, Date.now());
+    this.health = r.health;
+    void this.ctx.storage.put("health", this.health);
+    return { allowed: r.allowed && r.probe, snapshot: this.snapshot() };
+  }
+
+  status(): PoolStatus | null {
+    const s = this.stored;
+    const h = this.health;
+    if (s === null || h === null) return null;
+    const now = Date.now();
+    const live = [...this.inFlight.values()].filter((e) => now - e.at < IN_FLIGHT_TTL_MS);
+    const inFlight = (id: string) => live.reduce((n, e) => n + (Object.hasOwn(e.counts, id) ? (e.counts[id] ?? 0) : 0), 0);
+    return { pool: s.pool, version: s.version, algorithm: s.config.algorithm, healthCheck: s.config.healthCheck, upstreams: statusOf(h, s.config, now, inFlight) };
+  }
+
+  /** Fault injection: crash this object as a deploy or a machine failure would (what is stored survives). */
+  async crash(): Promise<void> {
+    await this.ctx.storage.sync();
+    this.ctx.abort("crashed on request");
+  }
+
+  /** Runs one round of active checks, then schedules the next. */
+  override async alarm(): Promise<void> {
+    const s = this.stored;
+    const hc = s?.config.healthCheck ?? null;
+    if (s === null || hc === null || this.checking) return;
+    this.checking = true;
+    try {
+      const results = await Promise.all(s.config.upstreams.map(async (u) => [u.id, await runCheck(u.url + hc.path, hc.timeoutMs, hc.expectedStatus)] as const));
+      // Apply to the health as it is now (reports were applied while the checks ran); the pool may
+      // have been reconfigured or deleted meanwhile: results for unknown upstreams are ignored.
+      if (this.health !== null && this.stored !== null) {
+        const now = Date.now();
+        for (const [id, r] of results) this.health = applyCheck(this.health, id, r, now);
+        await this.ctx.storage.put("health", this.health);
+      }
+    } finally {
+      this.checking = false;
+    }
+    const next = this.stored?.config.healthCheck;
+    if (next) await this.ctx.storage.setAlarm(Date.now() + next.intervalMs);
+  }
+}
+
+/** One HTTP check: passes on the expected status within the timeout. */
+async function runCheck(url: string, timeoutMs: number, expectedStatus: number): Promise<CheckResult> {
+  const started = Date.now();
+  try {
+    const res = await fetch(url, { method: "GET", redirect: "manual", signal: AbortSignal.timeout(timeoutMs), headers: { "User-Agent": "durable-cluster-health-check" } });
+    // Drain the body so the connection can be reused; a check never needs it.
+    await res.body?.cancel();
+    const latencyMs = Date.now() - started;
+    const ok = res.status === expectedStatus;
+    return { ok, status: res.status, latencyMs, error: ok ? null : `status ${res.status}, expected ${expectedStatus}` };
+  } catch (err) {
+    const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
+    return { ok: false, status: null, latencyMs: null, error: timedOut ? `no answer within ${timeoutMs} ms` : errorText(err) };
+  }
+}
+
+function errorText(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).slice(0, 200);
+}

@@ -1,0 +1,193 @@
+/**
+ * The load balancer's data path: pick an upstream, forward the request, retry another one when a try
+ * fails and retrying is safe, report every try's outcome. See src/services/lb-state.ts for how the
+ * shared health reaches this isolate.
+ */
+import { ExponentialBackoff, type IBackoff } from "cockatiel";
+import type { PoolConfig } from "../core/balancer/pool-config";
+import { deposit, tryWithdraw } from "../core/balancer/retry-budget";
+import * as breaker from "../core/health/circuit-breaker";
+import type { OutcomeKind } from "../core/health/pool-health";
+import { downstreamResponseHeaders, isIdempotentMethod, upstreamRequestHeaders, upstreamUrl } from "../core/http/proxy-headers";
+import { errorBody, HttpError } from "../http/errors";
+import { admit, candidates, local, maybeFlush, poolEntry, record, type PoolEntry } from "./lb-state";
+
+/** Request bodies up to this size (with a Content-Length) are buffered so a failed try can be replayed. */
+export const RETRY_BUFFER_BYTES = 1024 * 1024;
+
+export interface ProxyDeps {
+  env: Cloudflare.Env;
+  waitUntil: (p: Promise<unknown>) => void;
+  stateTtlMs: number;
+}
+
+/** How one try ended. */
+type Try =
+  | { kind: "response"; upstream: string; res: Response; outcome: OutcomeKind }
+  | { kind: "error"; upstream: string; outcome: "timeout" | "connect-error"; message: string };
+
+/** Proxies `req` to pool `pool`, the path below /lb/{pool} being `rest` ("" or "/..."). Never throws for upstream trouble. */
+export async function proxy(deps: ProxyDeps, pool: string, rest: string, req: Request): Promise<Response> {
+  const { env, waitUntil, stateTtlMs } = deps;
+  const e = await poolEntry(env, pool, stateTtlMs, waitUntil);
+  const config = e.snapshot.config;
+  const started = Date.now();
+  const deadline = started + config.retry.deadlineMs;
+  e.budget = deposit(e.budget, started);
+
+  const url = new URL(req.url);
+  try {
+    upstreamUrl("http://x", rest, url.search);
+  } catch (err) {
+    throw new HttpError(400, "invalid_path", err instanceof Error ? err.message : String(err));
+  }
+  const { body, replayable } = await requestBody(req);
+  const headers = upstreamRequestHeaders(req.headers, {
+    clientIp: req.headers.get("cf-connecting-ip"),
+    proto: url.protocol === "https:" ? "https" : "http",
+    host: req.headers.get("host") ?? url.host,
+  });
+  const retriesAllowed = isIdempotentMethod(req.method) || config.retry.nonIdempotent;
+  const affinityKey = affinityOf(config, req);
+
+  const tried = new Set<string>();
+  let last: Try | null = null;
+  let backoff: IBackoff<unknown> | undefined;
+  try {
+    for (let attempts = 0; ; ) {
+      const now = Date.now();
+      const picked = await pickAdmitted(env, pool, e, tried, affinityKey, now);
+      if (picked === null) return last === null ? noUpstream(e, now, "every upstream of the pool is unavailable") : finish(last, attempts, e, tried, now);
+      if (last !== null) {
+        // Retrying: the failed try's answer is dropped. Back off a little (Envoy: 25 ms base) unless the deadline is near.
+        if (last.kind === "response") await last.res.body?.cancel();
+        backoff = backoff === undefined ? RETRY_BACKOFF.next() : backoff.next(undefined);
+        const wait = Math.min(backoff.duration, deadline - Date.now() - 1);
+        if (wait > 0) await sleep(wait);
+      }
+      attempts++;
+      tried.add(picked.id);
+      const timeoutMs = Math.min(config.retry.perTryTimeoutMs, deadline - Date.now());
+      const cu = config.upstreams.find((u) => u.id === picked.id)!;
+      const t = await tryOnce(e, cu.id, upstreamUrl(cu.url, rest, url.search), req.method, headers, body, timeoutMs, picked.probe);
+      const retryable = t.kind === "error" || config.retry.retryOn.includes(t.res.status);
+      if (!retryable) return respond(t.res, t.upstream, attempts);
+      last = t;
+      const canRetry =
+        attempts < config.retry.attempts && retriesAllowed && replayable && Date.now() < deadline - 1;
+      if (!canRetry) return finish(t, attempts, e, tried, Date.now());
+      const w = tryWithdraw(e.budget, Date.now());
+      e.budget = w.state;
+      if (!w.allowed) return finish(t, attempts, e, tried, Date.now());
+    }
+  } finally {
+    maybeFlush(env, pool, e, stateTtlMs, waitUntil);
+  }
+}
+
+/** Envoy's default retry back-off (25 ms base, 250 ms cap), with cockatiel's decorrelated jitter. */
+const RETRY_BACKOFF = new ExponentialBackoff({ initialDelay: 25, maxDelay: 250 });
+
+/** Picks an upstream not yet tried whose breaker admits the request; a refused half-open one is skipped. */
+async function pickAdmitted(env: Cloudflare.Env, pool: string, e: PoolEntry, tried: Set<string>, affinityKey: string | undefined, now: number): Promise<{ id: string; probe: boolean } | null> {
+  const skip = new Set(tried);
+  for (;;) {
+    const id = e.picker.pick(candidates(e, now), { rng: Math.random, now, exclude: skip, ...(affinityKey === undefined ? {} : { affinityKey }) });
+    if (id === null) return null;
+    const a = await admit(env, pool, e, id, now);
+    if (a.allowed) return { id, probe: a.probe };
+    skip.add(id);
+  }
+}
+
+async function tryOnce(e: PoolEntry, id: string, target: string, method: string, headers: Headers, body: ArrayBuffer | ReadableStream | null, timeoutMs: number, probe: boolean): Promise<Try> {
+  const l = local(e, id);
+  const abort = new AbortController();
+  // The timer covers the wait for response headers only: once they arrive the body streams to the
+  // client for as long as it takes (an AbortSignal.timeout would cut long downloads).
+  const timer = setTimeout(() => abort.abort(), Math.max(1, timeoutMs));
+  const started = Date.now();
+  l.inFlight++;
+  let t: Try;
+  try {
+    const res = await fetch(target, { method, headers, body, redirect: "manual", signal: abort.signal });
+    const status = res.status;
+    const outcome: OutcomeKind = status === 502 || status === 503 || status === 504 ? "status-gateway" : status >= 500 ? "status-5xx" : "success";
+    t = { kind: "response", upstream: id, res, outcome };
+  } catch (err) {
+    const timedOut = abort.signal.aborted;
+    t = { kind: "error", upstream: id, outcome: timedOut ? "timeout" : "connect-error", message: timedOut ? `no response headers within ${timeoutMs} ms` : errorText(err) };
+  } finally {
+    clearTimeout(timer);
+    l.inFlight--;
+  }
+  const at = Date.now();
+  record(e, { upstream: id, kind: t.outcome, latencyMs: t.kind === "response" ? at - started : null, at, probe });
+  return t;
+}
+
+function respond(res: Response, upstream: string, attempts: number): Response {
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers: downstreamResponseHeaders(res.headers, upstream, attempts) });
+}
+
+/** The answer once no further try will be made: the last upstream answer as is, or a gateway error. */
+function finish(last: Try, attempts: number, e: PoolEntry, tried: ReadonlySet<string>, now: number): Response {
+  if (last.kind === "response") return respond(last.res, last.upstream, attempts);
+  // Nothing answered. When no upstream is left that was not tried, the pool is down: 503 with Retry-After.
+  const others = candidates(e, now).some((u) => u.available && !tried.has(u.id));
+  if (!others) return noUpstream(e, now, `the last upstream tried (${last.upstream}) failed: ${last.message}`, attempts);
+  const status = last.outcome === "timeout" ? 504 : 502;
+  const code = last.outcome === "timeout" ? "upstream_timeout" : "upstream_unreachable";
+  return Response.json(errorBody(code, `upstream ${last.upstream}: ${last.message} (after ${attempts} ${attempts === 1 ? "try" : "tries"})`), {
+    status,
+    headers: { "X-Upstream": last.upstream, "X-LB-Attempts": String(attempts) },
+  });
+}
+
+/** 503 with Retry-After: the soonest an ejected or open upstream may take traffic again (1..60 s). */
+function noUpstream(e: PoolEntry, now: number, why: string, attempts = 0): Response {
+  let soonest = Infinity;
+  for (const v of e.snapshot.upstreams) {
+    if (v.until !== null) soonest = Math.min(soonest, v.until - now);
+    const b = local(e, v.id).breaker;
+    if (breaker.statusAt(b, now) === "open") soonest = Math.min(soonest, breaker.retryAfterMs(b, now));
+  }
+  const seconds = Number.isFinite(soonest) ? Math.min(60, Math.max(1, Math.ceil(soonest / 1000))) : 1;
+  return Response.json(errorBody("no_upstream", `no upstream available: ${why}`), {
+    status: 503,
+    headers: { "Retry-After": String(seconds), "X-LB-Attempts": String(attempts) },
+  });
+}
+
+/** Buffers a small body so it can be sent again; a large or unsized one is streamed once (no retry). */
+async function requestBody(req: Request): Promise<{ body: ArrayBuffer | ReadableStream | null; replayable: boolean }> {
+  if (req.body === null || req.method === "GET" || req.method === "HEAD") return { body: null, replayable: true };
+  const length = Number(req.headers.get("content-length") ?? Number.NaN);
+  if (Number.isFinite(length) && length <= RETRY_BUFFER_BYTES) return { body: await req.arrayBuffer(), replayable: true };
+  return { body: req.body, replayable: false };
+}
+
+/** The consistent-hash key: the configured header, else the configured cookie. */
+function affinityOf(config: PoolConfig, req: Request): string | undefined {
+  if (config.algorithm !== "consistent-hash") return undefined;
+  const { header, cookie } = config.affinity;
+  if (header !== null) {
+    const v = req.headers.get(header);
+    if (v !== null) return v;
+  }
+  if (cookie !== null) {
+    for (const part of (req.headers.get("cookie") ?? "").split(";")) {
+      const eq = part.indexOf("=");
+      if (eq > 0 && part.slice(0, eq).trim() === cookie) return part.slice(eq + 1).trim();
+    }
+  }
+  return undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function errorText(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).slice(0, 200);
+}
