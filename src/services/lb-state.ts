@@ -36,6 +36,8 @@ export interface PoolEntry {
   pending: Outcome[];
   lastFlush: number;
   flushing: boolean;
+  /** A delayed report is already waiting to be sent. */
+  scheduled: boolean;
   budget: RetryBudgetState;
 }
 
@@ -88,7 +90,7 @@ export function install(pool: string, snap: PoolSnapshot, now: number): PoolEntr
   if (e === undefined) {
     const local = new Map(snap.upstreams.map((v): [string, LocalUpstream] => [v.id, { inFlight: 0, ewma: undefined, breaker: v.breaker }]));
     const budget = createRetryBudget(retryBudgetConfigOf(snap.config));
-    const fresh: PoolEntry = { snapshot: snap, fetchedAt: now, picker: createPicker(snap.config.algorithm), local, pending: [], lastFlush: now, flushing: false, budget };
+    const fresh: PoolEntry = { snapshot: snap, fetchedAt: now, picker: createPicker(snap.config.algorithm), local, pending: [], lastFlush: now, flushing: false, scheduled: false, budget };
     pools.set(pool, fresh);
     return fresh;
   }
@@ -166,11 +168,27 @@ export function record(e: PoolEntry, outcome: Outcome): void {
   e.pending.push(outcome);
 }
 
-/** Sends queued outcomes when one is urgent (a failure or probe), many are queued, or the snapshot is due. */
+/**
+ * Sends queued outcomes when one is urgent (a failure or probe) or many are queued; otherwise no later
+ * than one TTL after the previous report (a delayed send in waitUntil, so the last requests of a burst
+ * are reported too, not only when the next request comes).
+ */
 export function maybeFlush(env: Cloudflare.Env, pool: string, e: PoolEntry, ttlMs: number, waitUntil: (p: Promise<unknown>) => void): void {
   if (e.flushing || e.pending.length === 0) return;
   const urgent = e.pending.some((o) => o.probe || isFailure(o.kind));
-  if (urgent || e.pending.length >= MAX_PENDING || Date.now() - e.lastFlush >= ttlMs) waitUntil(flush(env, pool, e));
+  const wait = e.lastFlush + ttlMs - Date.now();
+  if (urgent || e.pending.length >= MAX_PENDING || wait <= 0) {
+    waitUntil(flush(env, pool, e));
+    return;
+  }
+  if (e.scheduled) return;
+  e.scheduled = true;
+  waitUntil(
+    new Promise((r) => setTimeout(r, wait)).then(() => {
+      e.scheduled = false;
+      return e.flushing || e.pending.length === 0 ? undefined : flush(env, pool, e);
+    }),
+  );
 }
 
 /** Reports the queued outcomes (and in-flight counts) and installs the snapshot that comes back. */

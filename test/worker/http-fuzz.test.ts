@@ -75,7 +75,7 @@ interface Target {
 function target(g: Gen): Target {
   const key = () => Array.from({ length: g.int(1, 3) }, () => pathSegment(g)).join("/");
   const KEY_METHODS = ["GET", "HEAD", "PUT", "DELETE"];
-  switch (g.int(0, 13)) {
+  switch (g.int(0, 16)) {
     case 0: return { path: "/healthz", allowed: ["GET", "HEAD"], adminTokenSafe: true };
     case 1: return { path: g.pick(["/openapi.json", "/docs", "/", "/favicon.ico"]), allowed: ["GET"], adminTokenSafe: true };
     case 2: return { path: "/cache/stats", allowed: ["GET"], adminTokenSafe: true };
@@ -86,6 +86,9 @@ function target(g: Gen): Target {
     case 10: return { path: `/admin/cache/shards/${g.pick(["shard-0", "shard-3", "nope", pathSegment(g)])}/${g.pick(["fault", "crash"])}`, allowed: ["POST"], adminTokenSafe: false };
     case 11: return { path: `/admin/cache/shards/${g.pick(["shard-0", "shard-5", pathSegment(g)])}/keys/${key()}`, allowed: ["GET", "PUT"], adminTokenSafe: true };
     case 12: return { path: `/${pathSegment(g)}/${pathSegment(g)}`, allowed: ["GET"], adminTokenSafe: true };
+    case 13: return { path: `/admin/lb/pools/${g.pick(["web", "pools", "Bad!", pathSegment(g)])}`, allowed: ["GET", "PUT", "DELETE"], adminTokenSafe: true };
+    case 14: return { path: `/lb/pools/${g.pick(["web", pathSegment(g)])}`, allowed: ["GET"], adminTokenSafe: true };
+    case 15: return { path: `/lb/${g.pick(["web", "nope", pathSegment(g)])}/${key()}`, allowed: [...METHODS], adminTokenSafe: true };
     default: return { path: "/cache/", allowed: KEY_METHODS, adminTokenSafe: true };
   }
 }
