@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_BREAKER_CONFIG, type BreakerConfig } from "./core/health/circuit-breaker";
 import { planRing } from "./core/ring/hash-ring";
 import { HttpError } from "./http/errors";
 
@@ -59,6 +60,13 @@ const ConfigSchema = z
     TXN_RESEND_MS: int(10, 60_000).default(1000),
     TXN_COORDINATORS: int(0, 4096).default(8),
     LB_STATE_TTL_MS: int(10, 60_000).default(1000),
+    // The breaker in front of the worker's own calls to Durable Objects (src/services/do-guard.ts).
+    DO_BREAKER_FAILURES: int(1, 1000).default(5),
+    DO_BREAKER_FAILURE_RATE: z.coerce.number().gt(0).max(1).default(0.5),
+    DO_BREAKER_MIN_REQUESTS: int(1, 100_000).default(20),
+    DO_BREAKER_WINDOW_MS: int(100, 600_000).default(10_000),
+    DO_BREAKER_OPEN_MS: int(10, 600_000).default(2000),
+    DO_BREAKER_MAX_OPEN_MS: int(10, 3_600_000).default(30_000),
   })
   .superRefine((c, ctx) => {
     if (c.CACHE_REPLICAS > c.CACHE_SHARDS)
@@ -71,6 +79,8 @@ const ConfigSchema = z
       ctx.addIssue({ code: "custom", path: ["RAFT_ELECTION_MAX_MS"], message: "must be above RAFT_ELECTION_MIN_MS" });
     if (c.RAFT_HEARTBEAT_MS >= c.RAFT_ELECTION_MIN_MS)
       ctx.addIssue({ code: "custom", path: ["RAFT_HEARTBEAT_MS"], message: "must be below RAFT_ELECTION_MIN_MS" });
+    if (c.DO_BREAKER_MAX_OPEN_MS < c.DO_BREAKER_OPEN_MS)
+      ctx.addIssue({ code: "custom", path: ["DO_BREAKER_MAX_OPEN_MS"], message: "must be at least DO_BREAKER_OPEN_MS" });
     for (const id of Object.keys(c.CACHE_SHARD_WEIGHTS)) {
       if (!/^shard-\d+$/.test(id) || Number(id.slice(6)) >= c.CACHE_SHARDS)
         ctx.addIssue({ code: "custom", path: ["CACHE_SHARD_WEIGHTS", id], message: "unknown shard id" });
@@ -122,6 +132,8 @@ export interface Config {
   raft: RaftConfig;
   txn: TxnConfig;
   lb: LbConfig;
+  /** The breaker of every Durable Object the worker calls (one per object, per isolate). */
+  doBreaker: BreakerConfig;
 }
 
 /** Parses and checks the cluster shape from `[vars]`; throws a readable error listing every bad variable. */
@@ -171,6 +183,23 @@ export function parseConfig(env: Record<string, unknown>): Config {
       coordinators: c.TXN_COORDINATORS,
     },
     lb: { stateTtlMs: c.LB_STATE_TTL_MS },
+    doBreaker: {
+      ...DEFAULT_BREAKER_CONFIG,
+      consecutiveFailures: c.DO_BREAKER_FAILURES,
+      failureRateThreshold: c.DO_BREAKER_FAILURE_RATE,
+      minimumRequests: c.DO_BREAKER_MIN_REQUESTS,
+      windowMs: c.DO_BREAKER_WINDOW_MS,
+      openMs: c.DO_BREAKER_OPEN_MS,
+      // Each opening in a row without a close lasts twice the one before, up to the maximum.
+      openBackoffMultiplier: 2,
+      maxOpenMs: c.DO_BREAKER_MAX_OPEN_MS,
+      // One probe at a time; one success closes. Every guarded call reports its outcome (its timeout
+      // bounds it), so a probe slot's own expiry matters only if the isolate dies mid-call, and then
+      // the registry goes with it.
+      halfOpenMaxProbes: 1,
+      successThreshold: 1,
+      probeTimeoutMs: 120_000,
+    },
   };
 }
 

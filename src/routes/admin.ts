@@ -8,6 +8,7 @@ import { errorBody, HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
 import { keyFromUrl, readBodyLimited } from "../http/validation";
 import { shardStub } from "../services/cache";
+import { resetGuard, shardGuardName } from "../services/do-guard";
 import { withTimeout } from "../services/replica-call";
 
 /** Admin and fault-injection routes; every one needs ADMIN_TOKEN. */
@@ -38,7 +39,11 @@ adminRoutes.openapi(
   }),
   async (c) => {
     const shard = knownShard(c, c.req.valid("param").shard);
-    return c.json(await shardStub(c.env, shard).setFault(c.req.valid("json")), 200);
+    const fault = await shardStub(c.env, shard).setFault(c.req.valid("json"));
+    // The operator says the shard is well again: this isolate stops refusing it at once instead of
+    // waiting for its breaker's next probe (other isolates still probe on their own).
+    if (fault.mode === "healthy") resetGuard(shardGuardName(shard));
+    return c.json(fault, 200);
   },
 );
 

@@ -1,10 +1,11 @@
 import type { CacheShard, ShardRecord, ShardStats, ShardWrite } from "../../durable-objects/cache-shard";
-import type { CacheConfig } from "../config";
+import { getConfig, type CacheConfig } from "../config";
 import { effectivelyLive, newestRecord, staleIndices } from "../core/cache/replica-state";
 import { compareVersions, VersionClock } from "../core/cache/version";
 import { HashRing } from "../core/ring/hash-ring";
 import { HttpError } from "../http/errors";
-import { callQuorum, withTimeout, type QuorumResult } from "./replica-call";
+import { guardedCall, ObjectAnswerError, shardGuardName, type GuardOptions } from "./do-guard";
+import { callQuorum, type QuorumResult, type ReplicaGuard } from "./replica-call";
 
 /** What a cache operation needs from its surroundings. */
 export interface CacheDeps {
@@ -51,8 +52,29 @@ export function shardStub(env: Cloudflare.Env, shard: string): DurableObjectStub
   return env.CACHE_SHARD.get(env.CACHE_SHARD.idFromName(shard));
 }
 
+/** The breaker options of shard calls (config: DO_BREAKER_*). */
+function shardGuardOptions(env: Cloudflare.Env): GuardOptions {
+  return { breaker: getConfig(env).doBreaker };
+}
+
+/** Puts every replica call of a quorum under the shard's breaker: an open one is skipped at once. */
+function replicaGuard(env: Cloudflare.Env): ReplicaGuard {
+  return { name: shardGuardName, options: shardGuardOptions(env) };
+}
+
+/**
+ * One call to a shard outside a quorum, under the shard's breaker and the timeout: an open breaker
+ * refuses at once (CircuitOpenError), which callers treat like any other failed call.
+ */
+export function shardCall<T>(env: Cloudflare.Env, shard: string, timeoutMs: number, fn: (stub: DurableObjectStub<CacheShard>) => Promise<T>): Promise<T> {
+  return guardedCall(shardGuardName(shard), timeoutMs, () => fn(shardStub(env, shard)), shardGuardOptions(env));
+}
+
+// The two refusals below are answers of a healthy replica, read from its reply: ObjectAnswerError
+// keeps them from counting against the shard's breaker.
+
 /** A replica refused a write because it already holds a newer version of the key. */
-class StaleWriteError extends Error {
+class StaleWriteError extends ObjectAnswerError {
   constructor(readonly current: string) {
     super(`replica holds a newer version (${current})`);
     this.name = "StaleWriteError";
@@ -60,7 +82,7 @@ class StaleWriteError extends Error {
 }
 
 /** A replica refused a plain write because a prepared transaction holds the key's lock. */
-class LockedError extends Error {
+class LockedError extends ObjectAnswerError {
   constructor(readonly txn: string) {
     super(`locked by transaction ${txn}`);
     this.name = "LockedError";
@@ -96,7 +118,7 @@ export async function cacheGet(deps: CacheDeps, key: string, r?: number): Promis
   const { config, env } = deps;
   const replicas = ringFor(config).preferenceList(key, config.replicas);
   const needed = resolveQuorum(config, r, "r");
-  const q = await callQuorum(replicas, needed, false, (s) => shardStub(env, s).get(key), config.replicaTimeoutMs, config.deadlineMs);
+  const q = await callQuorum(replicas, needed, false, (s) => shardStub(env, s).get(key), config.replicaTimeoutMs, config.deadlineMs, { guard: replicaGuard(env) });
   if (!q.met) throw quorumError("read", q, needed, replicas.length);
   return resolveRead(deps, key, q.results, needed, replicas.length);
 }
@@ -120,7 +142,7 @@ function resolveRead(deps: CacheDeps, key: string, replies: { shard: string; val
       contentType: newest.contentType ?? "application/octet-stream",
       expiresAt: live ? (newest.expiresAt ?? null) : null,
     };
-    deps.waitUntil(Promise.allSettled(stale.map((s) => withTimeout(shardStub(deps.env, s).put(repair), deps.config.replicaTimeoutMs))));
+    deps.waitUntil(Promise.allSettled(stale.map((s) => shardCall(deps.env, s, deps.config.replicaTimeoutMs, (stub) => stub.put(repair)))));
   }
   // An eviction marker or an expired copy as the newest version is a miss, never an older value.
   const record: ShardRecord = live ? newest : { version: newest.version, live: false };
@@ -149,7 +171,7 @@ export async function cacheGetMany(deps: CacheDeps, keys: readonly string[], r?:
   await Promise.all(
     [...byShard].map(async ([shard, indices]) => {
       try {
-        const records = await withTimeout(shardStub(env, shard).getMany(indices.map((i) => keys[i]!)), config.replicaTimeoutMs);
+        const records = await shardCall(env, shard, config.replicaTimeoutMs, (stub) => stub.getMany(indices.map((i) => keys[i]!)));
         indices.forEach((i, j) => replies[i]!.push({ shard, value: records[j]! }));
       } catch {
         // These keys lack a reply from this shard: they fall back below.
@@ -192,6 +214,7 @@ async function write(deps: CacheDeps, key: string, value: Uint8Array | null, con
       },
       config.replicaTimeoutMs,
       config.deadlineMs,
+      { guard: replicaGuard(env) },
     );
     deps.waitUntil(q.rest.then(({ results, failures }) => handOff(deps, key, version, results, failures)));
     const newer = q.failures.map((f) => f.error).filter((e): e is StaleWriteError => e instanceof StaleWriteError);
@@ -220,7 +243,7 @@ async function handOff(deps: CacheDeps, key: string, version: string, results: {
   const missed = failures.filter((f) => !(f.error instanceof StaleWriteError)).map((f) => f.shard);
   const holder = results[0]?.shard;
   if (missed.length === 0 || holder === undefined) return;
-  await withTimeout(shardStub(deps.env, holder).addHints(key, version, missed), deps.config.replicaTimeoutMs).catch(() => undefined);
+  await shardCall(deps.env, holder, deps.config.replicaTimeoutMs, (stub) => stub.addHints(key, version, missed)).catch(() => undefined);
 }
 
 /** Quorum write: sent to all N replicas at once, acknowledged at W. */
@@ -246,7 +269,7 @@ export async function allShardStats(deps: CacheDeps): Promise<ShardReport[]> {
   return Promise.all(
     config.shards.map(async ({ id }): Promise<ShardReport> => {
       try {
-        return { shard: id, reachable: true, stats: await withTimeout(shardStub(env, id).stats(), config.replicaTimeoutMs) };
+        return { shard: id, reachable: true, stats: await shardCall(env, id, config.replicaTimeoutMs, (stub) => stub.stats()) };
       } catch (err) {
         return { shard: id, reachable: false, error: err instanceof Error ? err.message : String(err) };
       }

@@ -1,7 +1,7 @@
 import { raftStub, type RaftIdentity, type RaftNode } from "../../durable-objects/raft-node";
-import type { RaftConfig } from "../config";
+import { getConfig, type RaftConfig } from "../config";
 import { HttpError } from "../http/errors";
-import { withTimeout } from "./replica-call";
+import { guardedCall, raftGuardName } from "./do-guard";
 
 /** Where this isolate last found each group's leader (a hint: wrong hints cost one redirect). */
 const leaderHints = new Map<string, string>();
@@ -14,7 +14,10 @@ type Attempt<T> = { ok: true; value: T } | { ok: false; reason: string; leader: 
 /**
  * Runs `attempt` on the group's leader: starts at the cached hint (else any member), follows
  * "not leader, try X" answers, and keeps trying across elections until the deadline. No leader in
- * time is a 503 with Retry-After, never a hang.
+ * time is a 503 with Retry-After, never a hang. Every attempt goes through the member's breaker: a
+ * member that keeps failing or timing out is refused at once, and the next member is tried after the
+ * short back-off instead of after the attempt timeout. Answers (`ok: false`, not leader, a timeout
+ * the node reports itself) are the node speaking: they never count against it.
  */
 export async function onLeader<T>(
   config: RaftConfig,
@@ -24,6 +27,7 @@ export async function onLeader<T>(
   learnsLeader = true,
 ): Promise<{ value: T; node: string }> {
   const deadline = Date.now() + config.deadlineMs;
+  const guard = { breaker: getConfig(env).doBreaker };
   let target = leaderHints.get(config.group) ?? pickMember(config, null);
   let lastReason = "no attempt";
   for (let round = 0; ; round++) {
@@ -33,7 +37,8 @@ export async function onLeader<T>(
     const timeout = Math.min(remaining, ATTEMPT_TIMEOUT_MS);
     let outcome: Attempt<T>;
     try {
-      outcome = await withTimeout(attempt(raftStub(env, config.group, target), identity, timeout), timeout + 100);
+      const stub = raftStub(env, config.group, target);
+      outcome = await guardedCall(raftGuardName(config.group, target), timeout + 100, () => attempt(stub, identity, timeout), guard);
     } catch (err) {
       outcome = { ok: false, reason: err instanceof Error ? err.message : String(err), leader: null };
     }

@@ -5,8 +5,7 @@ import { commandSpec, compileGlob, executeCommand, isKeyspaceCommand, isReadOnly
 import { HASH_CONTENT_TYPE, RedisError, STRING_CONTENT_TYPE, type Command, type Entry, type Keyspace, type Reply } from "../core/redis/types";
 import type { TxnCondition, TxnOp } from "../core/txn/types";
 import { HttpError } from "../http/errors";
-import { cacheGet, cacheGetMany, cacheSet, ringFor, shardStub, type CacheDeps, type ReadOutcome } from "./cache";
-import { withTimeout } from "./replica-call";
+import { cacheGet, cacheGetMany, cacheSet, ringFor, shardCall, type CacheDeps, type ReadOutcome } from "./cache";
 import { runTxn } from "./txn";
 
 /** One command's outcome, as the REST protocol sends it. */
@@ -308,7 +307,7 @@ async function scanStep(ctx: RedisContext, cursor: bigint, count: number): Promi
   const out: string[] = [];
   while (shardIndex < config.shards.length) {
     const shard = config.shards[shardIndex]!.id;
-    const step = await withTimeout(shardStub(env, shard).scanPage(page, Math.min(count, SCAN_PAGE_MAX)), config.replicaTimeoutMs);
+    const step = await shardCall(env, shard, config.replicaTimeoutMs, (stub) => stub.scanPage(page, Math.min(count, SCAN_PAGE_MAX)));
     if (step === null) throw new RedisError("ERR invalid cursor");
     out.push(...step.keys.filter((k) => ring.lookup(k) === shard));
     if (step.next !== null) return { keys: out, next: BigInt(shardIndex) + shards * BigInt(step.next) };
@@ -327,7 +326,7 @@ async function allKeys(ctx: RedisContext, match: ((key: string) => boolean) | nu
   for (const { id } of config.shards) {
     let after: string | null = null;
     for (;;) {
-      const page: { keys: string[]; done: boolean } = await withTimeout(shardStub(env, id).scanKeys(after, SCAN_PAGE_MAX), config.replicaTimeoutMs);
+      const page: { keys: string[]; done: boolean } = await shardCall(env, id, config.replicaTimeoutMs, (stub) => stub.scanKeys(after, SCAN_PAGE_MAX));
       for (const k of page.keys) if (ring.lookup(k) === id && (match === null || match(k))) keys.push(k);
       if (page.done || page.keys.length === 0) break;
       after = page.keys.at(-1)!;
@@ -391,7 +390,7 @@ async function flushAll(ctx: RedisContext): Promise<void> {
         let after: string | null = null;
         let skipped = 0;
         for (;;) {
-          const r: { locked: number; last: string | null; done: boolean } = await withTimeout(shardStub(env, id).flush(version, after, 500), config.deadlineMs);
+          const r: { locked: number; last: string | null; done: boolean } = await shardCall(env, id, config.deadlineMs, (stub) => stub.flush(version, after, 500));
           skipped += r.locked;
           if (r.done) return skipped;
           after = r.last;

@@ -1,4 +1,5 @@
 import { QuorumTracker } from "../core/cache/quorum";
+import { guardedCall, withTimeout, type GuardOptions } from "./do-guard";
 
 export interface ReplicaSuccess<T> {
   index: number;
@@ -19,20 +20,14 @@ export interface QuorumResult<T> {
   rest: Promise<{ results: ReplicaSuccess<T>[]; failures: ReplicaFailure[] }>;
 }
 
-export class TimeoutError extends Error {
-  constructor(ms: number) {
-    super(`no reply within ${ms} ms`);
-    this.name = "TimeoutError";
-  }
-}
+// The timeout policy lives with the breaker it feeds (do-guard.ts); re-exported for existing importers.
+export { TimeoutError, withTimeout } from "./do-guard";
 
-/** Rejects with TimeoutError if `p` has not settled in `ms`; the timer never outlives the call. */
-export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(ms)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+/** Puts every replica call of a quorum under its object's breaker (do-guard.ts). */
+export interface ReplicaGuard {
+  /** The breaker's registry name of a replica, e.g. shard-3 -> "cache/shard-3". */
+  name: (shard: string) => string;
+  options: GuardOptions;
 }
 
 /**
@@ -41,6 +36,8 @@ export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
  * before `deadlineMs`, so the whole call ends by then.
  * `eager` contacts every replica at once (writes); otherwise only as many as still needed (reads),
  * adding the next replica of the list each time one fails.
+ * With `guard`, a replica whose breaker is open fails at once (CircuitOpenError), so the next one of
+ * the list is tried without waiting for its timeout; every call's outcome is recorded on its breaker.
  */
 export function callQuorum<T>(
   replicas: readonly string[],
@@ -49,8 +46,9 @@ export function callQuorum<T>(
   call: (shard: string) => Promise<T>,
   timeoutMs: number,
   deadlineMs: number,
-  now: () => number = Date.now,
+  options: { now?: () => number; guard?: ReplicaGuard } = {},
 ): Promise<QuorumResult<T>> {
+  const { now = Date.now, guard } = options;
   const deadlineAt = now() + deadlineMs;
   return new Promise((resolve) => {
     const tracker = new QuorumTracker(replicas.length, needed, eager);
@@ -71,11 +69,19 @@ export function callQuorum<T>(
     const pump = (): void => {
       for (const index of tracker.launch()) {
         const shard = replicas[index] as string;
-        const attempt = (async () => call(shard))();
+        // Each call's timeout is capped by what is left of the deadline, so the whole call ends by
+        // the deadline without a timer of its own.
+        const ms = Math.max(1, Math.min(timeoutMs, deadlineAt - now()));
+        // Started only once the breaker (if any) allows it: an open one refuses without calling.
+        const start = (): Promise<T> => {
+          const attempt = (async () => call(shard))();
+          // A call that loses the race to its timeout still settles later; keep it from surfacing as unhandled.
+          attempt.catch(() => undefined);
+          return attempt;
+        };
+        const outcome = guard === undefined ? withTimeout(start(), ms) : guardedCall(guard.name(shard), ms, start, guard.options);
         launched.push(
-          // Each call's timeout is capped by what is left of the deadline, so the whole call ends by
-          // the deadline without a timer of its own.
-          withTimeout(attempt, Math.max(1, Math.min(timeoutMs, deadlineAt - now()))).then(
+          outcome.then(
             (value) => {
               tracker.ack(index);
               results.push({ index, shard, value });
@@ -90,8 +96,6 @@ export function callQuorum<T>(
             else finish();
           }),
         );
-        // A call that lost the race to its timeout still settles later; keep it from surfacing as unhandled.
-        attempt.catch(() => undefined);
       }
       if (tracker.outcome() !== "pending") finish();
     };

@@ -1,0 +1,166 @@
+import { createBreaker, onFailure, onSuccess, retryAfterMs, statusAt, tryAcquire, type BreakerConfig, type BreakerState, type BreakerStatus } from "../core/health/circuit-breaker";
+
+// Guards the worker's own calls to Durable Objects (cache shards, Raft nodes) with the load balancer's
+// breaker and a timeout, so a sick object fails fast instead of stalling every request that touches it.
+//
+// The breakers live in this module's memory: one registry per isolate. Isolates share no memory, so
+// each learns on its own that an object is sick (after `consecutiveFailures` of its own calls) and
+// probes it on its own when the open time is up. That is acceptable here, unlike for the load
+// balancer's upstreams, whose breaker state the UpstreamPool object shares: the thing protected is
+// the Durable Object itself, so there is no other object to hold shared state that would not be one
+// more round trip on every call, and the cost of learning alone is a few slow calls per isolate.
+// The registry holds one small entry per object name (shards and Raft members: bounded by the config).
+
+/** A call refused at once because the object's breaker is open (or its half-open probe is taken). */
+export class CircuitOpenError extends Error {
+  constructor(
+    readonly target: string,
+    /** When this isolate will let a call through again (a probe), from now. */
+    readonly retryAfterMs: number,
+  ) {
+    super(`circuit open for ${target}: not called (retry in ${retryAfterMs} ms)`);
+    this.name = "CircuitOpenError";
+  }
+}
+
+export class TimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no reply within ${ms} ms`);
+    this.name = "TimeoutError";
+  }
+}
+
+/** Rejects with TimeoutError if `p` has not settled in `ms`; the timer never outlives the call. */
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(ms)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * An error a caller raises after the object answered, to report what the answer means (a replica
+ * holds a newer version, a key is locked): the object is healthy, so it never counts as a failure.
+ */
+export class ObjectAnswerError extends Error {}
+
+/** How one call's outcome counts for the object's breaker. */
+export type Verdict = "failure" | "answer";
+
+/** The properties workerd sets on an error that crossed a Durable Object call. */
+interface DurableObjectErrorFlags {
+  remote?: unknown;
+  retryable?: unknown;
+  overloaded?: unknown;
+  durableObjectReset?: unknown;
+}
+
+/**
+ * Whether an error from a call says the object is sick. Failures: no reply in time (TimeoutError);
+ * the runtime's own errors about the object (`retryable`: the connection was lost or the object could
+ * not be reached; `overloaded`; `durableObjectReset`: it was reset or broke, e.g. ctx.abort()); and an
+ * exception thrown by the object's own code (`remote`), because the objects guarded here give every
+ * application answer as a return value (`{ applied: false }`, `{ ok: false, reason }`, `locked`), so a
+ * throw means the object could not serve the call (storage failure, an injected "down" fault). A
+ * caller whose object throws on purpose passes `isAnswer` to say which throws are answers.
+ * Answers: everything else. Errors marked ObjectAnswerError, and any error without the runtime's flags,
+ * were raised in this isolate (interpreting a reply, serializing arguments, a bug of ours): the object
+ * is not to blame, and a caller's mistake must never look like a sick object.
+ */
+export function classify(err: unknown, isAnswer?: (err: unknown) => boolean): Verdict {
+  if (err instanceof TimeoutError) return "failure";
+  if (err instanceof ObjectAnswerError) return "answer";
+  if (isAnswer?.(err)) return "answer";
+  if (typeof err === "object" && err !== null) {
+    const flags = err as DurableObjectErrorFlags;
+    if (flags.retryable === true || flags.overloaded === true || flags.durableObjectReset === true || flags.remote === true) return "failure";
+  }
+  return "answer";
+}
+
+export interface GuardOptions {
+  /** The breaker's configuration (config.ts: `doBreaker`); the core's defaults otherwise. */
+  breaker?: Partial<BreakerConfig>;
+  /** Throws of the object's own code that are application answers, not sickness (see `classify`). */
+  isAnswer?: (err: unknown) => boolean;
+  now?: () => number;
+}
+
+interface Guard {
+  state: BreakerState;
+  /** The options object the breaker was made from: a different one (another config) starts afresh. */
+  source: Partial<BreakerConfig> | undefined;
+}
+
+const guards = new Map<string, Guard>();
+
+function guardFor(name: string, breaker: Partial<BreakerConfig> | undefined): Guard {
+  let g = guards.get(name);
+  if (g === undefined || (g.source !== breaker && JSON.stringify(g.source) !== JSON.stringify(breaker))) {
+    g = { state: createBreaker(breaker), source: breaker };
+    guards.set(name, g);
+  }
+  return g;
+}
+
+/**
+ * Calls `fn` (one call to the object `name`, e.g. "cache/shard-3" or "raft/main/n2") under the
+ * object's breaker and a timeout. An open breaker refuses at once with CircuitOpenError, without
+ * calling. Otherwise the outcome is recorded: a timeout or a failure (see `classify`) counts against
+ * the object, anything else for it; then the reply or the error is passed on unchanged.
+ */
+export async function guardedCall<T>(name: string, timeoutMs: number, fn: () => Promise<T>, options: GuardOptions = {}): Promise<T> {
+  const now = options.now ?? Date.now;
+  const guard = guardFor(name, options.breaker);
+  const at = now();
+  const acquired = tryAcquire(guard.state, at);
+  guard.state = acquired.state;
+  if (!acquired.allowed) throw new CircuitOpenError(name, retryAfterMs(acquired.state, at));
+  const record = (verdict: Verdict) => {
+    // The state may have moved on while the call ran (other calls' outcomes): apply to the current one.
+    const g = guards.get(name) ?? guard;
+    g.state = verdict === "failure" ? onFailure(g.state, now(), acquired.probe) : onSuccess(g.state, now(), acquired.probe);
+  };
+  try {
+    const value = await withTimeout((async () => fn())(), timeoutMs);
+    record("answer");
+    return value;
+  } catch (err) {
+    record(classify(err, options.isAnswer));
+    throw err;
+  }
+}
+
+export interface GuardReport {
+  name: string;
+  status: BreakerStatus;
+  consecutiveFailures: number;
+  retryAfterMs: number;
+}
+
+/** What this isolate's breaker thinks of one object now (closed if it was never called). */
+export function guardStatus(name: string, now: number = Date.now()): GuardReport {
+  const g = guards.get(name);
+  if (g === undefined) return { name, status: "closed", consecutiveFailures: 0, retryAfterMs: 0 };
+  return { name, status: statusAt(g.state, now), consecutiveFailures: g.state.consecutiveFailures, retryAfterMs: retryAfterMs(g.state, now) };
+}
+
+/**
+ * Forgets one object's breaker in this isolate: it is closed and empty again. For an operator who
+ * knows better than the breaker (the admin route that heals an injected fault); other isolates still
+ * find out through their own half-open probe.
+ */
+export function resetGuard(name: string): void {
+  guards.delete(name);
+}
+
+/** Forgets every breaker of this isolate (tests). */
+export function resetGuards(): void {
+  guards.clear();
+}
+
+/** The registry name of a cache shard's breaker. */
+export const shardGuardName = (shard: string): string => `cache/${shard}`;
+/** The registry name of a Raft member's breaker. */
+export const raftGuardName = (group: string, node: string): string => `raft/${group}/${node}`;
