@@ -6,9 +6,9 @@
  * - Outcomes of proxied tries are applied at once to the isolate's own copy (its breakers and latency
  *   estimates react on the next request) and queued for the object: failures and probe results are
  *   sent right away (in waitUntil, after the response), successes in batches at most every TTL.
- * - Each report comes back with the object's merged verdicts (ejections, checks, breakers fed by every
- *   isolate), which this isolate merges into its copy: the breakers' state is a join-semilattice
- *   (src/core/health/circuit-breaker.ts `merge`), so copies that cross in flight are harmless.
+ * - Each report comes back with the object's verdicts (ejections, checks, breakers fed by every
+ *   isolate), which replace this isolate's copy; its own outcomes not reported yet are replayed on top
+ *   (see `install` for why this is not a merge).
  * - If the object cannot be reached, the isolate keeps routing with the last snapshot (fail static).
  */
 import { type UpstreamPool, type PoolSnapshot, poolStub } from "../../durable-objects/upstream-pool";
@@ -35,9 +35,12 @@ export interface PoolEntry {
   local: Map<string, LocalUpstream>;
   pending: Outcome[];
   lastFlush: number;
+  /** A report is in flight. */
   flushing: boolean;
-  /** A delayed report is already waiting to be sent. */
+  /** A follow-up report is waiting for the queue to be due (one TTL after the last report). */
   scheduled: boolean;
+  /** A follow-up report is waiting for the report in flight to come back (the queue is due already). */
+  behindReport: boolean;
   budget: RetryBudgetState;
 }
 
@@ -47,6 +50,8 @@ const POOL_CALL_TIMEOUT_MS = 2_000;
 const MAX_PENDING = 256;
 /** A snapshot this many TTLs old is not trusted without asking the object first. */
 const HARD_STALE_TTLS = 30;
+/** How often a follow-up report looks whether the report in flight is back. */
+const REPORT_POLL_MS = 5;
 
 const pools = new Map<string, PoolEntry>();
 let isolateId: string | undefined;
@@ -81,16 +86,20 @@ export async function poolEntry(env: Cloudflare.Env, pool: string, ttlMs: number
 }
 
 /**
- * Installs a snapshot from the object. A new config version rebuilds the picker and takes the object's
- * breakers as they are (their settings may have changed); otherwise breakers are merged. The entry and
- * its per-upstream objects are updated in place: requests in flight hold them and count down on them.
+ * Installs a snapshot from the object. A new config version rebuilds the picker. Each breaker becomes
+ * the object's (which has applied every outcome reported so far, from every isolate) with this
+ * isolate's outcomes not yet reported replayed on top. Not `breaker.merge`: the object files an
+ * outcome in its rolling window when the report arrives, this isolate when the try ended, so one
+ * failure can sit in different buckets of the two copies, and a bucket-wise max counts it twice (enough
+ * to open a failure-rate breaker early). The entry and its per-upstream objects are updated in place:
+ * requests in flight hold them and count down on them.
  */
 export function install(pool: string, snap: PoolSnapshot, now: number): PoolEntry {
   const e = pools.get(pool);
   if (e === undefined) {
-    const local = new Map(snap.upstreams.map((v): [string, LocalUpstream] => [v.id, { inFlight: 0, ewma: undefined, breaker: v.breaker }]));
+    const local = new Map(snap.upstreams.map((v): [string, LocalUpstream] => [v.id, { inFlight: 0, ewma: undefined, breaker: v.breaker }])); // nothing pending yet
     const budget = createRetryBudget(retryBudgetConfigOf(snap.config));
-    const fresh: PoolEntry = { snapshot: snap, fetchedAt: now, picker: createPicker(snap.config.algorithm), local, pending: [], lastFlush: now, flushing: false, scheduled: false, budget };
+    const fresh: PoolEntry = { snapshot: snap, fetchedAt: now, picker: createPicker(snap.config.algorithm), local, pending: [], lastFlush: now, flushing: false, scheduled: false, behindReport: false, budget };
     pools.set(pool, fresh);
     return fresh;
   }
@@ -104,11 +113,17 @@ export function install(pool: string, snap: PoolSnapshot, now: number): PoolEntr
   e.snapshot = snap;
   e.fetchedAt = now;
   for (const v of snap.upstreams) {
+    let b = v.breaker;
+    for (const o of e.pending) if (o.upstream === v.id) b = applyToBreaker(b, o);
     const l = e.local.get(v.id);
-    if (l === undefined) e.local.set(v.id, { inFlight: 0, ewma: undefined, breaker: v.breaker });
-    else l.breaker = reconfigured ? v.breaker : breaker.merge(l.breaker, v.breaker);
+    if (l === undefined) e.local.set(v.id, { inFlight: 0, ewma: undefined, breaker: b });
+    else l.breaker = b;
   }
   return e;
+}
+
+function applyToBreaker(b: breaker.BreakerState, o: Outcome): breaker.BreakerState {
+  return isFailure(o.kind) ? breaker.onFailure(b, o.at, o.probe) : breaker.onSuccess(b, o.at, o.probe);
 }
 
 /** Forgets this isolate's copy (after the pool is deleted or replaced through this isolate). */
@@ -150,6 +165,9 @@ export async function admit(env: Cloudflare.Env, pool: string, e: PoolEntry, id:
   const status = breaker.statusAt(l.breaker, now);
   if (status === "closed") return { allowed: true, probe: false };
   if (status === "open") return { allowed: false, probe: false };
+  // Half-open with every probe slot taken, as far as this isolate's copy knows: refuse without asking
+  // (the copy is the object's as of the last snapshot, which shows the slots the object granted).
+  if (l.breaker.status === "half-open" && breaker.retryAfterMs(l.breaker, now) > 0) return { allowed: false, probe: false };
   try {
     const r = await withTimeout(poolStub(env, pool).probe(id), POOL_CALL_TIMEOUT_MS);
     if (r.snapshot !== null) install(pool, r.snapshot, Date.now());
@@ -162,8 +180,7 @@ export async function admit(env: Cloudflare.Env, pool: string, e: PoolEntry, id:
 /** Records one finished try in this isolate's copy and queues it for the pool object. */
 export function record(e: PoolEntry, outcome: Outcome): void {
   const l = local(e, outcome.upstream);
-  const failed = isFailure(outcome.kind);
-  l.breaker = failed ? breaker.onFailure(l.breaker, outcome.at, outcome.probe) : breaker.onSuccess(l.breaker, outcome.at, outcome.probe);
+  l.breaker = applyToBreaker(l.breaker, outcome);
   if (outcome.latencyMs !== null) l.ewma = observeLatency(l.ewma, outcome.latencyMs, outcome.at);
   e.pending.push(outcome);
 }
@@ -171,24 +188,46 @@ export function record(e: PoolEntry, outcome: Outcome): void {
 /**
  * Sends queued outcomes when one is urgent (a failure or probe) or many are queued; otherwise no later
  * than one TTL after the previous report (a delayed send in waitUntil, so the last requests of a burst
- * are reported too, not only when the next request comes).
+ * are reported too, not only when the next request comes). A report carries only what was queued when
+ * it left: what is queued while it is in flight is sent by a follow-up once it is back.
  */
 export function maybeFlush(env: Cloudflare.Env, pool: string, e: PoolEntry, ttlMs: number, waitUntil: (p: Promise<unknown>) => void): void {
-  if (e.flushing || e.pending.length === 0) return;
-  const urgent = e.pending.some((o) => o.probe || isFailure(o.kind));
-  const wait = e.lastFlush + ttlMs - Date.now();
-  if (urgent || e.pending.length >= MAX_PENDING || wait <= 0) {
+  if (e.pending.length === 0) return;
+  if (!due(e, ttlMs, Date.now())) {
+    if (!e.scheduled) waitUntil(followUp(env, pool, e, ttlMs, "scheduled"));
+  } else if (!e.flushing) {
     waitUntil(flush(env, pool, e));
-    return;
+  } else if (!e.behindReport) {
+    waitUntil(followUp(env, pool, e, ttlMs, "behindReport"));
   }
-  if (e.scheduled) return;
-  e.scheduled = true;
-  waitUntil(
-    new Promise((r) => setTimeout(r, wait)).then(() => {
-      e.scheduled = false;
-      return e.flushing || e.pending.length === 0 ? undefined : flush(env, pool, e);
-    }),
-  );
+}
+
+/** Whether the queue should go now: it holds a failure or probe result, it is long, or a TTL has passed. */
+function due(e: PoolEntry, ttlMs: number, now: number): boolean {
+  return e.pending.length >= MAX_PENDING || now - e.lastFlush >= ttlMs || e.pending.some((o) => o.probe || isFailure(o.kind));
+}
+
+/**
+ * A follow-up report, marked by `flag` while it waits: sends the queue once it is due and no report is
+ * in flight (nothing, if another report took the queue meanwhile). The report in flight belongs to
+ * another request, so it is looked at again after a short sleep rather than awaited: a promise of one
+ * request awaited by another is cancelled if the first one ends.
+ */
+async function followUp(env: Cloudflare.Env, pool: string, e: PoolEntry, ttlMs: number, flag: "scheduled" | "behindReport"): Promise<void> {
+  e[flag] = true;
+  try {
+    for (;;) {
+      if (e.pending.length === 0) return;
+      const now = Date.now();
+      if (!due(e, ttlMs, now)) await sleep(e.lastFlush + ttlMs - now);
+      else if (e.flushing) await sleep(REPORT_POLL_MS);
+      else break;
+    }
+  } finally {
+    // Cleared before the report leaves: what is queued while it is in flight needs a follow-up of its own.
+    e[flag] = false;
+  }
+  await flush(env, pool, e);
 }
 
 /** Reports the queued outcomes (and in-flight counts) and installs the snapshot that comes back. */
@@ -208,4 +247,8 @@ async function flush(env: Cloudflare.Env, pool: string, e: PoolEntry): Promise<v
   } finally {
     e.flushing = false;
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
