@@ -59,7 +59,9 @@ export class UpstreamPool extends DurableObject<Cloudflare.Env> {
 
   /** Creates or replaces the pool's configuration (already validated); health of unchanged upstreams is kept. */
   async configure(pool: string, config: PoolConfig): Promise<{ pool: string; version: number; config: PoolConfig }> {
-    const version = (this.stored?.version ?? 0) + 1;
+    // Versions keep growing across a delete: isolates rebuild their picker only when it changes.
+    const last = this.stored?.version ?? (await this.ctx.storage.get<number>("lastVersion")) ?? 0;
+    const version = last + 1;
     this.stored = { pool, version, config };
     this.health = this.health === null ? createPoolHealth(config) : reconcile(this.health, config);
     await this.ctx.storage.put({ config: this.stored, health: this.health });
@@ -75,11 +77,13 @@ export class UpstreamPool extends DurableObject<Cloudflare.Env> {
   /** Deletes the pool and everything it learned; false if there was none. */
   async remove(): Promise<boolean> {
     if (this.stored === null) return false;
+    const version = this.stored.version;
     this.stored = null;
     this.health = null;
     this.inFlight.clear();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
+    await this.ctx.storage.put("lastVersion", version);
     return true;
   }
 
@@ -97,6 +101,7 @@ export class UpstreamPool extends DurableObject<Cloudflare.Env> {
     if (s === null || this.health === null) return null;
     const now = Date.now();
     this.inFlight.set(isolate, { counts: inFlight, at: now });
+    for (const [id, e] of this.inFlight) if (now - e.at >= IN_FLIGHT_TTL_MS) this.inFlight.delete(id);
     if (outcomes.length > 0) {
       this.health = applyOutcomes(this.health, s.config, outcomes, now);
       void this.ctx.storage.put("health", this.health);
@@ -136,19 +141,24 @@ export class UpstreamPool extends DurableObject<Cloudflare.Env> {
     if (s === null || hc === null || this.checking) return;
     this.checking = true;
     try {
-      const results = await Promise.all(s.config.upstreams.map(async (u) => [u.id, await runCheck(u.url + hc.path, hc.timeoutMs, hc.expectedStatus)] as const));
+      const results = await Promise.all(s.config.upstreams.map(async (u) => [u.id, u.url, await runCheck(u.url + hc.path, hc.timeoutMs, hc.expectedStatus)] as const));
       // Apply to the health as it is now (reports were applied while the checks ran); the pool may
-      // have been reconfigured or deleted meanwhile: results for unknown upstreams are ignored.
-      if (this.health !== null && this.stored !== null) {
+      // have been reconfigured or deleted meanwhile: results for upstreams that are gone or now point
+      // elsewhere are dropped.
+      const current = this.stored;
+      if (this.health !== null && current !== null) {
         const now = Date.now();
-        for (const [id, r] of results) this.health = applyCheck(this.health, id, r, now);
+        for (const [id, url, r] of results) {
+          if (current.config.upstreams.some((u) => u.id === id && u.url === url)) this.health = applyCheck(this.health, id, r, now);
+        }
         await this.ctx.storage.put("health", this.health);
       }
     } finally {
       this.checking = false;
+      // Rescheduled whatever happened above, so one failed write cannot stop the checks for good.
+      const next = this.stored?.config.healthCheck;
+      if (next) await this.ctx.storage.setAlarm(Date.now() + next.intervalMs);
     }
-    const next = this.stored?.config.healthCheck;
-    if (next) await this.ctx.storage.setAlarm(Date.now() + next.intervalMs);
   }
 }
 

@@ -59,7 +59,8 @@ const ConfigSchema = z
     TXN_INQUIRY_AFTER_MS: int(50, 600_000).default(1000),
     TXN_RESEND_MS: int(10, 60_000).default(1000),
     TXN_COORDINATORS: int(0, 4096).default(8),
-    LB_STATE_TTL_MS: int(10, 60_000).default(1000),
+    // At most 20 s: a delayed report runs in waitUntil, which Cloudflare ends 30 s after the response.
+    LB_STATE_TTL_MS: int(10, 20_000).default(1000),
     // The breaker in front of the worker's own calls to Durable Objects (src/services/do-guard.ts).
     DO_BREAKER_FAILURES: int(1, 1000).default(5),
     DO_BREAKER_FAILURE_RATE: z.coerce.number().gt(0).max(1).default(0.5),

@@ -175,7 +175,8 @@ async function proxied(c: Context<AppEnv>): Promise<Response> {
   const pool = poolName(c);
   // From the raw URL: the path below /lb/{pool} goes upstream exactly as the client sent it.
   const path = new URL(c.req.url).pathname;
-  const rest = path.slice(`/lb/${pool}`.length);
+  // The first segment is the pool however it was spelled (Hono decodes `pool`; `%65` is `e`).
+  const rest = path.replace(/^\/lb\/[^/]*/, "");
   const ttl = getConfig(c.env).lb.stateTtlMs;
   return proxy({ env: c.env, waitUntil: (p) => c.executionCtx.waitUntil(p), stateTtlMs: ttl }, pool, rest, c.req.raw);
 }

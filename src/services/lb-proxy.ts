@@ -10,7 +10,7 @@ import * as breaker from "../core/health/circuit-breaker";
 import type { OutcomeKind } from "../core/health/pool-health";
 import { downstreamResponseHeaders, isIdempotentMethod, upstreamRequestHeaders, upstreamUrl } from "../core/http/proxy-headers";
 import { errorBody, HttpError } from "../http/errors";
-import { admit, candidates, local, maybeFlush, poolEntry, record, type PoolEntry } from "./lb-state";
+import { admit, candidates, hold, local, maybeFlush, poolEntry, record, type PoolEntry } from "./lb-state";
 
 /** Request bodies up to this size (with a Content-Length) are buffered so a failed try can be replayed. */
 export const RETRY_BUFFER_BYTES = 1024 * 1024;
@@ -24,7 +24,15 @@ export interface ProxyDeps {
 /** How one try ended. */
 type Try =
   | { kind: "response"; upstream: string; res: Response; outcome: OutcomeKind }
-  | { kind: "error"; upstream: string; outcome: "timeout" | "connect-error"; message: string };
+  | { kind: "error"; upstream: string; outcome: "timeout" | "connect-error"; message: string }
+  | { kind: "client-gone"; res: Response };
+
+/** A request body: buffered (replayable) or a stream sent once. */
+interface RequestBody {
+  buffered: ArrayBuffer | null;
+  stream: ReadableStream | null;
+  replayable: boolean;
+}
 
 /** Proxies `req` to pool `pool`, the path below /lb/{pool} being `rest` ("" or "/..."). Never throws for upstream trouble. */
 export async function proxy(deps: ProxyDeps, pool: string, rest: string, req: Request): Promise<Response> {
@@ -41,7 +49,7 @@ export async function proxy(deps: ProxyDeps, pool: string, rest: string, req: Re
   } catch (err) {
     throw new HttpError(400, "invalid_path", err instanceof Error ? err.message : String(err));
   }
-  const { body, replayable } = await requestBody(req);
+  const body = await requestBody(req);
   const headers = upstreamRequestHeaders(req.headers, {
     clientIp: req.headers.get("cf-connecting-ip"),
     proto: url.protocol === "https:" ? "https" : "http",
@@ -51,15 +59,27 @@ export async function proxy(deps: ProxyDeps, pool: string, rest: string, req: Re
   const affinityKey = affinityOf(config, req);
 
   const tried = new Set<string>();
-  let last: Try | null = null;
+  let last: Exclude<Try, { kind: "client-gone" }> | null = null;
   let backoff: IBackoff<unknown> | undefined;
   try {
     for (let attempts = 0; ; ) {
       const now = Date.now();
-      const picked = await pickAdmitted(env, pool, e, tried, affinityKey, now);
-      if (picked === null) return last === null ? noUpstream(e, now, "every upstream of the pool is unavailable") : finish(last, attempts, e, tried, now);
+      if (now >= deadline - 1) return last === null ? noUpstream(e, now, `the deadline of ${config.retry.deadlineMs} ms passed`) : finish(last, attempts, e, tried, now);
+      const picked = await pickAdmitted(env, pool, e, tried, affinityKey, now, deadline);
+      // The snapshot may have changed under this request (another isolate reconfigured the pool):
+      // the upstream is looked up in the current one, and one that is gone is simply not tried.
+      const cu = picked === null ? undefined : e.snapshot.config.upstreams.find((u) => u.id === picked.id);
+      if (picked !== null && cu === undefined) {
+        tried.add(picked.id);
+        continue;
+      }
+      if (picked === null || cu === undefined) return last === null ? noUpstream(e, now, "every upstream of the pool is unavailable") : finish(last, attempts, e, tried, now);
       if (last !== null) {
-        // Retrying: the failed try's answer is dropped. Back off a little (Envoy: 25 ms base) unless the deadline is near.
+        // A retry: only now that there is somewhere to send it is the budget spent.
+        const w = tryWithdraw(e.budget, Date.now());
+        e.budget = w.state;
+        if (!w.allowed) return finish(last, attempts, e, tried, Date.now());
+        // The failed try's answer is dropped. Back off a little (Envoy: 25 ms base) unless the deadline is near.
         if (last.kind === "response") await last.res.body?.cancel();
         backoff = backoff === undefined ? RETRY_BACKOFF.next() : backoff.next(undefined);
         const wait = Math.min(backoff.duration, deadline - Date.now() - 1);
@@ -67,18 +87,13 @@ export async function proxy(deps: ProxyDeps, pool: string, rest: string, req: Re
       }
       attempts++;
       tried.add(picked.id);
-      const timeoutMs = Math.min(config.retry.perTryTimeoutMs, deadline - Date.now());
-      const cu = config.upstreams.find((u) => u.id === picked.id)!;
-      const t = await tryOnce(e, cu.id, upstreamUrl(cu.url, rest, url.search), req.method, headers, body, timeoutMs, picked.probe);
+      const t = await tryOnce(e, cu.id, upstreamUrl(cu.url, rest, url.search), req.method, headers, body, config.retry.perTryTimeoutMs, deadline, picked.probe);
+      if (t.kind === "client-gone") return t.res;
       const retryable = t.kind === "error" || config.retry.retryOn.includes(t.res.status);
       if (!retryable) return respond(t.res, t.upstream, attempts);
       last = t;
-      const canRetry =
-        attempts < config.retry.attempts && retriesAllowed && replayable && Date.now() < deadline - 1;
+      const canRetry = attempts < config.retry.attempts && retriesAllowed && body.replayable;
       if (!canRetry) return finish(t, attempts, e, tried, Date.now());
-      const w = tryWithdraw(e.budget, Date.now());
-      e.budget = w.state;
-      if (!w.allowed) return finish(t, attempts, e, tried, Date.now());
     }
   } finally {
     maybeFlush(env, pool, e, stateTtlMs, waitUntil);
@@ -89,41 +104,80 @@ export async function proxy(deps: ProxyDeps, pool: string, rest: string, req: Re
 const RETRY_BACKOFF = new ExponentialBackoff({ initialDelay: 25, maxDelay: 250 });
 
 /** Picks an upstream not yet tried whose breaker admits the request; a refused half-open one is skipped. */
-async function pickAdmitted(env: Cloudflare.Env, pool: string, e: PoolEntry, tried: Set<string>, affinityKey: string | undefined, now: number): Promise<{ id: string; probe: boolean } | null> {
+async function pickAdmitted(env: Cloudflare.Env, pool: string, e: PoolEntry, tried: Set<string>, affinityKey: string | undefined, now: number, deadline: number): Promise<{ id: string; probe: boolean } | null> {
   const skip = new Set(tried);
   for (;;) {
     const id = e.picker.pick(candidates(e, now), { rng: Math.random, now, exclude: skip, ...(affinityKey === undefined ? {} : { affinityKey }) });
     if (id === null) return null;
-    const a = await admit(env, pool, e, id, now);
+    const a = await admit(env, pool, e, id, now, deadline - Date.now());
     if (a.allowed) return { id, probe: a.probe };
     skip.add(id);
   }
 }
 
-async function tryOnce(e: PoolEntry, id: string, target: string, method: string, headers: Headers, body: ArrayBuffer | ReadableStream | null, timeoutMs: number, probe: boolean): Promise<Try> {
-  const l = local(e, id);
+/**
+ * One try. Two clocks: the per-try timeout covers the wait for response headers and starts once the
+ * request body is sent (a slow upload is the client's doing, not the upstream's); the request's
+ * deadline covers everything. A try cut short by the deadline, by a failed upload or by a client that
+ * went away says nothing about the upstream and is not recorded against it.
+ */
+async function tryOnce(e: PoolEntry, id: string, target: string, method: string, headers: Headers, body: RequestBody, perTryMs: number, deadline: number, probe: boolean): Promise<Try> {
   const abort = new AbortController();
-  // The timer covers the wait for response headers only: once they arrive the body streams to the
-  // client for as long as it takes (an AbortSignal.timeout would cut long downloads).
-  const timer = setTimeout(() => abort.abort(), Math.max(1, timeoutMs));
+  let cause: "per-try" | "deadline" | null = null;
+  let perTry: ReturnType<typeof setTimeout> | undefined;
+  const startPerTry = () => {
+    perTry ??= setTimeout(() => {
+      cause ??= "per-try";
+      abort.abort();
+    }, Math.max(1, perTryMs));
+  };
+  const atDeadline = setTimeout(() => {
+    cause ??= "deadline";
+    abort.abort();
+  }, Math.max(1, deadline - Date.now()));
+  const upload = body.stream === null ? null : watchUpload(body.stream, startPerTry);
+  if (upload === null) startPerTry();
   const started = Date.now();
-  l.inFlight++;
+  const release = hold(e, id, started);
   let t: Try;
   try {
-    const res = await fetch(target, { method, headers, body, redirect: "manual", signal: abort.signal });
+    const res = await fetch(target, { method, headers, body: upload?.stream ?? body.buffered, redirect: "manual", signal: abort.signal });
     const status = res.status;
     const outcome: OutcomeKind = status === 502 || status === 503 || status === 504 ? "status-gateway" : status >= 500 ? "status-5xx" : "success";
     t = { kind: "response", upstream: id, res, outcome };
   } catch (err) {
+    if (upload?.failed()) {
+      return { kind: "client-gone", res: Response.json(errorBody("body_incomplete", "the request body could not be read to its end (the client stopped sending it)"), { status: 400 }) };
+    }
     const timedOut = abort.signal.aborted;
-    t = { kind: "error", upstream: id, outcome: timedOut ? "timeout" : "connect-error", message: timedOut ? `no response headers within ${timeoutMs} ms` : errorText(err) };
+    const message = !timedOut ? errorText(err) : cause === "deadline" ? "the request's deadline passed" : `no response headers within ${perTryMs} ms`;
+    t = { kind: "error", upstream: id, outcome: timedOut ? "timeout" : "connect-error", message };
+    // Neither the deadline nor an unfinished upload is the upstream's fault: not recorded.
+    if (timedOut && (cause === "deadline" || (upload !== null && !upload.done()))) return t;
   } finally {
-    clearTimeout(timer);
-    l.inFlight--;
+    clearTimeout(perTry);
+    clearTimeout(atDeadline);
+    release();
   }
   const at = Date.now();
   record(e, { upstream: id, kind: t.outcome, latencyMs: t.kind === "response" ? at - started : null, at, probe });
   return t;
+}
+
+/** Passes a streamed body through, noting when it has been sent to its end (then `onSent`) or failed. */
+function watchUpload(source: ReadableStream, onSent: () => void): { stream: ReadableStream; done: () => boolean; failed: () => boolean } {
+  let done = false;
+  let failed = false;
+  const pass = new TransformStream({
+    flush() {
+      done = true;
+      onSent();
+    },
+  });
+  source.pipeTo(pass.writable).catch(() => {
+    failed = true;
+  });
+  return { stream: pass.readable, done: () => done, failed: () => failed };
 }
 
 function respond(res: Response, upstream: string, attempts: number): Response {
@@ -131,7 +185,7 @@ function respond(res: Response, upstream: string, attempts: number): Response {
 }
 
 /** The answer once no further try will be made: the last upstream answer as is, or a gateway error. */
-function finish(last: Try, attempts: number, e: PoolEntry, tried: ReadonlySet<string>, now: number): Response {
+function finish(last: Exclude<Try, { kind: "client-gone" }>, attempts: number, e: PoolEntry, tried: ReadonlySet<string>, now: number): Response {
   if (last.kind === "response") return respond(last.res, last.upstream, attempts);
   // Nothing answered. When no upstream is left that was not tried, the pool is down: 503 with Retry-After.
   const others = candidates(e, now).some((u) => u.available && !tried.has(u.id));
@@ -160,11 +214,11 @@ function noUpstream(e: PoolEntry, now: number, why: string, attempts = 0): Respo
 }
 
 /** Buffers a small body so it can be sent again; a large or unsized one is streamed once (no retry). */
-async function requestBody(req: Request): Promise<{ body: ArrayBuffer | ReadableStream | null; replayable: boolean }> {
-  if (req.body === null || req.method === "GET" || req.method === "HEAD") return { body: null, replayable: true };
+async function requestBody(req: Request): Promise<RequestBody> {
+  if (req.body === null || req.method === "GET" || req.method === "HEAD") return { buffered: null, stream: null, replayable: true };
   const length = Number(req.headers.get("content-length") ?? Number.NaN);
-  if (Number.isFinite(length) && length <= RETRY_BUFFER_BYTES) return { body: await req.arrayBuffer(), replayable: true };
-  return { body: req.body, replayable: false };
+  if (Number.isFinite(length) && length <= RETRY_BUFFER_BYTES) return { buffered: await req.arrayBuffer(), stream: null, replayable: true };
+  return { buffered: null, stream: req.body, replayable: false };
 }
 
 /** The consistent-hash key: the configured header, else the configured cookie. */

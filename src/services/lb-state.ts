@@ -23,7 +23,8 @@ import { withTimeout } from "./replica-call";
 
 /** What an isolate keeps per upstream: its own in-flight count and latency, its copy of the breaker. */
 export interface LocalUpstream {
-  inFlight: number;
+  /** Start times of this isolate's tries in flight, by token (see `hold`). */
+  inFlight: Map<number, number>;
   ewma: PeakEwma | undefined;
   breaker: breaker.BreakerState;
 }
@@ -50,6 +51,8 @@ const POOL_CALL_TIMEOUT_MS = 2_000;
 const MAX_PENDING = 256;
 /** A snapshot this many TTLs old is not trusted without asking the object first. */
 const HARD_STALE_TTLS = 30;
+/** A try still counted in flight this long after its request's deadline was abandoned. */
+const STALE_TRY_GRACE_MS = 1_000;
 /** How often a follow-up report looks whether the report in flight is back. */
 const REPORT_POLL_MS = 5;
 
@@ -72,7 +75,12 @@ export async function poolEntry(env: Cloudflare.Env, pool: string, ttlMs: number
     try {
       snap = await withTimeout(poolStub(env, pool).snapshot(), POOL_CALL_TIMEOUT_MS);
     } catch (err) {
-      if (e !== undefined) return e; // fail static: route with what we knew
+      if (e !== undefined) {
+        // Fail static: route with what we knew, and do not make every request wait on the object again
+        // (background refreshes keep trying; the next blocking one is ten TTLs away).
+        e.fetchedAt = now - ttlMs * (HARD_STALE_TTLS - 10);
+        return e;
+      }
       throw new HttpError(503, "pool_unavailable", `the pool's state could not be read: ${err instanceof Error ? err.message : String(err)}`, undefined, { "Retry-After": "1" });
     }
     if (snap === null) {
@@ -97,7 +105,7 @@ export async function poolEntry(env: Cloudflare.Env, pool: string, ttlMs: number
 export function install(pool: string, snap: PoolSnapshot, now: number): PoolEntry {
   const e = pools.get(pool);
   if (e === undefined) {
-    const local = new Map(snap.upstreams.map((v): [string, LocalUpstream] => [v.id, { inFlight: 0, ewma: undefined, breaker: v.breaker }])); // nothing pending yet
+    const local = new Map(snap.upstreams.map((v): [string, LocalUpstream] => [v.id, { inFlight: new Map(), ewma: undefined, breaker: v.breaker }])); // nothing pending yet
     const budget = createRetryBudget(retryBudgetConfigOf(snap.config));
     const fresh: PoolEntry = { snapshot: snap, fetchedAt: now, picker: createPicker(snap.config.algorithm), local, pending: [], lastFlush: now, flushing: false, scheduled: false, behindReport: false, budget };
     pools.set(pool, fresh);
@@ -116,7 +124,7 @@ export function install(pool: string, snap: PoolSnapshot, now: number): PoolEntr
     let b = v.breaker;
     for (const o of e.pending) if (o.upstream === v.id) b = applyToBreaker(b, o);
     const l = e.local.get(v.id);
-    if (l === undefined) e.local.set(v.id, { inFlight: 0, ewma: undefined, breaker: b });
+    if (l === undefined) e.local.set(v.id, { inFlight: new Map(), ewma: undefined, breaker: b });
     else l.breaker = b;
   }
   return e;
@@ -141,7 +149,7 @@ export function candidates(e: PoolEntry, now: number): Upstream[] {
     return {
       id: cu.id,
       weight: cu.weight,
-      inFlight: l.inFlight,
+      inFlight: inFlightOf(e, l, now),
       ...(cu.maxInFlight === null ? {} : { maxInFlight: cu.maxInFlight }),
       ...(l.ewma === undefined ? {} : { ewmaMs: estimateAt(l.ewma, Math.max(now, l.ewma.lastAt)) }),
       available: (v?.admitted ?? false) && status !== "open",
@@ -149,18 +157,39 @@ export function candidates(e: PoolEntry, now: number): Upstream[] {
   });
 }
 
+let nextToken = 0;
+
+/**
+ * Counts a try as in flight on `id` until the returned release is called (idempotent). Tries are
+ * remembered with their start: one whose request was abandoned (a client that went away can leave
+ * its fetch never settling, so the release never runs) stops counting after the pool's deadline.
+ */
+export function hold(e: PoolEntry, id: string, now: number): () => void {
+  const l = local(e, id);
+  const token = nextToken++;
+  l.inFlight.set(token, now);
+  return () => void l.inFlight.delete(token);
+}
+
+/** Tries in flight on this upstream, leaving out (and forgetting) those older than the deadline allows. */
+function inFlightOf(e: PoolEntry, l: LocalUpstream, now: number): number {
+  const oldest = now - e.snapshot.config.retry.deadlineMs - STALE_TRY_GRACE_MS;
+  for (const [token, started] of l.inFlight) if (started < oldest) l.inFlight.delete(token);
+  return l.inFlight.size;
+}
+
 export function local(e: PoolEntry, id: string): LocalUpstream {
   let l = e.local.get(id);
   if (l === undefined) {
     const v = e.snapshot.upstreams.find((x) => x.id === id);
-    l = { inFlight: 0, ewma: undefined, breaker: v?.breaker ?? breaker.createBreaker() };
+    l = { inFlight: new Map(), ewma: undefined, breaker: v?.breaker ?? breaker.createBreaker() };
     e.local.set(id, l);
   }
   return l;
 }
 
 /** Whether `id`'s breaker lets a request through now; in half-open, asks the pool object for a probe slot. */
-export async function admit(env: Cloudflare.Env, pool: string, e: PoolEntry, id: string, now: number): Promise<{ allowed: boolean; probe: boolean }> {
+export async function admit(env: Cloudflare.Env, pool: string, e: PoolEntry, id: string, now: number, timeLeftMs: number): Promise<{ allowed: boolean; probe: boolean }> {
   const l = local(e, id);
   const status = breaker.statusAt(l.breaker, now);
   if (status === "closed") return { allowed: true, probe: false };
@@ -169,7 +198,8 @@ export async function admit(env: Cloudflare.Env, pool: string, e: PoolEntry, id:
   // (the copy is the object's as of the last snapshot, which shows the slots the object granted).
   if (l.breaker.status === "half-open" && breaker.retryAfterMs(l.breaker, now) > 0) return { allowed: false, probe: false };
   try {
-    const r = await withTimeout(poolStub(env, pool).probe(id), POOL_CALL_TIMEOUT_MS);
+    if (timeLeftMs <= 1) return { allowed: false, probe: false };
+    const r = await withTimeout(poolStub(env, pool).probe(id), Math.min(POOL_CALL_TIMEOUT_MS, timeLeftMs));
     if (r.snapshot !== null) install(pool, r.snapshot, Date.now());
     return { allowed: r.allowed, probe: r.allowed };
   } catch {
@@ -235,7 +265,8 @@ async function flush(env: Cloudflare.Env, pool: string, e: PoolEntry): Promise<v
   e.flushing = true;
   const batch = e.pending.splice(0, e.pending.length);
   const inFlight: Record<string, number> = {};
-  for (const [id, l] of e.local) inFlight[id] = l.inFlight;
+  const now = Date.now();
+  for (const [id, l] of e.local) inFlight[id] = inFlightOf(e, l, now);
   e.lastFlush = Date.now();
   try {
     const stub: DurableObjectStub<UpstreamPool> = poolStub(env, pool);

@@ -374,9 +374,9 @@ describe("the pool config as the cores' configs", () => {
   });
 
   test("breakerConfigOf copies the breaker section, with 10 buckets and the core's other defaults", () => {
-    expect(breakerConfigOf(pool)).toEqual({ ...pool.breaker, buckets: 10, maxOpenMs: 60_000 });
+    expect(breakerConfigOf(pool)).toEqual({ ...pool.breaker, buckets: 10, maxOpenMs: 60_000, probeTimeoutMs: pool.retry.deadlineMs + 5_000 });
     const breaker = createBreaker(breakerConfigOf(pool));
-    expect(breaker.config).toMatchObject({ consecutiveFailures: 7, openMs: 2_000, buckets: 10, openBackoffMultiplier: 2, probeTimeoutMs: 30_000 });
+    expect(breaker.config).toMatchObject({ consecutiveFailures: 7, openMs: 2_000, buckets: 10, openBackoffMultiplier: 2, probeTimeoutMs: pool.retry.deadlineMs + 5_000 });
   });
 
   test("an openMs longer than the core's 60 s cap raises the cap instead of being silently shortened", () => {

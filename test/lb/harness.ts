@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import { startWorker, type RunningWorker } from "../../bench/lib/worker";
 import { startFarm, type Echo, type Farm, type FarmServer } from "../support/upstream-farm";
+export type { Echo };
 
 export const ADMIN_TOKEN = "test-admin-token";
 export const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };

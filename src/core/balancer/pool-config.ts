@@ -335,6 +335,9 @@ export function normalizePoolConfig(input: unknown): PoolConfig {
 /** Buckets of the breaker's rolling window (the core's default; not a pool setting). */
 export const BREAKER_BUCKETS = 10;
 
+/** Time allowed for a probe's outcome to reach the pool object after the probe request's deadline. */
+export const PROBE_REPORT_GRACE_MS = 5_000;
+
 /** The circuit-breaker config of a pool; the core's defaults for the rest. */
 export function breakerConfigOf(pool: PoolConfig): Partial<BreakerConfig> {
   return {
@@ -342,6 +345,9 @@ export function breakerConfigOf(pool: PoolConfig): Partial<BreakerConfig> {
     buckets: BREAKER_BUCKETS,
     // The core caps every opening at maxOpenMs (default 60 s): raise the cap rather than silently shorten a longer openMs.
     maxOpenMs: Math.max(DEFAULT_BREAKER_CONFIG.maxOpenMs, pool.breaker.openMs),
+    // A probe's result is lost if its isolate dies or its report fails: free the slot once the probe
+    // request cannot be running any more (its deadline, plus time for the report), not after a fixed 30 s.
+    probeTimeoutMs: pool.retry.deadlineMs + PROBE_REPORT_GRACE_MS,
   };
 }
 
