@@ -23,7 +23,7 @@ export interface ProxyDeps {
 
 /** How one try ended. */
 type Try =
-  | { kind: "response"; upstream: string; res: Response; outcome: OutcomeKind }
+  | { kind: "response"; upstream: string; res: Response; outcome: OutcomeKind; release: () => void }
   | { kind: "error"; upstream: string; outcome: "timeout" | "connect-error"; message: string }
   | { kind: "client-gone"; res: Response };
 
@@ -80,7 +80,10 @@ export async function proxy(deps: ProxyDeps, pool: string, rest: string, req: Re
         e.budget = w.state;
         if (!w.allowed) return finish(last, attempts, e, tried, Date.now());
         // The failed try's answer is dropped. Back off a little (Envoy: 25 ms base) unless the deadline is near.
-        if (last.kind === "response") await last.res.body?.cancel();
+        if (last.kind === "response") {
+          last.release();
+          await last.res.body?.cancel();
+        }
         backoff = backoff === undefined ? RETRY_BACKOFF.next() : backoff.next(undefined);
         const wait = Math.min(backoff.duration, deadline - Date.now() - 1);
         if (wait > 0) await sleep(wait);
@@ -90,7 +93,7 @@ export async function proxy(deps: ProxyDeps, pool: string, rest: string, req: Re
       const t = await tryOnce(e, cu.id, upstreamUrl(cu.url, rest, url.search), req.method, headers, body, config.retry.perTryTimeoutMs, deadline, picked.probe);
       if (t.kind === "client-gone") return t.res;
       const retryable = t.kind === "error" || config.retry.retryOn.includes(t.res.status);
-      if (!retryable) return respond(t.res, t.upstream, attempts);
+      if (!retryable) return respond(t, attempts);
       last = t;
       const canRetry = attempts < config.retry.attempts && retriesAllowed && body.replayable;
       if (!canRetry) return finish(t, attempts, e, tried, Date.now());
@@ -139,12 +142,12 @@ async function tryOnce(e: PoolEntry, id: string, target: string, method: string,
   if (upload === null) startPerTry();
   const started = Date.now();
   const release = hold(e, id, started);
-  let t: Try;
+  let t: Try | undefined;
   try {
     const res = await fetch(target, { method, headers, body: upload?.stream ?? body.buffered, redirect: "manual", signal: abort.signal });
     const status = res.status;
     const outcome: OutcomeKind = status === 502 || status === 503 || status === 504 ? "status-gateway" : status >= 500 ? "status-5xx" : "success";
-    t = { kind: "response", upstream: id, res, outcome };
+    t = { kind: "response", upstream: id, res, outcome, release };
   } catch (err) {
     if (upload?.failed()) {
       return { kind: "client-gone", res: Response.json(errorBody("body_incomplete", "the request body could not be read to its end (the client stopped sending it)"), { status: 400 }) };
@@ -157,7 +160,8 @@ async function tryOnce(e: PoolEntry, id: string, target: string, method: string,
   } finally {
     clearTimeout(perTry);
     clearTimeout(atDeadline);
-    release();
+    // A response stays in flight until its body has been passed on (see respond).
+    if (t === undefined || t.kind !== "response") release();
   }
   const at = Date.now();
   record(e, { upstream: id, kind: t.outcome, latencyMs: t.kind === "response" ? at - started : null, at, probe });
@@ -180,13 +184,25 @@ function watchUpload(source: ReadableStream, onSent: () => void): { stream: Read
   return { stream: pass.readable, done: () => done, failed: () => failed };
 }
 
-function respond(res: Response, upstream: string, attempts: number): Response {
-  return new Response(res.body, { status: res.status, statusText: res.statusText, headers: downstreamResponseHeaders(res.headers, upstream, attempts) });
+/**
+ * The upstream's answer, passed on. The try counts as in flight until its body has streamed to the
+ * client (least-connections and maxInFlight see long downloads and event streams), through a native
+ * identity stream so the bytes do not pass through JavaScript.
+ */
+function respond(t: Extract<Try, { kind: "response" }>, attempts: number): Response {
+  const headers = downstreamResponseHeaders(t.res.headers, t.upstream, attempts);
+  if (t.res.body === null) {
+    t.release();
+    return new Response(null, { status: t.res.status, statusText: t.res.statusText, headers });
+  }
+  const pass = new IdentityTransformStream();
+  t.res.body.pipeTo(pass.writable).then(t.release, t.release);
+  return new Response(pass.readable, { status: t.res.status, statusText: t.res.statusText, headers });
 }
 
 /** The answer once no further try will be made: the last upstream answer as is, or a gateway error. */
 function finish(last: Exclude<Try, { kind: "client-gone" }>, attempts: number, e: PoolEntry, tried: ReadonlySet<string>, now: number): Response {
-  if (last.kind === "response") return respond(last.res, last.upstream, attempts);
+  if (last.kind === "response") return respond(last, attempts);
   // Nothing answered. When no upstream is left that was not tried, the pool is down: 503 with Retry-After.
   const others = candidates(e, now).some((u) => u.available && !tried.has(u.id));
   if (!others) return noUpstream(e, now, `the last upstream tried (${last.upstream}) failed: ${last.message}`, attempts);

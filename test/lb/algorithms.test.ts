@@ -70,6 +70,26 @@ describe("load-aware algorithms avoid a busy upstream", () => {
     });
   }
 
+  it("least-connections: a response still streaming its body counts as in flight until it has been passed on", async () => {
+    const pool = lb.pool("lc-stream");
+    await lb.putPool(pool, { algorithm: "least-connections", upstreams: lb.upstreams("a", "b") });
+    // a sends its headers at once and its body 2 s later (a slow download, an event stream).
+    await lb.up.a.set({ bodyDelayMs: 2000 });
+    await lb.up.b.set({ bodyDelayMs: 0 });
+    // Ties are broken either way: ask until a request lands on a (b's answers are read at once).
+    let first: Response | undefined;
+    for (let i = 0; i < 6 && first === undefined; i++) {
+      const res = await lb.proxy(pool, "download");
+      if (res.headers.get("x-upstream") === "a") first = res;
+      else await res.arrayBuffer();
+    }
+    if (first === undefined) throw new Error("no request reached a");
+    // While a's body is still on its way, every other request goes to b.
+    const hits = await lb.sequential(pool, 10);
+    expect(tally(hits)).toEqual({ b: 10 });
+    expect(((await first.json()) as { upstream: string }).upstream).toBe("a");
+  });
+
   it("least-connections: a hanging upstream keeps its in-flight count, so traffic flows around it", async () => {
     const pool = lb.pool("lc-hang");
     await lb.putPool(pool, { algorithm: "least-connections", upstreams: lb.upstreams("a", "b"), retry: { perTryTimeoutMs: 2000, deadlineMs: 5000 } });

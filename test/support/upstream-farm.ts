@@ -17,6 +17,8 @@ export interface Behaviour {
   delayMs: number;
   /** The status of the answer (the body is the echo either way). */
   status: number;
+  /** Headers go out at once (after delayMs), the body this much later: a slow download or event stream. */
+  bodyDelayMs?: number;
 }
 
 export interface Settings extends Behaviour {
@@ -186,7 +188,10 @@ class Upstream {
       const answer = () => {
         if (res.destroyed) return;
         res.writeHead(behaviour.status, { "content-type": "application/json" });
-        res.end(JSON.stringify(echo));
+        const bodyDelay = behaviour.bodyDelayMs ?? 0;
+        if (bodyDelay <= 0) return void res.end(JSON.stringify(echo));
+        res.flushHeaders();
+        setTimeout(() => res.destroyed || res.end(JSON.stringify(echo)), bodyDelay);
       };
       if (behaviour.delayMs > 0) setTimeout(answer, behaviour.delayMs);
       else answer();
