@@ -84,6 +84,11 @@ export interface GuardOptions {
   breaker?: Partial<BreakerConfig>;
   /** Throws of the object's own code that are application answers, not sickness (see `classify`). */
   isAnswer?: (err: unknown) => boolean;
+  /**
+   * False when `timeoutMs` was cut short by the caller's deadline: then a timeout says nothing about
+   * the object and is not counted against it (unless the call was a half-open probe, which must end).
+   */
+  timeoutIsFull?: boolean;
   now?: () => number;
 }
 
@@ -127,7 +132,8 @@ export async function guardedCall<T>(name: string, timeoutMs: number, fn: () => 
     record("answer");
     return value;
   } catch (err) {
-    record(classify(err, options.isAnswer));
+    const cutShort = err instanceof TimeoutError && options.timeoutIsFull === false;
+    if (!cutShort || acquired.probe) record(classify(err, options.isAnswer));
     throw err;
   }
 }

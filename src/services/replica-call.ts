@@ -79,7 +79,7 @@ export function callQuorum<T>(
           attempt.catch(() => undefined);
           return attempt;
         };
-        const outcome = guard === undefined ? withTimeout(start(), ms) : guardedCall(guard.name(shard), ms, start, guard.options);
+        const outcome = guard === undefined ? withTimeout(start(), ms) : guardedCall(guard.name(shard), ms, start, { ...guard.options, timeoutIsFull: ms >= timeoutMs });
         launched.push(
           outcome.then(
             (value) => {

@@ -97,6 +97,14 @@ describe("guardedCall: a breaker per object, per isolate", () => {
     expect(guardStatus("raft/main/n2", clock).status).toBe("open");
   });
 
+  it("a timeout cut short by the caller's deadline does not count against the object", async () => {
+    const never = () => new Promise<never>(() => undefined);
+    for (let i = 0; i < 5; i++) {
+      await expect(guardedCall("cache/shard-4", 2, never, options({ timeoutIsFull: false }))).rejects.toBeInstanceOf(TimeoutError);
+    }
+    expect(guardStatus("cache/shard-4", clock)).toMatchObject({ status: "closed", consecutiveFailures: 0 });
+  });
+
   it("after the open time one probe is let through while the others are still refused; its success closes the breaker", async () => {
     for (let i = 0; i < 3; i++) await attempt("raft/main/n3", fails(down));
     clock += 1000;
