@@ -179,7 +179,10 @@ describe("Raft over Durable Objects (5 members, 150-300 ms election timeouts)", 
     expect((await post(`/admin/raft/nodes/${l}/delay`, { delayMs: 100 })).status).toBe(200);
     const started = Date.now();
     expect((await call("/kv/slow", { method: "PUT", body: "v" })).status).toBe(200);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    const elapsed = Date.now() - started;
+    // Slower, as long as the slow node still leads: its heartbeats arrive 100 ms late, so on a loaded
+    // machine a follower may time out and take over, and then the write is fast (and still correct).
+    if ((await waitForLeader()) === l) expect(elapsed).toBeGreaterThanOrEqual(100);
     expect(await (await call("/kv/slow")).text()).toBe("v");
   }, 15_000);
 
