@@ -61,6 +61,10 @@ const ConfigSchema = z
     TXN_COORDINATORS: int(0, 4096).default(8),
     // At most 20 s: a delayed report runs in waitUntil, which Cloudflare ends 30 s after the response.
     LB_STATE_TTL_MS: int(10, 20_000).default(1000),
+    TASK_EXECUTORS: int(1, 256).default(4),
+    TASK_MAX_ATTEMPTS: int(1, 20).default(3),
+    // Longer than the longest task (sleep: 60 s): an attempt silent this long is presumed crashed.
+    TASK_ATTEMPT_TIMEOUT_MS: int(100, 600_000).default(90_000),
     // The breaker in front of the worker's own calls to Durable Objects (src/services/do-guard.ts).
     DO_BREAKER_FAILURES: int(1, 1000).default(5),
     DO_BREAKER_FAILURE_RATE: z.coerce.number().gt(0).max(1).default(0.5),
@@ -128,7 +132,15 @@ export interface LbConfig {
   stateTtlMs: number;
 }
 
+export interface TasksConfig {
+  /** The fixed pool of executor objects: executor-0 .. executor-(N-1). */
+  executors: string[];
+  maxAttempts: number;
+  attemptTimeoutMs: number;
+}
+
 export interface Config {
+  tasks: TasksConfig;
   cache: CacheConfig;
   raft: RaftConfig;
   txn: TxnConfig;
@@ -184,6 +196,11 @@ export function parseConfig(env: Record<string, unknown>): Config {
       coordinators: c.TXN_COORDINATORS,
     },
     lb: { stateTtlMs: c.LB_STATE_TTL_MS },
+    tasks: {
+      executors: Array.from({ length: c.TASK_EXECUTORS }, (_, i) => `executor-${i}`),
+      maxAttempts: c.TASK_MAX_ATTEMPTS,
+      attemptTimeoutMs: c.TASK_ATTEMPT_TIMEOUT_MS,
+    },
     doBreaker: {
       ...DEFAULT_BREAKER_CONFIG,
       consecutiveFailures: c.DO_BREAKER_FAILURES,

@@ -2,6 +2,8 @@ import type { CacheShard } from "../durable-objects/cache-shard";
 import type { RaftNode } from "../durable-objects/raft-node";
 import type { TxnCoordinator } from "../durable-objects/txn-coordinator";
 import type { UpstreamPool } from "../durable-objects/upstream-pool";
+import type { JobCoordinator } from "../durable-objects/job-coordinator";
+import type { TaskExecutor } from "../durable-objects/task-executor";
 declare global {
   namespace Cloudflare {
     interface Env {
@@ -9,6 +11,11 @@ declare global {
       RAFT_NODE: DurableObjectNamespace<RaftNode>;
       TXN_COORDINATOR: DurableObjectNamespace<TxnCoordinator>;
       UPSTREAM_POOL: DurableObjectNamespace<UpstreamPool>;
+      JOB_COORDINATOR: DurableObjectNamespace<JobCoordinator>;
+      TASK_EXECUTOR: DurableObjectNamespace<TaskExecutor>;
+      TASK_EXECUTORS?: string;
+      TASK_MAX_ATTEMPTS?: string;
+      TASK_ATTEMPT_TIMEOUT_MS?: string;
       LB_STATE_TTL_MS?: string;
       ADMIN_TOKEN?: string;
       API_TOKEN?: string;

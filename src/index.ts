@@ -14,12 +14,15 @@ import { kvRoutes } from "./routes/kv";
 import { lbRoutes } from "./routes/lb";
 import { raftRoutes } from "./routes/raft";
 import { redisRoutes } from "./routes/redis";
+import { taskRoutes } from "./routes/tasks";
 import { txnRoutes } from "./routes/txn";
 
 export { CacheShard } from "../durable-objects/cache-shard";
 export { RaftNode } from "../durable-objects/raft-node";
 export { TxnCoordinator } from "../durable-objects/txn-coordinator";
 export { UpstreamPool } from "../durable-objects/upstream-pool";
+export { JobCoordinator } from "../durable-objects/job-coordinator";
+export { TaskExecutor } from "../durable-objects/task-executor";
 
 const app = createRouter();
 
@@ -37,6 +40,8 @@ app.use("/raft/status", requireToken("API_TOKEN", false));
 app.use("/txn", requireToken("API_TOKEN", false));
 app.use("/txn/*", requireToken("API_TOKEN", false));
 app.use("/lb/pools/*", requireToken("API_TOKEN", false));
+app.use("/tasks", requireToken("API_TOKEN", false));
+app.use("/tasks/*", requireToken("API_TOKEN", false));
 
 app.route("/", healthRoutes);
 app.route("/", cacheRoutes);
@@ -46,6 +51,7 @@ app.route("/", raftRoutes);
 app.route("/", txnRoutes);
 app.route("/", redisRoutes);
 app.route("/", lbRoutes);
+app.route("/", taskRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" });
 app.openAPIRegistry.registerComponent("securitySchemes", "apiToken", { type: "http", scheme: "bearer", description: "API_TOKEN (only when configured)" });

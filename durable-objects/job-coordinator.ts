@@ -1,0 +1,156 @@
+import { DurableObject } from "cloudflare:workers";
+import {
+  createBatch, nextWakeAt, progressView, taskCompleted, taskFailed, tick,
+  type ProgressView, type SchedulerConfig, type SchedulerEffect, type SchedulerState, type Step, type TaskView,
+} from "../src/core/scheduler";
+import type { TaskResult, TaskSpec } from "../src/core/tasks";
+import { withTimeout } from "../src/services/replica-call";
+import { executorStub, type AttemptReport } from "./task-executor";
+
+/** Calls to executors at once: Workers allow six simultaneous outgoing connections per invocation. */
+const ASSIGN_CONCURRENCY = 6;
+/** An executor that does not take an assignment in this long is treated as having failed it. */
+const ASSIGN_TIMEOUT_MS = 5_000;
+
+export function coordinatorStub(env: Cloudflare.Env, name: string): DurableObjectStub<JobCoordinator> {
+  return env.JOB_COORDINATOR.get(env.JOB_COORDINATOR.idFromName(name));
+}
+
+/** A task as the API reports it. */
+export interface TaskStatus {
+  id: string;
+  kind: string;
+  status: TaskView["state"];
+  node: string | null;
+  attempts: number;
+  result: TaskResult | null;
+  error: string | null;
+  startedAt: number | null;
+  endedAt: number | null;
+  durationMs: number | null;
+  attemptLog: TaskView["attemptLog"];
+}
+
+/**
+ * The master of one batch of tasks (and, later, of one MapReduce job): a thin shell around
+ * src/core/scheduler. Every step is persisted before its effects are carried out; the alarm drives
+ * assignments, timeouts and backups in bounded steps. Task specs and results live in their own rows
+ * (a batch may carry up to 1,000 tasks of up to 1 MiB each); the scheduler's state is one JSON value.
+ */
+export class JobCoordinator extends DurableObject<Cloudflare.Env> {
+  private state: SchedulerState | null = null;
+  private loaded = false;
+
+  private async load(): Promise<SchedulerState | null> {
+    if (!this.loaded) {
+      this.state = (await this.ctx.storage.get<SchedulerState>("state")) ?? null;
+      this.loaded = true;
+    }
+    return this.state;
+  }
+
+  /** Starts a batch; idempotent for the same id (a retried submission changes nothing). */
+  async submitBatch(id: string, specs: TaskSpec[], config: SchedulerConfig): Promise<ProgressView> {
+    const existing = await this.load();
+    if (existing !== null) return progressView(existing, Date.now());
+    const taskIds = specs.map((_, i) => `${id}.${i}`);
+    const { state } = createBatch(id, taskIds, config, Date.now());
+    const rows: Record<string, unknown> = { state };
+    specs.forEach((spec, i) => (rows[`spec:${taskIds[i]}`] = spec));
+    // put() takes at most 128 entries at a time.
+    const entries = Object.entries(rows);
+    for (let i = 0; i < entries.length; i += 128) await this.ctx.storage.put(Object.fromEntries(entries.slice(i, i + 128)));
+    this.state = state;
+    await this.ctx.storage.setAlarm(Date.now());
+    return progressView(state, Date.now());
+  }
+
+  /** An executor's report of one attempt. Duplicates and late reports are absorbed by the core. */
+  async report(taskId: string, attemptId: string, outcome: AttemptReport): Promise<void> {
+    const s = await this.load();
+    if (s === null) return;
+    const now = Date.now();
+    let step: Step;
+    if (outcome.ok) {
+      const ref = `result:${taskId}`;
+      step = taskCompleted(s, taskId, attemptId, now, ref);
+      // Only the counted completion's result is stored (first one wins).
+      if (step.persist && s.tasks.find((t) => t.id === taskId)?.completedBy === attemptId) await this.ctx.storage.put(ref, outcome.result);
+    } else {
+      step = taskFailed(s, taskId, attemptId, now, outcome.error);
+    }
+    await this.afterStep(step);
+  }
+
+  /** One task's status, or null if this batch has no such task. */
+  async task(taskId: string): Promise<TaskStatus | null> {
+    const s = await this.load();
+    if (s === null) return null;
+    const view = progressView(s, Date.now()).tasks.find((t) => t.id === taskId);
+    if (view === undefined) return null;
+    return this.statusOf(view);
+  }
+
+  /** Every task of the batch, optionally only those in `status`. */
+  async tasks(status: TaskView["state"] | null): Promise<{ batch: ProgressView; tasks: TaskStatus[] } | null> {
+    const s = await this.load();
+    if (s === null) return null;
+    const view = progressView(s, Date.now());
+    const chosen = view.tasks.filter((t) => status === null || t.state === status);
+    return { batch: { ...view, tasks: [] }, tasks: await Promise.all(chosen.map((t) => this.statusOf(t))) };
+  }
+
+  private async statusOf(v: TaskView): Promise<TaskStatus> {
+    const spec = await this.ctx.storage.get<TaskSpec>(`spec:${v.id}`);
+    const result = v.resultRef === null ? null : ((await this.ctx.storage.get<TaskResult>(v.resultRef)) ?? null);
+    return {
+      id: v.id, kind: spec?.kind ?? "unknown", status: v.state, node: v.executor, attempts: v.attempts,
+      result, error: v.error, startedAt: v.startedAt, endedAt: v.endedAt, durationMs: v.durationMs, attemptLog: v.attemptLog,
+    };
+  }
+
+  /** Fault injection: crash now (memory lost, storage kept; the alarm resumes the batch). */
+  async crash(): Promise<void> {
+    await this.ctx.storage.sync();
+    this.ctx.abort("crashed on request");
+  }
+
+  override async alarm(): Promise<void> {
+    const s = await this.load();
+    if (s === null) return;
+    await this.afterStep(tick(s, Date.now()));
+  }
+
+  /** Persists the step, carries out its effects, and sets the alarm for the next one. */
+  private async afterStep(step: Step): Promise<void> {
+    const s = this.state;
+    if (s === null) return;
+    if (step.persist) await this.ctx.storage.put("state", s);
+    const assigns = step.effects.filter((e): e is Extract<SchedulerEffect, { type: "assign" }> => e.type === "assign");
+    for (const e of step.effects) {
+      if (e.type === "release") void executorStub(this.env, e.executor).release(e.attemptId).catch(() => undefined);
+    }
+    for (let i = 0; i < assigns.length; i += ASSIGN_CONCURRENCY) {
+      await Promise.all(assigns.slice(i, i + ASSIGN_CONCURRENCY).map((e) => this.assign(e)));
+    }
+    const wake = nextWakeAt(s);
+    if (wake !== null) await this.ctx.storage.setAlarm(Math.max(wake, Date.now()));
+    else await this.ctx.storage.deleteAlarm();
+  }
+
+  /** Hands one attempt to its executor; an executor that cannot take it fails the attempt at once. */
+  private async assign(e: Extract<SchedulerEffect, { type: "assign" }>): Promise<void> {
+    const spec = await this.ctx.storage.get<TaskSpec>(`spec:${e.taskId}`);
+    if (spec === undefined) return;
+    const me = this.state?.id ?? "";
+    try {
+      await withTimeout(executorStub(this.env, e.executor).accept(e.executor, { coordinator: me, taskId: e.taskId, attemptId: e.attemptId, spec }), ASSIGN_TIMEOUT_MS);
+    } catch (err) {
+      const s = this.state;
+      if (s === null) return;
+      const step = taskFailed(s, e.taskId, e.attemptId, Date.now(), `executor ${e.executor} did not take the task: ${err instanceof Error ? err.message : String(err)}`);
+      if (step.persist) await this.ctx.storage.put("state", s);
+      // Its re-execution is assigned by the next alarm step.
+    }
+  }
+}

@@ -1,0 +1,98 @@
+import { DurableObject } from "cloudflare:workers";
+import { executeTask, type TaskResult, type TaskSpec } from "../src/core/tasks";
+import { coordinatorStub } from "./job-coordinator";
+
+/** One attempt handed to an executor: run `spec`, report to the coordinator object `coordinator`. */
+export interface Assignment {
+  coordinator: string;
+  taskId: string;
+  attemptId: string;
+  spec: TaskSpec;
+}
+
+export type AttemptReport = { ok: true; result: TaskResult } | { ok: false; error: string };
+
+/** Attempts run at once by one executor (sleep tasks overlap; CPU tasks take turns anyway). */
+const CONCURRENT_ATTEMPTS = 8;
+/** A report that could not be delivered is tried again after this long. */
+const REPORT_RETRY_MS = 1_000;
+
+export function executorStub(env: Cloudflare.Env, name: string): DurableObjectStub<TaskExecutor> {
+  return env.TASK_EXECUTOR.get(env.TASK_EXECUTOR.idFromName(name));
+}
+
+/**
+ * One worker of the fixed executor pool. It accepts an attempt at once (stored, then run from its
+ * alarm), so the coordinator never holds a connection open while a task runs, and reports the outcome
+ * back by RPC. Assignments are stored until reported: an executor that crashes mid-task runs them
+ * again when its alarm fires after the restart (tasks are pure functions of their arguments, so a
+ * second run gives the same result; the coordinator counts only the first completion).
+ */
+export class TaskExecutor extends DurableObject<Cloudflare.Env> {
+  private readonly running = new Set<string>();
+  /** Test hook: the next this-many attempts throw instead of running. */
+  private failNext = 0;
+
+  /** Takes an attempt; returns once it is stored. */
+  async accept(name: string, a: Assignment): Promise<{ accepted: true }> {
+    await this.ctx.storage.put(`a:${a.attemptId}`, { ...a, executor: name });
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
+    return { accepted: true };
+  }
+
+  /** Drops an attempt whose result is no longer wanted (best effort: it may already be running). */
+  async release(attemptId: string): Promise<void> {
+    await this.ctx.storage.delete(`a:${attemptId}`);
+  }
+
+  /** Attempts stored and not yet reported (for tests and the dashboard). */
+  async pending(): Promise<string[]> {
+    return [...(await this.ctx.storage.list<Assignment>({ prefix: "a:" })).values()].map((a) => a.attemptId);
+  }
+
+  /** Fault injection for tests: the next `n` attempts fail with an error. */
+  failAttempts(n: number): void {
+    this.failNext = n;
+  }
+
+  /** Fault injection: crash now (memory lost, stored attempts kept). */
+  async crash(): Promise<void> {
+    await this.ctx.storage.sync();
+    this.ctx.abort("crashed on request");
+  }
+
+  override async alarm(): Promise<void> {
+    const stored = await this.ctx.storage.list<Assignment & { executor: string }>({ prefix: "a:", limit: CONCURRENT_ATTEMPTS * 4 });
+    const todo = [...stored.values()].filter((a) => !this.running.has(a.attemptId)).slice(0, CONCURRENT_ATTEMPTS);
+    await Promise.all(todo.map((a) => this.runOne(a)));
+    const left = await this.ctx.storage.list({ prefix: "a:", limit: 1 });
+    if (left.size > 0) await this.ctx.storage.setAlarm(Date.now() + (todo.length === 0 ? REPORT_RETRY_MS : 0));
+  }
+
+  private async runOne(a: Assignment & { executor: string }): Promise<void> {
+    this.running.add(a.attemptId);
+    try {
+      let report: AttemptReport;
+      try {
+        if (this.failNext > 0) {
+          this.failNext--;
+          throw new Error("injected failure");
+        }
+        const result = await executeTask(a.spec, { sha256: (b) => crypto.subtle.digest("SHA-256", b), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
+        report = { ok: true, result };
+      } catch (err) {
+        report = { ok: false, error: (err instanceof Error ? err.message : String(err)).slice(0, 500) };
+      }
+      // Released meanwhile (superseded or cancelled): nobody wants the answer.
+      if ((await this.ctx.storage.get(`a:${a.attemptId}`)) === undefined) return;
+      try {
+        await coordinatorStub(this.env, a.coordinator).report(a.taskId, a.attemptId, report);
+        await this.ctx.storage.delete(`a:${a.attemptId}`);
+      } catch {
+        // Kept: the alarm runs it again and reports then (the coordinator ignores a second completion).
+      }
+    } finally {
+      this.running.delete(a.attemptId);
+    }
+  }
+}

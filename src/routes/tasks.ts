@@ -1,0 +1,114 @@
+import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { coordinatorStub, type TaskStatus } from "../../durable-objects/job-coordinator";
+import { getConfig, LIMITS } from "../config";
+import { DEFAULT_BACKUP_POLICY, type SchedulerConfig, type TaskState } from "../core/scheduler";
+import { parseTaskSubmission, TASK_KINDS } from "../core/tasks";
+import { createRouter, type AppEnv } from "../http/app-env";
+import { HttpError } from "../http/errors";
+import { errorResponses } from "../http/schemas";
+import { readBodyLimited } from "../http/validation";
+import { withTimeout } from "../services/replica-call";
+
+/**
+ * The distributed task executor: POST /tasks submits one task or a batch, run by a fixed pool of
+ * TaskExecutor objects under a JobCoordinator (one per batch) that re-runs what fails or goes silent.
+ * Plain Hono routes validated by the core (which names the failing field); OpenAPI registered below.
+ */
+export const taskRoutes = createRouter();
+
+/** A submission's body (a batch of up to 1,000 tasks; one sha256 task alone may carry 1 MiB). */
+export const TASKS_BODY_BYTES = LIMITS.batchBodyBytes;
+/** Longest `?wait=` a GET may block for. */
+const MAX_WAIT_MS = 30_000;
+const CALL_TIMEOUT_MS = 10_000;
+const BATCH_RE = /^b[0-9a-f]{20}$/;
+const TASK_ID_RE = /^(b[0-9a-f]{20})\.(\d{1,4})$/;
+const STATES: readonly TaskState[] = ["waiting", "idle", "in-progress", "completed", "failed"];
+
+function schedulerConfig(env: Cloudflare.Env): SchedulerConfig {
+  const c = getConfig(env).tasks;
+  return { executors: c.executors, maxAttempts: c.maxAttempts, attemptTimeoutMs: c.attemptTimeoutMs, maxPerExecutor: 16, backup: DEFAULT_BACKUP_POLICY };
+}
+
+async function call<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await withTimeout(p, CALL_TIMEOUT_MS);
+  } catch (err) {
+    throw new HttpError(503, "unavailable", `the batch's coordinator did not answer: ${err instanceof Error ? err.message : String(err)}`, undefined, { "Retry-After": "1" });
+  }
+}
+
+function waitParam(c: Context<AppEnv>): number {
+  const raw = c.req.query("wait");
+  if (raw === undefined) return 0;
+  const ms = Number(raw);
+  if (!/^\d{1,6}$/.test(raw) || ms > MAX_WAIT_MS) throw new HttpError(400, "invalid_request", `wait: whole milliseconds, 0..${MAX_WAIT_MS}`);
+  return ms;
+}
+
+const finished = (t: TaskStatus) => t.status === "completed" || t.status === "failed";
+
+taskRoutes.post("/tasks", async (c) => {
+  const raw = await readBodyLimited(c.req.raw, TASKS_BODY_BYTES);
+  let body: unknown;
+  try {
+    body = JSON.parse(new TextDecoder().decode(raw));
+  } catch {
+    throw new HttpError(400, "invalid_json", "the body is not valid JSON");
+  }
+  const parsed = parseTaskSubmission(body);
+  if (!parsed.ok) throw new HttpError(400, "invalid_request", parsed.field === "" ? parsed.message : `${parsed.field}: ${parsed.message}`, { field: parsed.field });
+  const batch = `b${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+  const view = await call(coordinatorStub(c.env, batch).submitBatch(batch, parsed.tasks, schedulerConfig(c.env)));
+  const tasks = view.tasks.map((t, i) => ({ id: t.id, kind: parsed.tasks[i]?.kind, status: t.state }));
+  if (!parsed.batch) return c.json({ ...tasks[0], batch }, 202, { Location: `/tasks/${tasks[0]?.id}` });
+  return c.json({ batch, tasks }, 202, { Location: `/tasks?batch=${batch}` });
+});
+
+taskRoutes.get("/tasks/:id", async (c) => {
+  const id = c.req.param("id");
+  const m = TASK_ID_RE.exec(id);
+  if (m === null) throw new HttpError(404, "not_found", `no task ${JSON.stringify(id)} (task ids look like b0123456789abcdef0123.0)`);
+  const wait = waitParam(c);
+  const stub = () => coordinatorStub(c.env, m[1]!);
+  const until = Date.now() + wait;
+  for (;;) {
+    const task = await call(stub().task(id));
+    if (task === null) throw new HttpError(404, "not_found", `no task ${id}`);
+    if (finished(task) || Date.now() >= until) return c.json(task, 200);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+});
+
+taskRoutes.get("/tasks", async (c) => {
+  const batch = c.req.query("batch");
+  if (batch === undefined || !BATCH_RE.test(batch)) throw new HttpError(400, "invalid_request", "batch: the batch id POST /tasks returned (tasks are listed per batch)");
+  const status = c.req.query("status") ?? null;
+  if (status !== null && !STATES.includes(status as TaskState)) throw new HttpError(400, "invalid_request", `status: one of ${STATES.join(", ")}`);
+  const found = await call(coordinatorStub(c.env, batch).tasks(status as TaskState | null));
+  if (found === null) throw new HttpError(404, "not_found", `no batch ${batch}`);
+  const b = found.batch;
+  return c.json({ batch, phase: b.phase, finished: b.finished, stages: b.stages, counters: b.counters, executors: b.executors, tasks: found.tasks }, 200);
+});
+
+const registry = taskRoutes.openAPIRegistry;
+const TaskSpecDoc = z
+  .object({ kind: z.enum(TASK_KINDS), args: z.record(z.string(), z.unknown()) })
+  .openapi("TaskSpec", { example: { kind: "prime-check", args: { n: "18446744073709551557" } } });
+registry.registerPath({
+  method: "post", path: "/tasks", tags: ["tasks"],
+  summary: "Submit one task or a batch ({tasks: [...]}, up to 1,000): fibonacci {n}, prime-check {n}, sha256 {data, encoding?}, sleep {ms}",
+  request: { body: { required: true, content: { "application/json": { schema: z.union([TaskSpecDoc, z.object({ tasks: z.array(TaskSpecDoc) })]) } } } },
+  responses: { 202: { description: "Accepted: the task ids (and the batch id) to poll" }, ...errorResponses(400, 401, 413, 503) },
+});
+registry.registerPath({
+  method: "get", path: "/tasks/{id}", tags: ["tasks"], summary: "A task's status, the node that ran it, attempts, result or error (?wait=ms blocks until it ends)",
+  request: { params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }), query: z.object({ wait: z.string().optional() }) },
+  responses: { 200: { description: "The task" }, ...errorResponses(400, 401, 404, 503) },
+});
+registry.registerPath({
+  method: "get", path: "/tasks", tags: ["tasks"], summary: "A batch's tasks, optionally only those with ?status=",
+  request: { query: z.object({ batch: z.string(), status: z.enum(["waiting", "idle", "in-progress", "completed", "failed"]).optional() }) },
+  responses: { 200: { description: "The batch's progress and tasks" }, ...errorResponses(400, 401, 404, 503) },
+});
