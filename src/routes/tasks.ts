@@ -1,10 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { coordinatorStub, type TaskStatus } from "../../durable-objects/job-coordinator";
+import { executorStub } from "../../durable-objects/task-executor";
 import { getConfig, LIMITS } from "../config";
 import { DEFAULT_BACKUP_POLICY, type SchedulerConfig, type TaskState } from "../core/scheduler";
-import { parseTaskSubmission, TASK_KINDS } from "../core/tasks";
+import { parseTaskSubmission, TASK_KINDS, type TaskResult } from "../core/tasks";
 import { createRouter, type AppEnv } from "../http/app-env";
+import { requireToken } from "../http/auth";
 import { HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
 import { readBodyLimited } from "../http/validation";
@@ -90,6 +92,24 @@ taskRoutes.get("/tasks", async (c) => {
   if (found === null) throw new HttpError(404, "not_found", `no batch ${batch}`);
   const b = found.batch;
   return c.json({ batch, phase: b.phase, finished: b.finished, stages: b.stages, counters: b.counters, executors: b.executors, tasks: found.tasks }, 200);
+});
+
+taskRoutes.use("/admin/tasks/*", requireToken("ADMIN_TOKEN", true));
+// One task run at once on executor-0, answered in the response: no coordinator, no storage, no
+// retries. For comparison (bench:tasks) and debugging; the admin token guards it.
+taskRoutes.post("/admin/tasks/direct", async (c) => {
+  const raw = await readBodyLimited(c.req.raw, TASKS_BODY_BYTES);
+  let body: unknown;
+  try {
+    body = JSON.parse(new TextDecoder().decode(raw));
+  } catch {
+    throw new HttpError(400, "invalid_json", "the body is not valid JSON");
+  }
+  const parsed = parseTaskSubmission(body);
+  if (!parsed.ok || parsed.batch) throw new HttpError(400, "invalid_request", parsed.ok ? "one task, not a batch" : `${parsed.field}: ${parsed.message}`);
+  const executor = getConfig(c.env).tasks.executors[0]!;
+  const result: TaskResult = await call(executorStub(c.env, executor).runDirect(parsed.tasks[0]!) as Promise<TaskResult>);
+  return c.json({ node: executor, result }, 200);
 });
 
 const registry = taskRoutes.openAPIRegistry;

@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { coordinatorStub, type TaskStatus } from "../../durable-objects/job-coordinator";
 import { executorStub } from "../../durable-objects/task-executor";
-import { call, json, sleep } from "./helpers";
+import { ADMIN, call, json, sleep } from "./helpers";
 
 interface Submitted {
   id?: string;
@@ -80,6 +80,14 @@ describe("the task executor: POST /tasks, GET /tasks/{id}, GET /tasks?batch=", (
     expect((await call("/tasks?batch=b00000000000000000000&status=sleeping")).status).toBe(400);
     expect((await call("/tasks?batch=b00000000000000000000")).status).toBe(404);
     expect((await call("/tasks/b00000000000000000000.0?wait=99999999")).status).toBe(400);
+  });
+
+  it("the admin route runs one task directly on executor-0 (the benchmark's baseline), and needs the token", async () => {
+    const body = JSON.stringify({ kind: "fibonacci", args: { n: 30 } });
+    const res = await call("/admin/tasks/direct", { method: "POST", headers: { ...ADMIN, "content-type": "application/json" }, body });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toMatchObject({ node: "executor-0", result: { value: "832040" } });
+    expect((await call("/admin/tasks/direct", { method: "POST", body })).status).toBe(401);
   });
 
   it("an attempt that fails is re-executed on another executor, and the task completes", async () => {
