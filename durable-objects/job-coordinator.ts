@@ -5,7 +5,7 @@ import {
 } from "../src/core/scheduler";
 import type { TaskResult, TaskSpec } from "../src/core/tasks";
 import { withTimeout } from "../src/services/replica-call";
-import { executorStub, type AttemptReport } from "./task-executor";
+import { ERROR_CHARS, executorStub, type AttemptReport } from "./task-executor";
 
 /** Calls to executors at once: Workers allow six simultaneous outgoing connections per invocation. */
 const ASSIGN_CONCURRENCY = 6;
@@ -59,11 +59,11 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     if (existing !== null) return progressView(existing, Date.now());
     const taskIds = specs.map((_, i) => `${id}.${i}`);
     const { state } = createBatch(id, taskIds, config, Date.now());
-    const rows: Record<string, unknown> = { state };
-    specs.forEach((spec, i) => (rows[`spec:${taskIds[i]}`] = spec));
-    // put() takes at most 128 entries at a time.
-    const entries = Object.entries(rows);
+    // Specs first, the state last: until the state is stored the batch does not exist, so a failure
+    // half way leaves no batch that looks runnable. put() takes at most 128 entries at a time.
+    const entries = specs.map((spec, i): [string, TaskSpec] => [`spec:${taskIds[i]}`, spec]);
     for (let i = 0; i < entries.length; i += 128) await this.ctx.storage.put(Object.fromEntries(entries.slice(i, i + 128)));
+    await this.ctx.storage.put("state", state);
     this.state = state;
     await this.ctx.storage.setAlarm(Date.now());
     return progressView(state, Date.now());
@@ -87,7 +87,10 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     // its own: the state of a 1,000-task batch is large, and writing it per report was the ceiling.
     // Safe: nothing is assigned before the state is written (the alarm step writes first), and a
     // completion lost in a crash only leaves its attempt silent, so it is re-run (tasks are pure).
-    if (step.persist) this.scheduleFlush();
+    if (step.persist) this.dirty = true;
+    // The batch's end is written before anything else happens (nothing would come back to write it).
+    if (step.effects.some((e) => e.type === "finished")) await this.flushNow();
+    else if (this.dirty) this.scheduleFlush();
     this.release(step.effects);
     // The next step comes soon (the slot this report freed is refilled there). Working out exactly when
     // (nextWakeAt) costs a pass over every task; per report that was a fifth of the CPU of a big batch.
@@ -98,11 +101,20 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
 
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
 
+  /** The state in memory has changes not yet written. */
+  private dirty = false;
+
   private scheduleFlush(): void {
-    this.flushTimer ??= setTimeout(() => {
-      this.flushTimer = null;
-      if (this.state !== null) void this.ctx.storage.put("state", this.state);
-    }, REPORT_FLUSH_MS);
+    this.flushTimer ??= setTimeout(() => void this.flushNow(), REPORT_FLUSH_MS);
+  }
+
+  /** Writes the state now if it has unwritten changes. */
+  private async flushNow(): Promise<void> {
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (!this.dirty || this.state === null) return;
+    this.dirty = false;
+    await this.ctx.storage.put("state", this.state);
   }
 
   /** One task's status, or null if this batch has no such task. */
@@ -148,7 +160,9 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
   private async afterStep(step: Step): Promise<void> {
     const s = this.state;
     if (s === null) return;
-    if (step.persist) await this.ctx.storage.put("state", s);
+    // Written before any effect, together with reports' changes not yet written.
+    if (step.persist) this.dirty = true;
+    await this.flushNow();
     const assigns = step.effects.filter((e): e is Extract<SchedulerEffect, { type: "assign" }> => e.type === "assign");
     this.release(step.effects);
     for (let i = 0; i < assigns.length; i += ASSIGN_CONCURRENCY) {
@@ -176,8 +190,10 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     } catch (err) {
       const s = this.state;
       if (s === null) return;
-      const step = taskFailed(s, e.taskId, e.attemptId, Date.now(), `executor ${e.executor} did not take the task: ${err instanceof Error ? err.message : String(err)}`);
-      if (step.persist) await this.ctx.storage.put("state", s);
+      const why = `executor ${e.executor} did not take the task: ${err instanceof Error ? err.message : String(err)}`;
+      const step = taskFailed(s, e.taskId, e.attemptId, Date.now(), why.slice(0, ERROR_CHARS));
+      if (step.persist) this.dirty = true;
+      await this.flushNow();
       // Its re-execution is assigned by the next alarm step.
     }
   }

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { executeTask, type TaskIo, type TaskResult, type TaskSpec } from "../src/core/tasks";
+import { withTimeout } from "../src/services/replica-call";
 import { coordinatorStub } from "./job-coordinator";
 
 /** One attempt handed to an executor: run `spec`, report to the coordinator object `coordinator`. */
@@ -14,6 +15,10 @@ export type AttemptReport = { ok: true; result: TaskResult } | { ok: false; erro
 
 /** Attempts run at once by one executor (sleep tasks overlap; CPU tasks take turns anyway). */
 const CONCURRENT_ATTEMPTS = 32;
+/** An attempt's error is cut to this many characters (the coordinator keeps one per attempt in its state). */
+export const ERROR_CHARS = 120;
+/** A report call that has not answered in this long is given up (and retried from the alarm). */
+const REPORT_TIMEOUT_MS = 5_000;
 /** Stored attempts not yet reported are looked at again this long after the last assignment. */
 const SAFETY_ALARM_MS = 2_000;
 /** A report that could not be delivered is tried again after this long. */
@@ -47,7 +52,7 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
     const current = await this.ctx.storage.getAlarm();
     const safety = Date.now() + SAFETY_ALARM_MS;
     if (current === null || current > safety) await this.ctx.storage.setAlarm(safety);
-    if (this.running.size < CONCURRENT_ATTEMPTS) void this.runOne(stored);
+    if (this.running.size < CONCURRENT_ATTEMPTS) void this.runOne(stored).catch(() => undefined);
     return { accepted: true };
   }
 
@@ -80,12 +85,15 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
   override async alarm(): Promise<void> {
     const stored = await this.ctx.storage.list<Assignment & { executor: string }>({ prefix: "a:", limit: CONCURRENT_ATTEMPTS * 4 });
     const todo = [...stored.values()].filter((a) => !this.running.has(a.attemptId)).slice(0, CONCURRENT_ATTEMPTS);
-    await Promise.all(todo.map((a) => this.runOne(a)));
+    const reported = await Promise.all(todo.map((a) => this.runOne(a)));
     const left = await this.ctx.storage.list({ prefix: "a:", limit: 1 });
-    if (left.size > 0) await this.ctx.storage.setAlarm(Date.now() + (todo.length === 0 ? REPORT_RETRY_MS : 0));
+    // Right away only for a backlog that did not get to run; after failed reports, wait (no tight loop).
+    const failedReports = reported.some((ok) => !ok);
+    if (left.size > 0) await this.ctx.storage.setAlarm(Date.now() + (todo.length === 0 || failedReports ? REPORT_RETRY_MS : 0));
   }
 
-  private async runOne(a: Assignment & { executor: string }): Promise<void> {
+  /** Runs one stored attempt and reports it; false if the report could not be delivered (it stays stored). */
+  private async runOne(a: Assignment & { executor: string }): Promise<boolean> {
     this.running.add(a.attemptId);
     try {
       let report: AttemptReport;
@@ -97,15 +105,17 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
         const result = await executeTask(a.spec, TASK_IO);
         report = { ok: true, result };
       } catch (err) {
-        report = { ok: false, error: (err instanceof Error ? err.message : String(err)).slice(0, 500) };
+        report = { ok: false, error: (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) };
       }
       // Released meanwhile (superseded or cancelled): nobody wants the answer.
-      if ((await this.ctx.storage.get(`a:${a.attemptId}`)) === undefined) return;
+      if ((await this.ctx.storage.get(`a:${a.attemptId}`)) === undefined) return true;
       try {
-        await coordinatorStub(this.env, a.coordinator).report(a.taskId, a.attemptId, report);
+        await withTimeout(coordinatorStub(this.env, a.coordinator).report(a.taskId, a.attemptId, report), REPORT_TIMEOUT_MS);
         await this.ctx.storage.delete(`a:${a.attemptId}`);
+        return true;
       } catch {
         // Kept: the alarm runs it again and reports then (the coordinator ignores a second completion).
+        return false;
       }
     } finally {
       this.running.delete(a.attemptId);

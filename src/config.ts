@@ -62,7 +62,8 @@ const ConfigSchema = z
     // At most 20 s: a delayed report runs in waitUntil, which Cloudflare ends 30 s after the response.
     LB_STATE_TTL_MS: int(10, 20_000).default(1000),
     TASK_EXECUTORS: int(1, 256).default(4),
-    TASK_MAX_ATTEMPTS: int(1, 20).default(3),
+    // At most 4: a batch's scheduler state (1,000 tasks, their attempts) is one stored value, under 2 MiB.
+    TASK_MAX_ATTEMPTS: int(1, 4).default(3),
     // Longer than the longest task (sleep: 60 s): an attempt silent this long is presumed crashed.
     TASK_ATTEMPT_TIMEOUT_MS: int(100, 600_000).default(90_000),
     // The breaker in front of the worker's own calls to Durable Objects (src/services/do-guard.ts).

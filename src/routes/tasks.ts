@@ -75,11 +75,13 @@ taskRoutes.get("/tasks/:id", async (c) => {
   const wait = waitParam(c);
   const stub = () => coordinatorStub(c.env, m[1]!);
   const until = Date.now() + wait;
-  for (;;) {
+  // Polls back off from 50 ms to 1 s: a 30 s wait costs about 40 calls, not 600.
+  for (let pause = 50; ; pause = Math.min(1_000, Math.round(pause * 1.5))) {
     const task = await call(stub().task(id));
     if (task === null) throw new HttpError(404, "not_found", `no task ${id}`);
-    if (finished(task) || Date.now() >= until) return c.json(task, 200);
-    await new Promise((r) => setTimeout(r, 50));
+    const left = until - Date.now();
+    if (finished(task) || left <= 0) return c.json(task, 200);
+    await new Promise((r) => setTimeout(r, Math.min(pause, left)));
   }
 });
 

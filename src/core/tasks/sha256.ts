@@ -11,8 +11,13 @@ import { utf8Length } from "../text/utf8";
  * primitive to keep correct. The price is that the digest is async, so it is I/O the shell performs.
  */
 
-/** Largest input, in bytes after decoding: 1 MiB (a million 'a', the longest NIST vector, fits). */
-export const SHA256_MAX_BYTES = 1 << 20;
+/**
+ * Largest input, in bytes after decoding: 1,000,000 (a million 'a', the longest NIST vector, fits).
+ * Not 1 MiB: the task is stored as a JS string, two bytes per character once any character is outside
+ * Latin-1, and a stored value may not exceed 2 MiB on Cloudflare; 1,000,000 UTF-8 bytes are at most
+ * 1,000,000 characters, so at most 2,000,000 bytes stored.
+ */
+export const SHA256_MAX_BYTES = 1_000_000;
 
 export const SHA256_ENCODINGS = ["utf8", "base64"] as const;
 export type Sha256Encoding = (typeof SHA256_ENCODINGS)[number];
