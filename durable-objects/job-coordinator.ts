@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import {
-  createBatch, nextWakeAt, progressView, taskCompleted, taskFailed, tick,
+  createBatch, nextWakeAt, progressView, taskCompleted, taskFailed, taskHeartbeat, tick,
   type ProgressView, type SchedulerConfig, type SchedulerEffect, type SchedulerState, type Step, type TaskView,
 } from "../src/core/scheduler";
 import type { TaskResult, TaskSpec } from "../src/core/tasks";
@@ -49,9 +49,16 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     if (!this.loaded) {
       this.state = (await this.ctx.storage.get<SchedulerState>("state")) ?? null;
       this.loaded = true;
+      // After a restart: attempts recorded as running may never have been sent (a crash between writing
+      // the state and assigning). Sending them again is harmless (an executor keeps one copy per attempt
+      // id, and only the first completion counts) and spares them the attempt timeout.
+      if (this.state !== null && !this.state.phase.match(/^(done|failed|cancelled)$/)) this.resendRunning = true;
     }
     return this.state;
   }
+
+  /** Set on the first load after a (re)start: the next alarm step re-sends the running attempts. */
+  private resendRunning = false;
 
   /** Starts a batch; idempotent for the same id (a retried submission changes nothing). */
   async submitBatch(id: string, specs: TaskSpec[], config: SchedulerConfig): Promise<ProgressView> {
@@ -153,7 +160,18 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
   override async alarm(): Promise<void> {
     const s = await this.load();
     if (s === null) return;
+    if (this.resendRunning) {
+      this.resendRunning = false;
+      const running = s.tasks.flatMap((t) => t.attempts.filter((a) => a.outcome === "running").map((a) => ({ type: "assign" as const, taskId: t.id, attemptId: a.id, executor: a.executor, stage: t.stage, backup: a.backup })));
+      for (let i = 0; i < running.length; i += ASSIGN_CONCURRENCY) await Promise.all(running.slice(i, i + ASSIGN_CONCURRENCY).map((e) => this.assign(e)));
+    }
     await this.afterStep(tick(s, Date.now()));
+  }
+
+  /** An executor saying an attempt is alive (it waited in a queue before starting). */
+  async heartbeat(taskId: string, attemptId: string): Promise<void> {
+    const s = await this.load();
+    if (s !== null) taskHeartbeat(s, taskId, attemptId, Date.now());
   }
 
   /** Persists the step, carries out its effects, and sets the alarm for the next one. */

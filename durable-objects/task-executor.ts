@@ -11,6 +11,12 @@ export interface Assignment {
   spec: TaskSpec;
 }
 
+/** An attempt as an executor stores it until reported. */
+type StoredAttempt = Assignment & { executor: string; acceptedAt?: number };
+
+/** An attempt that starts this long after it was accepted first sends the coordinator a heartbeat. */
+const HEARTBEAT_AFTER_MS = 10_000;
+
 export type AttemptReport = { ok: true; result: TaskResult } | { ok: false; error: string };
 
 /** Attempts run at once by one executor (sleep tasks overlap; CPU tasks take turns anyway). */
@@ -45,14 +51,14 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
 
   /** Takes an attempt; returns once it is stored. */
   async accept(name: string, a: Assignment): Promise<{ accepted: true }> {
-    const stored = { ...a, executor: name };
+    const stored = { ...a, executor: name, acceptedAt: Date.now() };
     await this.ctx.storage.put(`a:${a.attemptId}`, stored);
     // The alarm is the safety net (after a crash, or a report that could not be delivered): set it
     // unless one is due sooner. The attempt itself starts now, after this call has answered.
     const current = await this.ctx.storage.getAlarm();
     const safety = Date.now() + SAFETY_ALARM_MS;
     if (current === null || current > safety) await this.ctx.storage.setAlarm(safety);
-    if (this.running.size < CONCURRENT_ATTEMPTS) void this.runOne(stored).catch(() => undefined);
+    if (this.running.size < CONCURRENT_ATTEMPTS && !this.running.has(a.attemptId)) void this.runOne(stored).catch(() => undefined);
     return { accepted: true };
   }
 
@@ -83,7 +89,7 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
   }
 
   override async alarm(): Promise<void> {
-    const stored = await this.ctx.storage.list<Assignment & { executor: string }>({ prefix: "a:", limit: CONCURRENT_ATTEMPTS * 4 });
+    const stored = await this.ctx.storage.list<StoredAttempt>({ prefix: "a:", limit: CONCURRENT_ATTEMPTS * 4 });
     const todo = [...stored.values()].filter((a) => !this.running.has(a.attemptId)).slice(0, CONCURRENT_ATTEMPTS);
     const reported = await Promise.all(todo.map((a) => this.runOne(a)));
     const left = await this.ctx.storage.list({ prefix: "a:", limit: 1 });
@@ -93,9 +99,13 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
   }
 
   /** Runs one stored attempt and reports it; false if the report could not be delivered (it stays stored). */
-  private async runOne(a: Assignment & { executor: string }): Promise<boolean> {
+  private async runOne(a: StoredAttempt): Promise<boolean> {
     this.running.add(a.attemptId);
     try {
+      // It waited in the queue: tell the coordinator it is alive, so it is not taken for crashed.
+      if (Date.now() - (a.acceptedAt ?? Date.now()) > HEARTBEAT_AFTER_MS) {
+        void withTimeout(coordinatorStub(this.env, a.coordinator).heartbeat(a.taskId, a.attemptId), REPORT_TIMEOUT_MS).catch(() => undefined);
+      }
       let report: AttemptReport;
       try {
         if (this.failNext > 0) {

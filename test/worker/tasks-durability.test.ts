@@ -57,6 +57,31 @@ describe("the coordinator's state under a crash", () => {
   });
 });
 
+describe("a coordinator that crashed between writing its state and sending the assignments", () => {
+  it("sends the attempts it recorded as running again on restart, instead of waiting out the attempt timeout", async () => {
+    const id = batchId();
+    const taskId = `${id}.0`;
+    // The state as it was written just before the crash: the attempt is recorded, never sent.
+    const { state } = createBatch(id, [taskId], config(), Date.now());
+    const step = tick(state, Date.now());
+    expect(step.effects.filter((e) => e.type === "assign")).toHaveLength(1);
+    await runInDurableObject(coordinatorStub(env, id), async (_: JobCoordinator, ctx) => {
+      await ctx.storage.put({ state, [`spec:${taskId}`]: { kind: "fibonacci", args: { n: 12 } } });
+      await ctx.storage.setAlarm(Date.now());
+    });
+    await coordinatorStub(env, id).crash().catch(() => undefined);
+    await runDurableObjectAlarm(coordinatorStub(env, id));
+    let t: TaskStatus | null = null;
+    for (let i = 0; i < 60 && t?.status !== "completed"; i++) {
+      await sleep(50);
+      t = await coordinatorStub(env, id).task(taskId);
+    }
+    expect(t?.status).toBe("completed");
+    expect(t?.result).toMatchObject({ value: "144" });
+    expect(t?.attempts).toBe(1);
+  });
+});
+
 describe("an executor whose reports fail", () => {
   it("retries its report about once a second, not in a tight loop", async () => {
     // A coordinator whose report() throws (stands for one that is overloaded or unreachable).
