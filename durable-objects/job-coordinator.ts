@@ -1,11 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
 import {
-  createBatch, nextWakeAt, progressView, taskCompleted, taskFailed, taskHeartbeat, tick,
+  cancel, createBatch, createJob, nextWakeAt, progressView, resultRefs, taskCompleted, taskFailed, taskHeartbeat, tick,
   type ProgressView, type SchedulerConfig, type SchedulerEffect, type SchedulerState, type Step, type TaskView,
 } from "../src/core/scheduler";
 import type { TaskResult, TaskSpec } from "../src/core/tasks";
 import { withTimeout } from "../src/services/replica-call";
-import { ERROR_CHARS, executorStub, type AttemptReport } from "./task-executor";
+import { bindJob, type Entry, type JobParams } from "../src/core/mapreduce/jobs";
+import type { InputSplit } from "../src/core/mapreduce/partition";
+import { finalizeJob } from "../src/core/mapreduce/pipeline";
+import { ERROR_CHARS, executorStub, type AttemptReport, type MapOutputRef, type MapWork, type ReduceOutput, type ReduceWork, type Work } from "./task-executor";
 
 /** Calls to executors at once: Workers allow six simultaneous outgoing connections per invocation. */
 const ASSIGN_CONCURRENCY = 6;
@@ -18,6 +21,23 @@ const ASSIGN_TIMEOUT_MS = 5_000;
 
 export function coordinatorStub(env: Cloudflare.Env, name: string): DurableObjectStub<JobCoordinator> {
   return env.JOB_COORDINATOR.get(env.JOB_COORDINATOR.idFromName(name));
+}
+
+/** A MapReduce job as the API reports it. */
+export interface JobStatus {
+  id: string;
+  kind: JobParams["kind"];
+  M: number;
+  R: number;
+  combiner: boolean;
+  phase: ProgressView["phase"];
+  finished: boolean;
+  error: ProgressView["error"];
+  createdAt: number;
+  endedAt: number | null;
+  stages: ProgressView["stages"];
+  counters: Record<string, number>;
+  tasks: Pick<TaskView, "id" | "stage" | "state" | "executor" | "attempts" | "startedAt" | "endedAt" | "durationMs" | "error">[];
 }
 
 /** A task as the API reports it. */
@@ -86,7 +106,18 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
       const ref = `result:${taskId}`;
       step = taskCompleted(s, taskId, attemptId, now, ref);
       // Only the counted completion's result is stored (first one wins).
-      if (step.persist && s.tasks.find((t) => t.id === taskId)?.completedBy === attemptId) await this.ctx.storage.put(ref, outcome.result);
+      if (step.persist && s.tasks.find((t) => t.id === taskId)?.completedBy === attemptId) {
+        const r = outcome.result;
+        if ("entries" in r) {
+          // A reducer's partition: its keys are disjoint from the other partitions', so as rows they
+          // merge into one keyspace, listed in key order (UTF-8 byte order, as the core sorts).
+          const rows = r.entries.map(([k, v]): [string, unknown] => [`out:${k}`, v]);
+          for (let i = 0; i < rows.length; i += 128) await this.ctx.storage.put(Object.fromEntries(rows.slice(i, i + 128)));
+          await this.ctx.storage.put(ref, { partition: r.partition, records: r.entries.length, bytesShuffled: r.bytesShuffled });
+        } else {
+          await this.ctx.storage.put(ref, r);
+        }
+      }
     } else {
       step = taskFailed(s, taskId, attemptId, now, outcome.error);
     }
@@ -96,7 +127,10 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     // completion lost in a crash only leaves its attempt silent, so it is re-run (tasks are pure).
     if (step.persist) this.dirty = true;
     // The batch's end is written before anything else happens (nothing would come back to write it).
-    if (step.effects.some((e) => e.type === "finished")) await this.flushNow();
+    if (step.effects.some((e) => e.type === "finished")) {
+      if (s.kind === "job" && s.phase === "done") await this.finalizeIfNeeded();
+      await this.flushNow();
+    }
     else if (this.dirty) this.scheduleFlush();
     this.release(step.effects);
     // The next step comes soon (the slot this report freed is refilled there). Working out exactly when
@@ -151,6 +185,96 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     };
   }
 
+  /** Starts a MapReduce job over its input splits; idempotent for the same id. */
+  async submitJob(id: string, job: JobParams, splits: InputSplit[], config: SchedulerConfig): Promise<JobStatus> {
+    if ((await this.load()) === null) {
+      const mapIds = splits.map((_, i) => `${id}.m${i}`);
+      const reduceIds = Array.from({ length: job.R }, (_, j) => `${id}.r${j}`);
+      const { state } = createJob(id, mapIds, reduceIds, config, Date.now());
+      const entries: [string, unknown][] = [
+        ["job", job],
+        ...splits.map((split, i): [string, MapWork] => [`spec:${mapIds[i]}`, { kind: "map", job, split }]),
+        ...reduceIds.map((rid, j): [string, ReduceWork] => [`spec:${rid}`, { kind: "reduce", job, partition: j, sources: [] }]),
+      ];
+      for (let i = 0; i < entries.length; i += 128) await this.ctx.storage.put(Object.fromEntries(entries.slice(i, i + 128)));
+      await this.ctx.storage.put("state", state);
+      this.state = state;
+      await this.ctx.storage.setAlarm(Date.now());
+    }
+    return (await this.jobStatus())!;
+  }
+
+  /** The job's phase, per-phase progress, per-task states and timings, counters; null if there is none. */
+  async jobStatus(): Promise<JobStatus | null> {
+    const s = await this.load();
+    const job = await this.ctx.storage.get<JobParams>("job");
+    if (s === null || job === undefined) return null;
+    const view = progressView(s, Date.now());
+    const results = await this.ctx.storage.list<Record<string, unknown>>({ prefix: "result:" });
+    let recordsIn = 0;
+    let mapOut = 0;
+    let shuffledRecords = 0;
+    let recordsOut = 0;
+    let bytesShuffled = 0;
+    for (const r of results.values()) {
+      const c = r.counters as { inputLines?: number; mapOutputRecords?: number; shuffledRecords?: number } | undefined;
+      recordsIn += c?.inputLines ?? 0;
+      mapOut += c?.mapOutputRecords ?? 0;
+      shuffledRecords += c?.shuffledRecords ?? 0;
+      recordsOut += typeof r.records === "number" ? r.records : 0;
+      bytesShuffled += typeof r.bytesShuffled === "number" ? r.bytesShuffled : 0;
+    }
+    return {
+      id: s.id, kind: job.kind, M: s.stages[0]?.taskIds.length ?? 0, R: job.R, combiner: job.combiner,
+      phase: view.phase, finished: view.finished, error: view.error, createdAt: view.createdAt, endedAt: view.endedAt,
+      stages: view.stages,
+      counters: { inputLines: recordsIn, mapOutputRecords: mapOut, shuffledRecords, outputRecords: recordsOut, bytesShuffled, ...view.counters },
+      tasks: view.tasks.map((t) => ({ id: t.id, stage: t.stage, state: t.state, executor: t.executor, attempts: t.attempts, startedAt: t.startedAt, endedAt: t.endedAt, durationMs: t.durationMs, error: t.error })),
+    };
+  }
+
+  /** A page of the job's output in key order (top-k: in rank order), after `after` (a key, or an index for top-k). */
+  async resultPage(after: string | null, limit: number): Promise<{ entries: Entry<unknown>[]; next: string | null } | null> {
+    const s = await this.load();
+    if (s === null || (await this.ctx.storage.get("job")) === undefined) return null;
+    const final = await this.ctx.storage.get<Entry<unknown>[]>("final");
+    if (final !== undefined) {
+      const from = after === null ? 0 : Number(after);
+      const entries = final.slice(from, from + limit);
+      return { entries, next: from + limit < final.length ? String(from + limit) : null };
+    }
+    const rows = await this.ctx.storage.list<unknown>({ prefix: "out:", ...(after === null ? {} : { startAfter: `out:${after}` }), limit: limit + 1 });
+    const entries = [...rows.entries()].slice(0, limit).map(([k, v]): Entry<unknown> => [k.slice(4), v]);
+    return { entries, next: rows.size > limit ? (entries.at(-1)?.[0] ?? null) : null };
+  }
+
+  /** Cancels the job (if running) and deletes everything it stored, here and on the executors. */
+  async deleteJob(): Promise<boolean> {
+    const s = await this.load();
+    if (s === null) return false;
+    const step = cancel(s, Date.now());
+    this.release(step.effects);
+    const byExecutor = new Map<string, string[]>();
+    for (const t of s.tasks) if (t.stage === "map") for (const a of t.attempts) byExecutor.set(a.executor, [...(byExecutor.get(a.executor) ?? []), a.id]);
+    await Promise.all([...byExecutor].map(([ex, ids]) => executorStub(this.env, ex).dropRuns(ids).catch(() => undefined)));
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.dirty = false;
+    this.state = null;
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    return true;
+  }
+
+  /** top-k ranks across partitions once every reducer is done (the other kinds' rows are the result). */
+  private async finalizeIfNeeded(): Promise<void> {
+    const job = await this.ctx.storage.get<JobParams>("job");
+    if (job === undefined || job.kind !== "top-k" || (await this.ctx.storage.get("final")) !== undefined) return;
+    const rows = await this.ctx.storage.list<unknown>({ prefix: "out:" });
+    const entries = [...rows.entries()].map(([k, v]): Entry<unknown> => [k.slice(4), v]);
+    await this.ctx.storage.put("final", finalizeJob(bindJob(job), [entries]));
+  }
+
   /** Fault injection: crash now (memory lost, storage kept; the alarm resumes the batch). */
   async crash(): Promise<void> {
     await this.ctx.storage.sync();
@@ -200,8 +324,14 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
 
   /** Hands one attempt to its executor; an executor that cannot take it fails the attempt at once. */
   private async assign(e: Extract<SchedulerEffect, { type: "assign" }>): Promise<void> {
-    const spec = await this.ctx.storage.get<TaskSpec>(`spec:${e.taskId}`);
+    let spec = await this.ctx.storage.get<Work>(`spec:${e.taskId}`);
     if (spec === undefined) return;
+    if (spec.kind === "reduce" && this.state !== null) {
+      // Every map task is complete when a reduce task is assigned (§3.1): point it at their outputs.
+      const refs = resultRefs(this.state, "map").map((r) => r.resultRef);
+      const sources = (await Promise.all(refs.map((k) => this.ctx.storage.get<MapOutputRef>(k)))).filter((x): x is MapOutputRef => x !== undefined);
+      spec = { ...spec, sources };
+    }
     const me = this.state?.id ?? "";
     try {
       await withTimeout(executorStub(this.env, e.executor).accept(e.executor, { coordinator: me, taskId: e.taskId, attemptId: e.attemptId, spec }), ASSIGN_TIMEOUT_MS);

@@ -1,14 +1,42 @@
 import { DurableObject } from "cloudflare:workers";
+import { bindJob, type Entry, type JobParams } from "../src/core/mapreduce/jobs";
+import type { InputSplit } from "../src/core/mapreduce/partition";
+import { type MapRun, type MapTaskCounters, runMapTask, runReduceTask } from "../src/core/mapreduce/pipeline";
 import { executeTask, type TaskIo, type TaskResult, type TaskSpec } from "../src/core/tasks";
 import { withTimeout } from "../src/services/replica-call";
 import { coordinatorStub } from "./job-coordinator";
+
+/** A MapReduce map task: map one split, keep its R sorted runs here until the reducers fetch them. */
+export interface MapWork {
+  kind: "map";
+  job: JobParams;
+  split: InputSplit;
+}
+
+/** A MapReduce reduce task: fetch partition `partition` of every map output, reduce it. */
+export interface ReduceWork {
+  kind: "reduce";
+  job: JobParams;
+  partition: number;
+  /** Where each map task's counted output is: the executor and the attempt that wrote it. */
+  sources: MapOutputRef[];
+}
+
+/** The output of one map attempt, kept by the executor that ran it. */
+export interface MapOutputRef {
+  executor: string;
+  attemptId: string;
+  counters: MapTaskCounters;
+}
+
+export type Work = TaskSpec | MapWork | ReduceWork;
 
 /** One attempt handed to an executor: run `spec`, report to the coordinator object `coordinator`. */
 export interface Assignment {
   coordinator: string;
   taskId: string;
   attemptId: string;
-  spec: TaskSpec;
+  spec: Work;
 }
 
 /** An attempt as an executor stores it until reported. */
@@ -17,7 +45,16 @@ type StoredAttempt = Assignment & { executor: string; acceptedAt?: number };
 /** An attempt that starts this long after it was accepted first sends the coordinator a heartbeat. */
 const HEARTBEAT_AFTER_MS = 10_000;
 
-export type AttemptReport = { ok: true; result: TaskResult } | { ok: false; error: string };
+/** A reduce attempt's output: the partition's entries, sorted by key. */
+export interface ReduceOutput {
+  partition: number;
+  entries: Entry<unknown>[];
+  bytesShuffled: number;
+}
+
+export type AttemptResult = TaskResult | MapOutputRef | ReduceOutput;
+
+export type AttemptReport = { ok: true; result: AttemptResult } | { ok: false; error: string };
 
 /** Attempts run at once by one executor (sleep tasks overlap; CPU tasks take turns anyway). */
 const CONCURRENT_ATTEMPTS = 32;
@@ -62,6 +99,19 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
     return { accepted: true };
   }
 
+  /** One partition of a map attempt's output (a reducer's fetch); null if this executor does not have it. */
+  async mapRun(attemptId: string, partition: number): Promise<MapRun | null> {
+    return (await this.ctx.storage.get<MapRun>(`run:${attemptId}:${partition}`)) ?? null;
+  }
+
+  /** Drops the map outputs of a job's attempts (after the job ends or is deleted). */
+  async dropRuns(attemptIds: string[]): Promise<void> {
+    for (const id of attemptIds) {
+      const keys = [...(await this.ctx.storage.list({ prefix: `run:${id}:` })).keys()];
+      for (let i = 0; i < keys.length; i += 128) await this.ctx.storage.delete(keys.slice(i, i + 128));
+    }
+  }
+
   /** Runs one task right here and answers its result: no coordinator, no storage (the benchmark's baseline). */
   async runDirect(spec: TaskSpec): Promise<TaskResult> {
     return executeTask(spec, TASK_IO);
@@ -98,6 +148,31 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
     if (left.size > 0) await this.ctx.storage.setAlarm(Date.now() + (todo.length === 0 || failedReports ? REPORT_RETRY_MS : 0));
   }
 
+  /** Runs one attempt's work: a task, or a map or reduce task of a MapReduce job. */
+  private async execute(a: StoredAttempt): Promise<AttemptResult> {
+    const w = a.spec;
+    if (w.kind === "map") {
+      const out = runMapTask(bindJob(w.job), w.split, w.job.R, w.job.combiner);
+      const rows: Record<string, MapRun> = {};
+      out.runs.forEach((run, p) => (rows[`run:${a.attemptId}:${p}`] = run));
+      const entries = Object.entries(rows);
+      for (let i = 0; i < entries.length; i += 128) await this.ctx.storage.put(Object.fromEntries(entries.slice(i, i + 128)));
+      return { executor: a.executor, attemptId: a.attemptId, counters: out.counters } satisfies MapOutputRef;
+    }
+    if (w.kind === "reduce") {
+      const runs = await Promise.all(
+        w.sources.map(async (src) => {
+          const run = await withTimeout(executorStub(this.env, src.executor).mapRun(src.attemptId, w.partition), REPORT_TIMEOUT_MS);
+          if (run === null) throw new Error(`map output ${src.attemptId} is missing on ${src.executor}`);
+          return run;
+        }),
+      );
+      const entries = runReduceTask(bindJob(w.job), runs);
+      return { partition: w.partition, entries, bytesShuffled: JSON.stringify(runs).length };
+    }
+    return executeTask(w, TASK_IO);
+  }
+
   /** Runs one stored attempt and reports it; false if the report could not be delivered (it stays stored). */
   private async runOne(a: StoredAttempt): Promise<boolean> {
     this.running.add(a.attemptId);
@@ -112,8 +187,7 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
           this.failNext--;
           throw new Error("injected failure");
         }
-        const result = await executeTask(a.spec, TASK_IO);
-        report = { ok: true, result };
+        report = { ok: true, result: await this.execute(a) };
       } catch (err) {
         report = { ok: false, error: (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) };
       }

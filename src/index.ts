@@ -15,6 +15,7 @@ import { lbRoutes } from "./routes/lb";
 import { raftRoutes } from "./routes/raft";
 import { redisRoutes } from "./routes/redis";
 import { taskRoutes } from "./routes/tasks";
+import { jobRoutes } from "./routes/jobs";
 import { txnRoutes } from "./routes/txn";
 
 export { CacheShard } from "../durable-objects/cache-shard";
@@ -42,6 +43,8 @@ app.use("/txn/*", requireToken("API_TOKEN", false));
 app.use("/lb/pools/*", requireToken("API_TOKEN", false));
 app.use("/tasks", requireToken("API_TOKEN", false));
 app.use("/tasks/*", requireToken("API_TOKEN", false));
+app.use("/jobs", requireToken("API_TOKEN", false));
+app.use("/jobs/*", requireToken("API_TOKEN", false));
 
 app.route("/", healthRoutes);
 app.route("/", cacheRoutes);
@@ -52,6 +55,7 @@ app.route("/", txnRoutes);
 app.route("/", redisRoutes);
 app.route("/", lbRoutes);
 app.route("/", taskRoutes);
+app.route("/", jobRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" });
 app.openAPIRegistry.registerComponent("securitySchemes", "apiToken", { type: "http", scheme: "bearer", description: "API_TOKEN (only when configured)" });
