@@ -13,6 +13,8 @@ interface JobStatus {
   id: string;
   phase: string;
   finished: boolean;
+  createdAt: number;
+  endedAt: number | null;
   error: { message: string } | null;
   counters: Record<string, number>;
   tasks: { id: string; stage: string; state: string; attempts: number; executor: string | null }[];
@@ -102,7 +104,7 @@ describe("MapReduce jobs over the executor pool", () => {
     }
     const end = await done(st.id, 30_000);
     expect(end.phase, JSON.stringify(end.error)).toBe("done");
-    expect(end.endedAt! - (end as unknown as { createdAt: number }).createdAt).toBeGreaterThan(5);
+    expect(end.endedAt! - end.createdAt).toBeGreaterThan(5);
     expect(await result(st.id, 1000)).toEqual(reference(body));
   }, 40_000);
 
