@@ -3,8 +3,10 @@ import { coordinatorStub } from "../../durable-objects/job-coordinator";
 import { getConfig, LIMITS } from "../config";
 import { JOB_KIND_NAMES, type JobParams, parseJobSpec } from "../core/mapreduce/jobs";
 import { splitDocuments } from "../core/mapreduce/partition";
+import { referenceRun } from "../core/mapreduce/reference";
 import { DEFAULT_BACKUP_POLICY, type SchedulerConfig } from "../core/scheduler";
 import { createRouter } from "../http/app-env";
+import { requireToken } from "../http/auth";
 import { HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
 import { readBodyLimited } from "../http/validation";
@@ -84,6 +86,23 @@ jobRoutes.delete("/jobs/:id", async (c) => {
   const id = jobId(c.req.param("id"));
   if (!(await call(coordinatorStub(c.env, id).deleteJob()))) throw new HttpError(404, "not_found", `no job ${id}`);
   return c.json({ id, deleted: true }, 200);
+});
+
+jobRoutes.use("/admin/jobs/*", requireToken("ADMIN_TOKEN", true));
+// The same job run start to end in this one isolate with the single-process reference (no splits, no
+// executors, no storage): the baseline of bench:mapreduce. The admin token guards it.
+jobRoutes.post("/admin/jobs/reference", async (c) => {
+  const raw = await readBodyLimited(c.req.raw, JOBS_BODY_BYTES);
+  let body: unknown;
+  try {
+    body = JSON.parse(new TextDecoder().decode(raw));
+  } catch {
+    throw new HttpError(400, "invalid_json", "the body is not valid JSON");
+  }
+  const parsed = parseJobSpec(body);
+  if (!parsed.ok) throw new HttpError(400, "invalid_request", parsed.error.message, { field: parsed.error.field });
+  const entries = referenceRun(parsed.spec);
+  return c.json({ kind: parsed.spec.kind, outputRecords: entries.length }, 200);
 });
 
 const registry = jobRoutes.openAPIRegistry;
