@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { executorStub } from "../../durable-objects/task-executor";
 import { type JobSpec, parseJobSpec } from "../../src/core/mapreduce/jobs";
 import { referenceRun } from "../../src/core/mapreduce/reference";
-import { call, json, sleep } from "./helpers";
+import { ADMIN, call, json, sleep } from "./helpers";
 
 // The seed's four sentences (the chapter's word-count example).
 const SEED = ["Hello world hello python", "Python is a programming language", "Hello python world", "Programming with python is fun"];
@@ -126,6 +126,14 @@ describe("MapReduce jobs over the executor pool", () => {
     const early = await call(`/jobs/${slow.id}/result`);
     expect([200, 409]).toContain(early.status);
     await done(slow.id);
+  });
+
+  it("the admin reference route runs the job in this isolate (the benchmark's baseline), and needs the token", async () => {
+    const body = JSON.stringify({ kind: "wordcount", input: { documents: docs(SEED) } });
+    const res = await call("/admin/jobs/reference", { method: "POST", headers: { ...ADMIN, "content-type": "application/json" }, body });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ kind: "wordcount", outputRecords: reference(JSON.parse(body)).length });
+    expect((await call("/admin/jobs/reference", { method: "POST", body })).status).toBe(401);
   });
 
   it("DELETE cancels a job and deletes what it stored; it is gone afterwards", async () => {
