@@ -104,9 +104,13 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     let step: Step;
     if (outcome.ok) {
       const ref = `result:${taskId}`;
-      step = taskCompleted(s, taskId, attemptId, now, ref);
-      // Only the counted completion's result is stored (first one wins).
-      if (step.persist && s.tasks.find((t) => t.id === taskId)?.completedBy === attemptId) {
+      // The result is stored BEFORE the task is marked completed: if a write fails, the report fails
+      // and the executor sends it again, instead of a completed task whose output was never stored.
+      // Only a completion that will count is stored (first one wins); its keys are deterministic, so
+      // writing them again is harmless.
+      const task = s.tasks.find((t) => t.id === taskId);
+      const willCount = task !== undefined && task.state !== "completed" && task.state !== "failed" && task.attempts.some((a) => a.id === attemptId) && !["done", "failed", "cancelled"].includes(s.phase);
+      if (willCount) {
         const r = outcome.result;
         if ("entries" in r) {
           // A reducer's partition: its keys are disjoint from the other partitions', so as rows they
@@ -118,6 +122,7 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
           await this.ctx.storage.put(ref, r);
         }
       }
+      step = taskCompleted(s, taskId, attemptId, now, ref);
     } else {
       step = taskFailed(s, taskId, attemptId, now, outcome.error);
     }
@@ -234,11 +239,13 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
   }
 
   /** A page of the job's output in key order (top-k: in rank order), after `after` (a key, or an index for top-k). */
-  async resultPage(after: string | null, limit: number): Promise<{ entries: Entry<unknown>[]; next: string | null } | null> {
+  async resultPage(after: string | null, limit: number): Promise<{ entries: Entry<unknown>[]; next: string | null; badCursor?: boolean } | null> {
     const s = await this.load();
     if (s === null || (await this.ctx.storage.get("job")) === undefined) return null;
+    if (s.phase === "done") await this.finalizeIfNeeded();
     const final = await this.ctx.storage.get<Entry<unknown>[]>("final");
     if (final !== undefined) {
+      if (after !== null && !/^\d{1,9}$/.test(after)) return { entries: [], next: null, badCursor: true };
       const from = after === null ? 0 : Number(after);
       const entries = final.slice(from, from + limit);
       return { entries, next: from + limit < final.length ? String(from + limit) : null };
@@ -329,7 +336,16 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     if (spec.kind === "reduce" && this.state !== null) {
       // Every map task is complete when a reduce task is assigned (§3.1): point it at their outputs.
       const refs = resultRefs(this.state, "map").map((r) => r.resultRef);
-      const sources = (await Promise.all(refs.map((k) => this.ctx.storage.get<MapOutputRef>(k)))).filter((x): x is MapOutputRef => x !== undefined);
+      const found = await Promise.all(refs.map((k) => this.ctx.storage.get<MapOutputRef>(k)));
+      const sources = found.filter((x): x is MapOutputRef => x !== undefined);
+      const maps = this.state.stages[0]?.taskIds.length ?? 0;
+      if (sources.length !== maps) {
+        // Never reduce over part of the map outputs (the counts would be silently low).
+        const step = taskFailed(this.state, e.taskId, e.attemptId, Date.now(), `${maps - sources.length} of ${maps} map outputs are not recorded`);
+        if (step.persist) this.dirty = true;
+        await this.flushNow();
+        return;
+      }
       spec = { ...spec, sources };
     }
     const me = this.state?.id ?? "";

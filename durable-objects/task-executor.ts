@@ -58,6 +58,9 @@ export type AttemptReport = { ok: true; result: AttemptResult } | { ok: false; e
 
 /** Attempts run at once by one executor (sleep tasks overlap; CPU tasks take turns anyway). */
 const CONCURRENT_ATTEMPTS = 32;
+/** Map outputs a reducer fetches at once, and how often it retries one before failing the attempt. */
+const FETCH_CONCURRENCY = 6;
+const FETCH_RETRIES = 3;
 /** An attempt's error is cut to this many characters (the coordinator keeps one per attempt in its state). */
 export const ERROR_CHARS = 120;
 /** A report call that has not answered in this long is given up (and retried from the alarm). */
@@ -160,13 +163,26 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
       return { executor: a.executor, attemptId: a.attemptId, counters: out.counters } satisfies MapOutputRef;
     }
     if (w.kind === "reduce") {
-      const runs = await Promise.all(
-        w.sources.map(async (src) => {
-          const run = await withTimeout(executorStub(this.env, src.executor).mapRun(src.attemptId, w.partition), REPORT_TIMEOUT_MS);
-          if (run === null) throw new Error(`map output ${src.attemptId} is missing on ${src.executor}`);
-          return run;
-        }),
-      );
+      // Fetched a few at a time (Workers' simultaneous-connection limit), each retried with a back-off:
+      // a source executor that is restarting or busy is not a reason to fail the reduce.
+      const runs: MapRun[] = new Array(w.sources.length);
+      for (let i = 0; i < w.sources.length; i += FETCH_CONCURRENCY) {
+        await Promise.all(
+          w.sources.slice(i, i + FETCH_CONCURRENCY).map(async (src, j) => {
+            for (let attempt = 0; ; attempt++) {
+              try {
+                const run = await withTimeout(executorStub(this.env, src.executor).mapRun(src.attemptId, w.partition), REPORT_TIMEOUT_MS);
+                if (run === null) throw new Error(`map output ${src.attemptId} is missing on ${src.executor}`);
+                runs[i + j] = run;
+                return;
+              } catch (err) {
+                if (attempt >= FETCH_RETRIES) throw err;
+                await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+              }
+            }
+          }),
+        );
+      }
       const entries = runReduceTask(bindJob(w.job), runs);
       return { partition: w.partition, entries, bytesShuffled: JSON.stringify(runs).length };
     }

@@ -24,6 +24,8 @@ export const JOBS_BODY_BYTES = LIMITS.batchBodyBytes;
 const JOB_ID_RE = /^j[0-9a-f]{20}$/;
 const CALL_TIMEOUT_MS = 10_000;
 const PAGE_MAX = 1_000;
+/** Largest split (input bytes per map task): one stored value, under Cloudflare's 2 MiB with room for UTF-16. */
+export const MAX_SPLIT_BYTES = 1024 * 1024;
 
 function schedulerConfig(env: Cloudflare.Env): SchedulerConfig {
   const c = getConfig(env).tasks;
@@ -56,6 +58,9 @@ jobRoutes.post("/jobs", async (c) => {
   const { input, ...params } = parsed.spec;
   const job: JobParams = params;
   const splits = splitDocuments(input.documents, job.M);
+  // A split is stored as one value (and handed to an executor in one call): Cloudflare caps values at 2 MiB.
+  const biggest = Math.max(...splits.map((sp) => sp.bytes));
+  if (biggest > MAX_SPLIT_BYTES) throw new HttpError(413, "payload_too_large", `a split of ${biggest} bytes is over ${MAX_SPLIT_BYTES}: raise M (now ${job.M})`, { field: "M" });
   const id = `j${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
   const status = await call(coordinatorStub(c.env, id).submitJob(id, job, splits, schedulerConfig(c.env)));
   return c.json(status, 202, { Location: `/jobs/${id}` });
@@ -77,8 +82,9 @@ jobRoutes.get("/jobs/:id/result", async (c) => {
   if (status === null) throw new HttpError(404, "not_found", `no job ${id}`);
   if (status.phase !== "done") throw new HttpError(409, "not_finished", `the job is ${status.phase}; its result exists once it is done`, { phase: status.phase });
   // RPC typing cannot see through `unknown` values; the page is plain JSON.
-  const page = await call(stub.resultPage(c.req.query("after") ?? null, Number(limitRaw)) as unknown as Promise<{ entries: [string, unknown][]; next: string | null } | null>);
+  const page = await call(stub.resultPage(c.req.query("after") ?? null, Number(limitRaw)) as unknown as Promise<{ entries: [string, unknown][]; next: string | null; badCursor?: boolean } | null>);
   if (page === null) throw new HttpError(404, "not_found", `no job ${id}`);
+  if (page.badCursor === true) throw new HttpError(400, "invalid_request", "after: the `next` of the previous page (for top-k, an index)");
   return c.json({ id, kind: status.kind, entries: page.entries, next: page.next }, 200);
 });
 

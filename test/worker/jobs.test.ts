@@ -136,6 +136,20 @@ describe("MapReduce jobs over the executor pool", () => {
     expect((await call("/admin/jobs/reference", { method: "POST", body })).status).toBe(401);
   });
 
+  it("refuses a split too big to store (413 naming M) and a top-k cursor that is not an index (400)", async () => {
+    const big = { kind: "wordcount", input: { documents: docs(["word ".repeat(240_000)]) }, M: 1 };
+    const res = await call("/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(big) });
+    expect(res.status).toBe(413);
+    expect((await json<{ error: { details?: { field: string } } }>(res)).error.details?.field).toBe("M");
+    const st = await done((await start({ kind: "top-k", options: { k: 2 }, input: { documents: docs(SEED) }, M: 2, R: 2 })).id);
+    expect(st.phase).toBe("done");
+    expect((await call(`/jobs/${st.id}/result?after=abc`)).status).toBe(400);
+    expect((await call(`/jobs/${st.id}/result?after=-2`)).status).toBe(400);
+    const page = await json<{ entries: [string, number][]; next: string | null }>(await call(`/jobs/${st.id}/result?limit=1`));
+    expect(page.entries).toEqual([["python", 4]]);
+    expect(page.next).toBe("1");
+  });
+
   it("DELETE cancels a job and deletes what it stored; it is gone afterwards", async () => {
     const st = await start({ kind: "wordcount", input: { documents: docs(SEED) }, M: 2, R: 1 });
     await done(st.id);
