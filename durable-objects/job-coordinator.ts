@@ -135,6 +135,8 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     if (step.effects.some((e) => e.type === "finished")) {
       if (s.kind === "job" && s.phase === "done") await this.finalizeIfNeeded();
       await this.flushNow();
+      // The shuffle data is no longer needed once the job has ended: the reducers' output is stored here.
+      if (s.kind === "job") this.dropMapOutputs(s);
     }
     else if (this.dirty) this.scheduleFlush();
     this.release(step.effects);
@@ -261,9 +263,7 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     if (s === null) return false;
     const step = cancel(s, Date.now());
     this.release(step.effects);
-    const byExecutor = new Map<string, string[]>();
-    for (const t of s.tasks) if (t.stage === "map") for (const a of t.attempts) byExecutor.set(a.executor, [...(byExecutor.get(a.executor) ?? []), a.id]);
-    await Promise.all([...byExecutor].map(([ex, ids]) => executorStub(this.env, ex).dropRuns(ids).catch(() => undefined)));
+    await this.dropMapOutputs(s);
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     this.dirty = false;
@@ -271,6 +271,13 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     return true;
+  }
+
+  /** Best effort: asks each executor to drop the map runs of this job's attempts (every attempt, superseded ones too). */
+  private async dropMapOutputs(s: SchedulerState): Promise<void> {
+    const byExecutor = new Map<string, string[]>();
+    for (const t of s.tasks) if (t.stage === "map") for (const a of t.attempts) byExecutor.set(a.executor, [...(byExecutor.get(a.executor) ?? []), a.id]);
+    await Promise.all([...byExecutor].map(([ex, ids]) => executorStub(this.env, ex).dropRuns(ids).catch(() => undefined)));
   }
 
   /** top-k ranks across partitions once every reducer is done (the other kinds' rows are the result). */

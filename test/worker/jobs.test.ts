@@ -1,4 +1,4 @@
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { executorStub } from "../../durable-objects/task-executor";
 import { type JobSpec, parseJobSpec } from "../../src/core/mapreduce/jobs";
@@ -148,6 +148,22 @@ describe("MapReduce jobs over the executor pool", () => {
     const page = await json<{ entries: [string, number][]; next: string | null }>(await call(`/jobs/${st.id}/result?limit=1`));
     expect(page.entries).toEqual([["python", 4]]);
     expect(page.next).toBe("1");
+  });
+
+  it("once a job is done, the executors drop its map outputs (the shuffle data); the result stays readable", async () => {
+    const body = { kind: "wordcount", input: { documents: docs(SEED) }, M: 4, R: 2 };
+    const st = await done((await start(body)).id);
+    expect(st.phase).toBe("done");
+    const runsLeft = async () => {
+      let n = 0;
+      for (const ex of ["executor-0", "executor-1", "executor-2", "executor-3"]) {
+        n += await runInDurableObject(executorStub(env, ex), async (_: unknown, ctx: DurableObjectState) => (await ctx.storage.list({ prefix: `run:${st.id}.` })).size);
+      }
+      return n;
+    };
+    for (let i = 0; i < 40 && (await runsLeft()) > 0; i++) await sleep(25);
+    expect(await runsLeft()).toBe(0);
+    expect(await result(st.id, 1000)).toEqual(reference(body));
   });
 
   it("DELETE cancels a job and deletes what it stored; it is gone afterwards", async () => {
