@@ -84,3 +84,13 @@ export async function readBodyLimited(req: Request, maxBytes: number): Promise<U
   }
   return out;
 }
+
+/** Reads a JSON body of at most `maxBytes` (413 above it); a body that is not JSON is a 400 `invalid_json`. */
+export async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
+  const raw = await readBodyLimited(req, maxBytes);
+  try {
+    return JSON.parse(new TextDecoder().decode(raw)) as unknown;
+  } catch {
+    throw new HttpError(400, "invalid_json", "the body is not valid JSON");
+  }
+}

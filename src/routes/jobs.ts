@@ -1,16 +1,15 @@
 import { z } from "@hono/zod-openapi";
 import { coordinatorStub } from "../../durable-objects/job-coordinator";
-import { getConfig, LIMITS } from "../config";
+import { LIMITS } from "../config";
 import { JOB_KIND_NAMES, type JobParams, parseJobSpec } from "../core/mapreduce/jobs";
 import { splitDocuments } from "../core/mapreduce/partition";
 import { referenceRun } from "../core/mapreduce/reference";
-import { DEFAULT_BACKUP_POLICY, type SchedulerConfig } from "../core/scheduler";
 import { createRouter } from "../http/app-env";
 import { requireToken } from "../http/auth";
 import { HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
-import { readBodyLimited } from "../http/validation";
-import { withTimeout } from "../services/replica-call";
+import { readJsonBody } from "../http/validation";
+import { call, schedulerConfig } from "./tasks";
 
 /**
  * MapReduce jobs (Dean & Ghemawat) on the task executor's scheduler: POST /jobs with inline documents,
@@ -22,23 +21,9 @@ export const jobRoutes = createRouter();
 /** Inline input: the body of POST /jobs (a streamed body for larger inputs is not built yet). */
 export const JOBS_BODY_BYTES = LIMITS.batchBodyBytes;
 const JOB_ID_RE = /^j[0-9a-f]{20}$/;
-const CALL_TIMEOUT_MS = 10_000;
 const PAGE_MAX = 1_000;
 /** Largest split (input bytes per map task): one stored value, under Cloudflare's 2 MiB with room for UTF-16. */
 export const MAX_SPLIT_BYTES = 1024 * 1024;
-
-function schedulerConfig(env: Cloudflare.Env): SchedulerConfig {
-  const c = getConfig(env).tasks;
-  return { executors: c.executors, maxAttempts: c.maxAttempts, attemptTimeoutMs: c.attemptTimeoutMs, maxPerExecutor: 16, backup: DEFAULT_BACKUP_POLICY };
-}
-
-async function call<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await withTimeout(p, CALL_TIMEOUT_MS);
-  } catch (err) {
-    throw new HttpError(503, "unavailable", `the job's coordinator did not answer: ${err instanceof Error ? err.message : String(err)}`, undefined, { "Retry-After": "1" });
-  }
-}
 
 function jobId(raw: string | undefined): string {
   if (raw === undefined || !JOB_ID_RE.test(raw)) throw new HttpError(404, "not_found", `no job ${JSON.stringify(raw ?? "")}`);
@@ -46,13 +31,7 @@ function jobId(raw: string | undefined): string {
 }
 
 jobRoutes.post("/jobs", async (c) => {
-  const raw = await readBodyLimited(c.req.raw, JOBS_BODY_BYTES);
-  let body: unknown;
-  try {
-    body = JSON.parse(new TextDecoder().decode(raw));
-  } catch {
-    throw new HttpError(400, "invalid_json", "the body is not valid JSON");
-  }
+  const body = await readJsonBody(c.req.raw, JOBS_BODY_BYTES);
   const parsed = parseJobSpec(body);
   if (!parsed.ok) throw new HttpError(400, "invalid_request", parsed.error.message, { field: parsed.error.field });
   const { input, ...params } = parsed.spec;
@@ -98,13 +77,7 @@ jobRoutes.use("/admin/jobs/*", requireToken("ADMIN_TOKEN", true));
 // The same job run start to end in this one isolate with the single-process reference (no splits, no
 // executors, no storage): the baseline of bench:mapreduce. The admin token guards it.
 jobRoutes.post("/admin/jobs/reference", async (c) => {
-  const raw = await readBodyLimited(c.req.raw, JOBS_BODY_BYTES);
-  let body: unknown;
-  try {
-    body = JSON.parse(new TextDecoder().decode(raw));
-  } catch {
-    throw new HttpError(400, "invalid_json", "the body is not valid JSON");
-  }
+  const body = await readJsonBody(c.req.raw, JOBS_BODY_BYTES);
   const parsed = parseJobSpec(body);
   if (!parsed.ok) throw new HttpError(400, "invalid_request", parsed.error.message, { field: parsed.error.field });
   const entries = referenceRun(parsed.spec);

@@ -8,7 +8,7 @@ import { createRouter, type AppEnv } from "../http/app-env";
 import { requireToken } from "../http/auth";
 import { HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
-import { readBodyLimited } from "../http/validation";
+import { readJsonBody } from "../http/validation";
 import { forget } from "../services/lb-state";
 import { proxy } from "../services/lb-proxy";
 import { withTimeout } from "../services/replica-call";
@@ -64,13 +64,7 @@ const PoolDefinition = z.object({ pool: z.string(), version: z.number(), config:
 // description is registered by hand below (a declared body would be consumed by the schema validator).
 lbRoutes.put("/admin/lb/pools/:pool", async (c) => {
   const pool = poolName(c);
-  const raw = await readBodyLimited(c.req.raw, LIMITS.jsonBodyBytes);
-  let input: unknown;
-  try {
-    input = JSON.parse(new TextDecoder().decode(raw));
-  } catch {
-    throw new HttpError(400, "invalid_json", "the body is not valid JSON");
-  }
+  const input = await readJsonBody(c.req.raw, LIMITS.jsonBodyBytes);
   let config;
   try {
     config = normalizePoolConfig(input);

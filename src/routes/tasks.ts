@@ -9,7 +9,7 @@ import { createRouter, type AppEnv } from "../http/app-env";
 import { requireToken } from "../http/auth";
 import { HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
-import { readBodyLimited } from "../http/validation";
+import { readJsonBody } from "../http/validation";
 import { withTimeout } from "../services/replica-call";
 
 /**
@@ -28,16 +28,18 @@ const BATCH_RE = /^b[0-9a-f]{20}$/;
 const TASK_ID_RE = /^(b[0-9a-f]{20})\.(\d{1,4})$/;
 const STATES: readonly TaskState[] = ["waiting", "idle", "in-progress", "completed", "failed"];
 
-function schedulerConfig(env: Cloudflare.Env): SchedulerConfig {
+/** The scheduler settings of a batch or job, from the TASK_* vars (shared with /jobs). */
+export function schedulerConfig(env: Cloudflare.Env): SchedulerConfig {
   const c = getConfig(env).tasks;
   return { executors: c.executors, maxAttempts: c.maxAttempts, attemptTimeoutMs: c.attemptTimeoutMs, maxPerExecutor: 16, backup: DEFAULT_BACKUP_POLICY };
 }
 
-async function call<T>(p: Promise<T>): Promise<T> {
+/** A call to a JobCoordinator (batch or job): an object that does not answer in time is a 503 with Retry-After. */
+export async function call<T>(p: Promise<T>): Promise<T> {
   try {
     return await withTimeout(p, CALL_TIMEOUT_MS);
   } catch (err) {
-    throw new HttpError(503, "unavailable", `the batch's coordinator did not answer: ${err instanceof Error ? err.message : String(err)}`, undefined, { "Retry-After": "1" });
+    throw new HttpError(503, "unavailable", `the coordinator did not answer: ${err instanceof Error ? err.message : String(err)}`, undefined, { "Retry-After": "1" });
   }
 }
 
@@ -52,13 +54,7 @@ function waitParam(c: Context<AppEnv>): number {
 const finished = (t: TaskStatus) => t.status === "completed" || t.status === "failed";
 
 taskRoutes.post("/tasks", async (c) => {
-  const raw = await readBodyLimited(c.req.raw, TASKS_BODY_BYTES);
-  let body: unknown;
-  try {
-    body = JSON.parse(new TextDecoder().decode(raw));
-  } catch {
-    throw new HttpError(400, "invalid_json", "the body is not valid JSON");
-  }
+  const body = await readJsonBody(c.req.raw, TASKS_BODY_BYTES);
   const parsed = parseTaskSubmission(body);
   if (!parsed.ok) throw new HttpError(400, "invalid_request", parsed.field === "" ? parsed.message : `${parsed.field}: ${parsed.message}`, { field: parsed.field });
   const batch = `b${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
@@ -100,13 +96,7 @@ taskRoutes.use("/admin/tasks/*", requireToken("ADMIN_TOKEN", true));
 // One task run at once on executor-0, answered in the response: no coordinator, no storage, no
 // retries. For comparison (bench:tasks) and debugging; the admin token guards it.
 taskRoutes.post("/admin/tasks/direct", async (c) => {
-  const raw = await readBodyLimited(c.req.raw, TASKS_BODY_BYTES);
-  let body: unknown;
-  try {
-    body = JSON.parse(new TextDecoder().decode(raw));
-  } catch {
-    throw new HttpError(400, "invalid_json", "the body is not valid JSON");
-  }
+  const body = await readJsonBody(c.req.raw, TASKS_BODY_BYTES);
   const parsed = parseTaskSubmission(body);
   if (!parsed.ok || parsed.batch) throw new HttpError(400, "invalid_request", parsed.ok ? "one task, not a batch" : `${parsed.field}: ${parsed.message}`);
   const executor = getConfig(c.env).tasks.executors[0]!;
