@@ -355,6 +355,38 @@ describe("the least-loaded executor", () => {
   });
 });
 
+describe("§3.4 locality: a map task runs where its input is", () => {
+  const homed = (homes: Record<string, string>, config: Partial<SchedulerConfig> = {}) =>
+    createJob("job-1", ids("map", 4), ids("reduce", 1), { ...CONFIG, maxPerExecutor: 2, ...config }, 0, homes).state;
+
+  it("each map task goes to its home when the home has room, even when another executor is less loaded", () => {
+    const s = homed({ "map-0": "e2", "map-1": "e2", "map-2": "e0", "map-3": "e1" });
+    expect(placed(tick(s, 0))).toEqual([["map-0", "e2"], ["map-1", "e2"], ["map-2", "e0"], ["map-3", "e1"]]);
+    sound(s);
+  });
+
+  it("a home without room gives the task to the least-loaded executor instead", () => {
+    const s = homed({ "map-0": "e0", "map-1": "e0", "map-2": "e0", "map-3": "e0" });
+    expect(placed(tick(s, 0))).toEqual([["map-0", "e0"], ["map-1", "e0"], ["map-2", "e1"], ["map-3", "e2"]]);
+  });
+
+  it("a re-execution avoids a home that lost an attempt of the task", () => {
+    const s = homed({ "map-0": "e1" }, { maxPerExecutor: 4 });
+    expect(placed(tick(s, 0))[0]).toEqual(["map-0", "e1"]);
+    taskFailed(s, "map-0", "map-0#1", 5, "boom");
+    const again = placed(tick(s, 10)).find(([t]) => t === "map-0");
+    expect(again?.[1]).not.toBe("e1");
+    sound(s);
+  });
+
+  it("a home that is not an executor of the pool is refused; tasks without a home are placed as before", () => {
+    expect(() => homed({ "map-0": "e9" })).toThrow(/not an executor/);
+    const s = homed({});
+    expect(placed(tick(s, 0)).map(([, e]) => e)).toEqual(["e0", "e1", "e2", "e0"]);
+    expect(findTask(s, "map-0")).not.toHaveProperty("home");
+  });
+});
+
 describe("cancel", () => {
   it("cancelling releases every running attempt, assigns nothing more and ignores later reports", () => {
     const s = job(3, 2);

@@ -25,12 +25,14 @@ function fewestInFlight(candidates: readonly Upstream[]): string | null {
 
 /**
  * The executor with the fewest attempts in flight and room for one more (ties: pool order), never one
- * in `exclude`, and one outside `avoid` when there is any; null when no executor may take it.
+ * in `exclude`, and one outside `avoid` when there is any; null when no executor may take it. `home`
+ * (the executor holding the task's input) wins whenever it may take the task and is not avoided.
  */
-export function leastLoadedExecutor(executors: readonly ExecutorRecord[], maxPerExecutor: number, exclude: ReadonlySet<string>, avoid: ReadonlySet<string> = new Set()): string | null {
+export function leastLoadedExecutor(executors: readonly ExecutorRecord[], maxPerExecutor: number, exclude: ReadonlySet<string>, avoid: ReadonlySet<string> = new Set(), home?: string): string | null {
   const pool = asUpstreams(executors, maxPerExecutor);
   const allowed = eligibleUpstreams(pool, { rng: () => 0, now: 0, exclude });
   const preferred = allowed.filter((u) => !avoid.has(u.id));
+  if (home !== undefined && preferred.some((u) => u.id === home)) return home;
   return fewestInFlight(preferred) ?? fewestInFlight(allowed);
 }
 

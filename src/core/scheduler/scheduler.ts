@@ -57,7 +57,7 @@ export function assertTickBudget(b: TickBudget): void {
   if (!Number.isInteger(b.maxInFlight) || b.maxInFlight < 1) throw new RangeError(`maxInFlight must be an integer >= 1, got ${b.maxInFlight}`);
 }
 
-function create(id: string, kind: WorkKind, stages: [StageName, readonly string[]][], config: SchedulerConfig, now: number): { state: SchedulerState; step: Step } {
+function create(id: string, kind: WorkKind, stages: [StageName, readonly string[]][], config: SchedulerConfig, now: number, homes: Readonly<Record<string, string>> = {}): { state: SchedulerState; step: Step } {
   assertSchedulerConfig(config);
   const seen = new Set<string>();
   const tasks: TaskRecord[] = [];
@@ -66,7 +66,13 @@ function create(id: string, kind: WorkKind, stages: [StageName, readonly string[
       if (typeof taskId !== "string" || taskId.length === 0) throw new RangeError("task ids must be non-empty strings");
       if (seen.has(taskId)) throw new RangeError(`duplicate task id ${JSON.stringify(taskId)}`);
       seen.add(taskId);
-      tasks.push({ id: taskId, stage, state: "waiting", attempts: [], resultRef: null, completedBy: null, completedAt: null, error: null });
+      const task: TaskRecord = { id: taskId, stage, state: "waiting", attempts: [], resultRef: null, completedBy: null, completedAt: null, error: null };
+      const home = Object.hasOwn(homes, taskId) ? homes[taskId] : undefined;
+      if (home !== undefined) {
+        if (!config.executors.includes(home)) throw new RangeError(`task ${JSON.stringify(taskId)}: home ${JSON.stringify(home)} is not an executor of the pool`);
+        task.home = home;
+      }
+      tasks.push(task);
     }
   }
   const state: SchedulerState = {
@@ -90,9 +96,13 @@ function create(id: string, kind: WorkKind, stages: [StageName, readonly string[
   return { state, step: { persist: true, effects } };
 }
 
-/** A MapReduce job (§3.1): M map tasks, then R reduce tasks once every map task has completed. */
-export function createJob(id: string, mapTaskIds: readonly string[], reduceTaskIds: readonly string[], config: SchedulerConfig, now: number): { state: SchedulerState; step: Step } {
-  return create(id, "job", [["map", mapTaskIds], ["reduce", reduceTaskIds]], config, now);
+/**
+ * A MapReduce job (§3.1): M map tasks, then R reduce tasks once every map task has completed. `homes`
+ * names, per map task, the executor that holds its input split: the task runs there when that executor
+ * has room and has not lost an attempt of it (§3.4, locality), else on the least-loaded executor.
+ */
+export function createJob(id: string, mapTaskIds: readonly string[], reduceTaskIds: readonly string[], config: SchedulerConfig, now: number, homes: Readonly<Record<string, string>> = {}): { state: SchedulerState; step: Step } {
+  return create(id, "job", [["map", mapTaskIds], ["reduce", reduceTaskIds]], config, now, homes);
 }
 
 /** A batch of independent tasks: one stage; a task out of attempts fails alone, the others carry on. */
@@ -341,7 +351,7 @@ export function tick(s: SchedulerState, now: number, budget: TickBudget = DEFAUL
   for (const t of tasks) {
     if (!budgetLeft()) break;
     if (t.state !== "idle") continue;
-    const executor = leastLoadedExecutor(s.executors, maxPerExecutor, new Set(), triedAndLost(t));
+    const executor = leastLoadedExecutor(s.executors, maxPerExecutor, new Set(), triedAndLost(t), t.home);
     if (executor === null) break; // every executor is full
     launch(s, t, executor, false, now, effects);
     assigned += 1;

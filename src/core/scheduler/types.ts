@@ -53,6 +53,8 @@ export interface TaskRecord {
   completedAt: number | null;
   /** Last error seen (the failure reason once the task has failed). */
   error: string | null;
+  /** The executor holding the task's input (a map task's split), preferred when it has room; absent: none. */
+  home?: string;
 }
 
 export interface StageRecord {
