@@ -6,9 +6,8 @@ import {
 import type { TaskResult, TaskSpec } from "../src/core/tasks";
 import { withTimeout } from "../src/services/replica-call";
 import { bindJob, type Entry, type JobParams } from "../src/core/mapreduce/jobs";
-import type { InputSplit } from "../src/core/mapreduce/partition";
 import { finalizeJob } from "../src/core/mapreduce/pipeline";
-import { ERROR_CHARS, executorStub, type AttemptReport, type MapOutputRef, type MapWork, type ReduceOutput, type ReduceWork, type Work } from "./task-executor";
+import { ERROR_CHARS, executorStub, type AttemptReport, type MapOutputRef, type MapWork, type ReduceOutput, type ReduceWork, type SplitRef, type Work } from "./task-executor";
 
 /** Calls to executors at once: Workers allow six simultaneous outgoing connections per invocation. */
 const ASSIGN_CONCURRENCY = 6;
@@ -192,15 +191,19 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     };
   }
 
-  /** Starts a MapReduce job over its input splits; idempotent for the same id. */
-  async submitJob(id: string, job: JobParams, splits: InputSplit[], config: SchedulerConfig): Promise<JobStatus> {
+  /**
+   * Starts a MapReduce job over its input splits, already stored on the executors (`inputs[i]` is map
+   * task i's split and where it is: its home); idempotent for the same id.
+   */
+  async submitJob(id: string, job: JobParams, inputs: SplitRef[], config: SchedulerConfig): Promise<JobStatus> {
     if ((await this.load()) === null) {
-      const mapIds = splits.map((_, i) => `${id}.m${i}`);
+      const mapIds = inputs.map((_, i) => `${id}.m${i}`);
       const reduceIds = Array.from({ length: job.R }, (_, j) => `${id}.r${j}`);
-      const { state } = createJob(id, mapIds, reduceIds, config, Date.now());
+      const homes = Object.fromEntries(inputs.map((ref, i) => [mapIds[i], ref.executor]));
+      const { state } = createJob(id, mapIds, reduceIds, config, Date.now(), homes);
       const entries: [string, unknown][] = [
         ["job", job],
-        ...splits.map((split, i): [string, MapWork] => [`spec:${mapIds[i]}`, { kind: "map", job, split }]),
+        ...inputs.map((input, i): [string, MapWork] => [`spec:${mapIds[i]}`, { kind: "map", job, input }]),
         ...reduceIds.map((rid, j): [string, ReduceWork] => [`spec:${rid}`, { kind: "reduce", job, partition: j, sources: [] }]),
       ];
       for (let i = 0; i < entries.length; i += 128) await this.ctx.storage.put(Object.fromEntries(entries.slice(i, i + 128)));
@@ -273,11 +276,14 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     return true;
   }
 
-  /** Best effort: asks each executor to drop the map runs of this job's attempts (every attempt, superseded ones too). */
+  /**
+   * Best effort: asks every executor of the pool to drop what the job left there: its input splits and
+   * the map runs of its attempts (every attempt, superseded ones too).
+   */
   private async dropMapOutputs(s: SchedulerState): Promise<void> {
-    const byExecutor = new Map<string, string[]>();
+    const byExecutor = new Map<string, string[]>(s.config.executors.map((ex) => [ex, []]));
     for (const t of s.tasks) if (t.stage === "map") for (const a of t.attempts) byExecutor.set(a.executor, [...(byExecutor.get(a.executor) ?? []), a.id]);
-    await Promise.all([...byExecutor].map(([ex, ids]) => executorStub(this.env, ex).dropRuns(ids).catch(() => undefined)));
+    await Promise.all([...byExecutor].map(([ex, ids]) => executorStub(this.env, ex).dropJob(s.id, ids).catch(() => undefined)));
   }
 
   /** top-k ranks across partitions once every reducer is done (the other kinds' rows are the result). */

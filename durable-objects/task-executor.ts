@@ -6,11 +6,23 @@ import { executeTask, type TaskIo, type TaskResult, type TaskSpec } from "../src
 import { withTimeout } from "../src/services/replica-call";
 import { coordinatorStub } from "./job-coordinator";
 
+/**
+ * Where a job's input split is stored: on the executor that received it at submission (the split's
+ * home, where the scheduler prefers to run its map task). Stored once, read where the map runs.
+ */
+export interface SplitRef {
+  jobId: string;
+  index: number;
+  executor: string;
+  /** UTF-8 bytes of the split. */
+  bytes: number;
+}
+
 /** A MapReduce map task: map one split, keep its R sorted runs here until the reducers fetch them. */
 export interface MapWork {
   kind: "map";
   job: JobParams;
-  split: InputSplit;
+  input: SplitRef;
 }
 
 /** A MapReduce reduce task: fetch partition `partition` of every map output, reduce it. */
@@ -73,6 +85,25 @@ const REPORT_RETRY_MS = 1_000;
 /** What the task kinds need from the runtime. */
 const TASK_IO: TaskIo = { sha256: (b) => crypto.subtle.digest("SHA-256", b), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
 
+/**
+ * Reads something another executor stores, with a timeout and a few retries with a back-off: a source
+ * that is restarting or busy is not a reason to fail the attempt. null (not stored there) fails at once.
+ */
+async function fetchRetrying<T>(read: () => Promise<T | null>, what: string): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const value = await withTimeout(read(), REPORT_TIMEOUT_MS);
+      if (value === null) throw new MissingData(`${what} is missing`);
+      return value;
+    } catch (err) {
+      if (err instanceof MissingData || attempt >= FETCH_RETRIES) throw err;
+      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+    }
+  }
+}
+
+class MissingData extends Error {}
+
 export function executorStub(env: Cloudflare.Env, name: string): DurableObjectStub<TaskExecutor> {
   return env.TASK_EXECUTOR.get(env.TASK_EXECUTOR.idFromName(name));
 }
@@ -107,10 +138,20 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
     return (await this.ctx.storage.get<MapRun>(`run:${attemptId}:${partition}`)) ?? null;
   }
 
-  /** Drops the map outputs of a job's attempts (after the job ends or is deleted). */
-  async dropRuns(attemptIds: string[]): Promise<void> {
-    for (const id of attemptIds) {
-      const keys = [...(await this.ctx.storage.list({ prefix: `run:${id}:` })).keys()];
+  /** Stores one input split of a job (at submission, before the job exists); its map task prefers to run here. */
+  async stashSplit(jobId: string, split: InputSplit): Promise<void> {
+    await this.ctx.storage.put(`in:${jobId}:${split.index}`, split);
+  }
+
+  /** One stored input split (a map task running on another executor reads it); null if absent. */
+  async inputSplit(jobId: string, index: number): Promise<InputSplit | null> {
+    return (await this.ctx.storage.get<InputSplit>(`in:${jobId}:${index}`)) ?? null;
+  }
+
+  /** Drops what a job left here: its input splits and its attempts' map outputs (after it ends or is deleted, or a failed upload). */
+  async dropJob(jobId: string, attemptIds: string[]): Promise<void> {
+    for (const prefix of [`in:${jobId}:`, ...attemptIds.map((id) => `run:${id}:`)]) {
+      const keys = [...(await this.ctx.storage.list({ prefix })).keys()];
       for (let i = 0; i < keys.length; i += 128) await this.ctx.storage.delete(keys.slice(i, i + 128));
     }
   }
@@ -155,7 +196,13 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
   private async execute(a: StoredAttempt): Promise<AttemptResult> {
     const w = a.spec;
     if (w.kind === "map") {
-      const out = runMapTask(bindJob(w.job), w.split, w.job.R, w.job.combiner);
+      const { jobId, index, executor } = w.input;
+      const split =
+        executor === a.executor
+          ? await this.ctx.storage.get<InputSplit>(`in:${jobId}:${index}`)
+          : await fetchRetrying<InputSplit>(() => executorStub(this.env, executor).inputSplit(jobId, index), `input split ${index} on ${executor}`);
+      if (split === undefined) throw new Error(`input split ${index} is missing on ${executor}`);
+      const out = runMapTask(bindJob(w.job), split, w.job.R, w.job.combiner);
       const rows: Record<string, MapRun> = {};
       out.runs.forEach((run, p) => (rows[`run:${a.attemptId}:${p}`] = run));
       const entries = Object.entries(rows);
@@ -169,17 +216,7 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
       for (let i = 0; i < w.sources.length; i += FETCH_CONCURRENCY) {
         await Promise.all(
           w.sources.slice(i, i + FETCH_CONCURRENCY).map(async (src, j) => {
-            for (let attempt = 0; ; attempt++) {
-              try {
-                const run = await withTimeout(executorStub(this.env, src.executor).mapRun(src.attemptId, w.partition), REPORT_TIMEOUT_MS);
-                if (run === null) throw new Error(`map output ${src.attemptId} is missing on ${src.executor}`);
-                runs[i + j] = run;
-                return;
-              } catch (err) {
-                if (attempt >= FETCH_RETRIES) throw err;
-                await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
-              }
-            }
+            runs[i + j] = await fetchRetrying<MapRun>(() => executorStub(this.env, src.executor).mapRun(src.attemptId, w.partition), `map output ${src.attemptId} on ${src.executor}`);
           }),
         );
       }

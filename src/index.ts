@@ -15,7 +15,7 @@ import { lbRoutes } from "./routes/lb";
 import { raftRoutes } from "./routes/raft";
 import { redisRoutes } from "./routes/redis";
 import { taskRoutes } from "./routes/tasks";
-import { jobRoutes } from "./routes/jobs";
+import { isStreamedJobUpload, jobRoutes } from "./routes/jobs";
 import { txnRoutes } from "./routes/txn";
 
 export { CacheShard } from "../durable-objects/cache-shard";
@@ -33,7 +33,8 @@ app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => c.json(error
 // A ceiling for every body; routes set tighter limits of their own.
 // Not for /lb/*: a proxied body streams to the upstream, whatever its size (Cloudflare's own cap applies).
 const bodyCeiling = bodyLimit({ maxSize: LIMITS.batchBodyBytes, onError: () => { throw new HttpError(413, "payload_too_large", `body exceeds the limit of ${LIMITS.batchBodyBytes} bytes`); } });
-app.use((c, next) => (c.req.path.startsWith("/lb/") && !c.req.path.startsWith("/lb/pools/") ? next() : bodyCeiling(c, next)));
+// Nor for a job's input streamed as raw text: it is cut into splits as it arrives (routes/jobs.ts).
+app.use((c, next) => ((c.req.path.startsWith("/lb/") && !c.req.path.startsWith("/lb/pools/")) || isStreamedJobUpload(c.req.raw, c.req.path) ? next() : bodyCeiling(c, next)));
 app.use("/cache/*", requireToken("API_TOKEN", false));
 app.use("/kv", requireToken("API_TOKEN", false));
 app.use("/kv/*", requireToken("API_TOKEN", false));

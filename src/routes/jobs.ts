@@ -1,48 +1,189 @@
 import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { coordinatorStub } from "../../durable-objects/job-coordinator";
+import { executorStub, type SplitRef } from "../../durable-objects/task-executor";
 import { LIMITS } from "../config";
-import { JOB_KIND_NAMES, type JobParams, parseJobSpec } from "../core/mapreduce/jobs";
-import { splitDocuments } from "../core/mapreduce/partition";
+import { DEFAULT_MAP_SPLITS, JOB_KIND_NAMES, type JobParams, jobParamsFromQuery, MAX_MAP_SPLITS, parseJobSpec } from "../core/mapreduce/jobs";
+import { type InputSplit, splitDocuments } from "../core/mapreduce/partition";
 import { referenceRun } from "../core/mapreduce/reference";
-import { createRouter } from "../http/app-env";
+import { StreamSplitError, StreamSplitter } from "../core/mapreduce/stream-split";
+import { forEachWord } from "../core/mapreduce/tokenize";
+import { type AppEnv, createRouter } from "../http/app-env";
 import { requireToken } from "../http/auth";
 import { HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
 import { readJsonBody } from "../http/validation";
+import { withTimeout } from "../services/replica-call";
 import { call, schedulerConfig } from "./tasks";
 
 /**
- * MapReduce jobs (Dean & Ghemawat) on the task executor's scheduler: POST /jobs with inline documents,
- * GET /jobs/{id} for progress, GET /jobs/{id}/result for the sorted output, DELETE to cancel and clean up.
- * A JobCoordinator object per job is the master; map and reduce tasks run on the TaskExecutor pool.
+ * MapReduce jobs (Dean & Ghemawat) on the task executor's scheduler: POST /jobs with inline documents
+ * (JSON) or a large text as a streamed body, GET /jobs/{id} for progress, GET /jobs/{id}/result for the
+ * sorted output, DELETE to cancel and clean up. A JobCoordinator object per job is the master; map and
+ * reduce tasks run on the TaskExecutor pool.
+ *
+ * Input is cut into splits here, as it arrives, and each split is stored once, on executor i mod N (its
+ * home, where the scheduler prefers to run its map task: the paper's locality). Neither this worker nor
+ * any object holds the whole input: at most a split being cut and a few being stored.
  */
 export const jobRoutes = createRouter();
 
-/** Inline input: the body of POST /jobs (a streamed body for larger inputs is not built yet). */
+/** Inline input: the body of POST /jobs as JSON. */
 export const JOBS_BODY_BYTES = LIMITS.batchBodyBytes;
 const JOB_ID_RE = /^j[0-9a-f]{20}$/;
 const PAGE_MAX = 1_000;
 /** Largest split (input bytes per map task): one stored value, under Cloudflare's 2 MiB with room for UTF-16. */
 export const MAX_SPLIT_BYTES = 1024 * 1024;
+/** A streamed body without M is cut into splits of about this size (room under MAX_SPLIT_BYTES for the last line). */
+const AUTO_SPLIT_BYTES = 768 * 1024;
+/** Largest streamed input: MAX_MAP_SPLITS splits of MAX_SPLIT_BYTES (Cloudflare's own cap is 100 MB on Free and Pro plans). */
+export const MAX_STREAMED_BYTES = MAX_MAP_SPLITS * MAX_SPLIT_BYTES;
+/** Splits being stored at once (Workers allow six simultaneous outgoing connections per request). */
+const STASH_CONCURRENCY = 4;
+const STASH_TIMEOUT_MS = 10_000;
 
 function jobId(raw: string | undefined): string {
   if (raw === undefined || !JOB_ID_RE.test(raw)) throw new HttpError(404, "not_found", `no job ${JSON.stringify(raw ?? "")}`);
   return raw;
 }
 
+/** Media types read as plain text (curl's --data-binary sends application/x-www-form-urlencoded). */
+const TEXT_TYPES = /^(text\/[-+.\w]+|application\/octet-stream|application\/x-www-form-urlencoded)$/;
+
+function mediaType(req: Request): string {
+  return (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+/** True for a job input sent as a raw body (not JSON): it streams past the global body ceiling. */
+export function isStreamedJobUpload(req: Request, path: string): boolean {
+  return req.method === "POST" && (path === "/jobs" || path === "/admin/jobs/reference") && mediaType(req) !== "application/json";
+}
+
+/** Stores a job's input splits on the executors as they are cut: split i on executor i mod N (its home). */
+class InputStash {
+  readonly refs: SplitRef[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown = null;
+
+  constructor(private readonly env: Cloudflare.Env, private readonly jobId: string, private readonly executors: readonly string[]) {}
+
+  /** Starts storing one split; waits while STASH_CONCURRENCY are in flight (back-pressure on the upload). */
+  async add(split: InputSplit): Promise<void> {
+    const executor = this.executors[split.index % this.executors.length]!;
+    this.refs.push({ jobId: this.jobId, index: split.index, executor, bytes: split.bytes });
+    const p: Promise<void> = withTimeout(executorStub(this.env, executor).stashSplit(this.jobId, split), STASH_TIMEOUT_MS)
+      .then(() => undefined, (err: unknown) => void (this.failure ??= err))
+      .finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+    while (this.inFlight.size >= STASH_CONCURRENCY) await Promise.race(this.inFlight);
+    this.check();
+  }
+
+  /** Waits for every split to be stored. */
+  async flush(): Promise<void> {
+    await Promise.all(this.inFlight);
+    this.check();
+  }
+
+  /** Best effort: drops what was stored of an upload that was refused or cut off. */
+  async discard(): Promise<void> {
+    await Promise.all(this.inFlight);
+    await Promise.all(this.executors.map((ex) => executorStub(this.env, ex).dropJob(this.jobId, []).catch(() => undefined)));
+  }
+
+  private check(): void {
+    if (this.failure === null) return;
+    const why = this.failure instanceof Error ? this.failure.message : String(this.failure);
+    throw new HttpError(503, "unavailable", `an executor did not store the input: ${why}`, undefined, { "Retry-After": "1" });
+  }
+}
+
+/** Stores the input that `produce` cuts, then starts the job on its coordinator: 202 with its status. */
+async function submit(c: Context<AppEnv>, params: JobParams, produce: (stash: InputStash) => Promise<number | void>): Promise<Response> {
+  const id = `j${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+  const config = schedulerConfig(c.env);
+  const stash = new InputStash(c.env, id, config.executors);
+  try {
+    await produce(stash);
+    await stash.flush();
+  } catch (err) {
+    await stash.discard();
+    throw err;
+  }
+  // M is the number of splits cut (a streamed body without a Content-Length decides it only at its end).
+  const job: JobParams = { ...params, M: stash.refs.length };
+  const status = await call(coordinatorStub(c.env, id).submitJob(id, job, stash.refs, config));
+  return c.json(status, 202, { Location: `/jobs/${id}` });
+}
+
+/** Feeds a streamed body through a splitter; a splitter's 4xx and a body cut off mid-way become HTTP errors. */
+async function streamSplits(req: Request, splitter: StreamSplitter, onSplit: (split: InputSplit) => Promise<void> | void): Promise<void> {
+  const reader = req.body?.getReader();
+  try {
+    if (reader !== undefined) {
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (err) {
+          throw new HttpError(400, "invalid_request", `the body was cut off: ${err instanceof Error ? err.message : String(err)}`, { field: "body" });
+        }
+        if (chunk.done) break;
+        for (const split of splitter.push(chunk.value)) await onSplit(split);
+      }
+    }
+    for (const split of splitter.end()) await onSplit(split);
+  } catch (err) {
+    if (err instanceof StreamSplitError) throw new HttpError(err.status, err.status === 413 ? "payload_too_large" : "invalid_request", err.message, { field: err.field });
+    throw err;
+  } finally {
+    reader?.releaseLock();
+  }
+}
+
+/** The splitter of a streamed body: M splits of a body with a Content-Length, 1 MiB splits of one without. */
+function splitterFor(c: Context<AppEnv>, explicitM: boolean, M: number): StreamSplitter {
+  const type = mediaType(c.req.raw);
+  if (type !== "" && !TEXT_TYPES.test(type)) {
+    throw new HttpError(415, "unsupported_media_type", `a job's input is JSON (application/json) or raw text (text/plain, application/octet-stream); got ${type}`);
+  }
+  const rawLength = c.req.header("content-length");
+  const totalBytes = rawLength !== undefined && /^\d{1,15}$/.test(rawLength) ? Number(rawLength) : null;
+  if (totalBytes !== null && totalBytes > MAX_STREAMED_BYTES) {
+    throw new HttpError(413, "payload_too_large", `the body is ${totalBytes} bytes; a streamed input is at most ${MAX_STREAMED_BYTES} (${MAX_MAP_SPLITS} splits of ${MAX_SPLIT_BYTES})`, { field: "body" });
+  }
+  if (totalBytes === null) {
+    if (explicitM) throw new HttpError(400, "invalid_request", "M: needs the body's Content-Length; without one the body is cut into 1 MiB splits", { field: "M" });
+    return new StreamSplitter({ M: null, totalBytes: null, maxSplitBytes: MAX_SPLIT_BYTES, maxSplits: MAX_MAP_SPLITS });
+  }
+  const m = explicitM ? M : Math.min(MAX_MAP_SPLITS, Math.max(DEFAULT_MAP_SPLITS, Math.ceil(totalBytes / AUTO_SPLIT_BYTES)));
+  return new StreamSplitter({ M: m, totalBytes, maxSplitBytes: MAX_SPLIT_BYTES, maxSplits: MAX_MAP_SPLITS });
+}
+
+function paramsFromQuery(c: Context<AppEnv>): JobParams {
+  const parsed = jobParamsFromQuery(c.req.query());
+  if (!parsed.ok) throw new HttpError(400, "invalid_request", parsed.error.message, { field: parsed.error.field });
+  return parsed.spec;
+}
+
 jobRoutes.post("/jobs", async (c) => {
+  if (isStreamedJobUpload(c.req.raw, c.req.path)) {
+    // A large text as a streamed body; the job's parameters are in the query string.
+    const params = paramsFromQuery(c);
+    const splitter = splitterFor(c, c.req.query("M") !== undefined, params.M);
+    return submit(c, params, (stash) => streamSplits(c.req.raw, splitter, (split) => stash.add(split)));
+  }
   const body = await readJsonBody(c.req.raw, JOBS_BODY_BYTES);
   const parsed = parseJobSpec(body);
   if (!parsed.ok) throw new HttpError(400, "invalid_request", parsed.error.message, { field: parsed.error.field });
   const { input, ...params } = parsed.spec;
-  const job: JobParams = params;
-  const splits = splitDocuments(input.documents, job.M);
-  // A split is stored as one value (and handed to an executor in one call): Cloudflare caps values at 2 MiB.
+  const splits = splitDocuments(input.documents, params.M);
+  // A split is stored as one value (and read by its map task in one call): Cloudflare caps values at 2 MiB.
   const biggest = Math.max(...splits.map((sp) => sp.bytes));
-  if (biggest > MAX_SPLIT_BYTES) throw new HttpError(413, "payload_too_large", `a split of ${biggest} bytes is over ${MAX_SPLIT_BYTES}: raise M (now ${job.M})`, { field: "M" });
-  const id = `j${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
-  const status = await call(coordinatorStub(c.env, id).submitJob(id, job, splits, schedulerConfig(c.env)));
-  return c.json(status, 202, { Location: `/jobs/${id}` });
+  if (biggest > MAX_SPLIT_BYTES) throw new HttpError(413, "payload_too_large", `a split of ${biggest} bytes is over ${MAX_SPLIT_BYTES}: raise M (now ${params.M})`, { field: "M" });
+  return submit(c, params, async (stash) => {
+    for (const split of splits) await stash.add(split);
+  });
 });
 
 jobRoutes.get("/jobs/:id", async (c) => {
@@ -77,6 +218,17 @@ jobRoutes.use("/admin/jobs/*", requireToken("ADMIN_TOKEN", true));
 // The same job run start to end in this one isolate with the single-process reference (no splits, no
 // executors, no storage): the baseline of bench:mapreduce. The admin token guards it.
 jobRoutes.post("/admin/jobs/reference", async (c) => {
+  if (isStreamedJobUpload(c.req.raw, c.req.path)) {
+    // A streamed body: word count only, counted as the body arrives (the whole text is never held).
+    const params = paramsFromQuery(c);
+    if (params.kind !== "wordcount") throw new HttpError(400, "invalid_request", "kind: the streamed reference runs wordcount only", { field: "kind" });
+    const counts = new Map<string, number>();
+    const splitter = new StreamSplitter({ M: null, totalBytes: null, maxSplitBytes: MAX_SPLIT_BYTES, maxSplits: Number.MAX_SAFE_INTEGER });
+    await streamSplits(c.req.raw, splitter, (split) => {
+      for (const piece of split.pieces) forEachWord(piece.text, params.options, (w) => counts.set(w, (counts.get(w) ?? 0) + 1));
+    });
+    return c.json({ kind: params.kind, outputRecords: counts.size }, 200);
+  }
   const body = await readJsonBody(c.req.raw, JOBS_BODY_BYTES);
   const parsed = parseJobSpec(body);
   if (!parsed.ok) throw new HttpError(400, "invalid_request", parsed.error.message, { field: parsed.error.field });

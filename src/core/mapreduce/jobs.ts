@@ -138,6 +138,35 @@ export function parseJobParams(input: unknown): ParseResult<JobParams> {
   return parsed.success ? { ok: true, spec: parsed.data } : { ok: false, error: JobSpecError.fromZodError(parsed.error) };
 }
 
+const INTEGER = /^[+-]?\d+$/;
+const asInteger = (v: string): number | string => (INTEGER.test(v) ? Number(v) : v);
+const asBoolean = (v: string): boolean | string => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v);
+/** Query parameters that are not options, with their coercion. */
+const QUERY_PARAMS = new Map<string, (v: string) => unknown>([["kind", String], ["M", asInteger], ["R", asInteger], ["combiner", asBoolean]]);
+/** Options by their plain names; any other name is passed on as a string option, which the strict schemas refuse. */
+const QUERY_OPTIONS = new Map<string, (v: string) => unknown>([["unicode", asBoolean], ["k", asInteger], ["pattern", String], ["flags", String]]);
+
+/**
+ * Job parameters from a query string (`?kind=grep&pattern=fox&M=16`, for a streamed body): the JSON
+ * form's fields with the options by their plain names, numbers and booleans coerced from text. The
+ * error names the query parameter ("pattern", not "options.pattern").
+ */
+export function jobParamsFromQuery(query: Record<string, string>): ParseResult<JobParams> {
+  const params: [string, unknown][] = [];
+  const options: [string, unknown][] = [];
+  for (const [name, value] of Object.entries(query)) {
+    const param = QUERY_PARAMS.get(name);
+    if (param !== undefined) params.push([name, param(value)]);
+    else options.push([name, (QUERY_OPTIONS.get(name) ?? String)(value)]);
+  }
+  // Always an options object, so a missing required option is named ("pattern"), not its container.
+  // fromEntries makes every name an own property ("__proto__" included), which the strict schemas see.
+  const parsed = parseJobParams(Object.fromEntries([...params, ["options", Object.fromEntries(options)]]));
+  if (parsed.ok) return parsed;
+  const unnested = parsed.error.issues.map((issue) => ({ ...issue, field: issue.field.replace(/^options\./, "") }));
+  return { ok: false, error: new JobSpecError(unnested) };
+}
+
 /** A job kind bound to its validated options, with values erased: what a map or reduce task runs. */
 export interface BoundJob {
   readonly kind: JobKindName;
