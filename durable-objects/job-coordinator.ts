@@ -7,7 +7,7 @@ import type { TaskResult, TaskSpec } from "../src/core/tasks";
 import { withTimeout } from "../src/services/replica-call";
 import { bindJob, type Entry, type JobParams } from "../src/core/mapreduce/jobs";
 import { finalizeJob } from "../src/core/mapreduce/pipeline";
-import { ERROR_CHARS, executorStub, type AttemptReport, type MapOutputRef, type MapWork, type ReduceOutput, type ReduceWork, type SplitRef, type Work } from "./task-executor";
+import { ERROR_CHARS, executorStub, type AttemptReport, type MapOutputRef, type MapWork, type ReduceOutput, type ReduceWork, type SplitRef, type Work, type Assignment } from "./task-executor";
 
 /** Calls to executors at once: Workers allow six simultaneous outgoing connections per invocation. */
 const ASSIGN_CONCURRENCY = 6;
@@ -307,7 +307,7 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     if (this.resendRunning) {
       this.resendRunning = false;
       const running = s.tasks.flatMap((t) => t.attempts.filter((a) => a.outcome === "running").map((a) => ({ type: "assign" as const, taskId: t.id, attemptId: a.id, executor: a.executor, stage: t.stage, backup: a.backup })));
-      for (let i = 0; i < running.length; i += ASSIGN_CONCURRENCY) await Promise.all(running.slice(i, i + ASSIGN_CONCURRENCY).map((e) => this.assign(e)));
+      await this.assignAll(running);
     }
     await this.afterStep(tick(s, Date.now()));
   }
@@ -327,9 +327,7 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     await this.flushNow();
     const assigns = step.effects.filter((e): e is Extract<SchedulerEffect, { type: "assign" }> => e.type === "assign");
     this.release(step.effects);
-    for (let i = 0; i < assigns.length; i += ASSIGN_CONCURRENCY) {
-      await Promise.all(assigns.slice(i, i + ASSIGN_CONCURRENCY).map((e) => this.assign(e)));
-    }
+    await this.assignAll(assigns);
     const wake = nextWakeAt(s);
     if (wake !== null) await this.ctx.storage.setAlarm(Math.max(wake, Date.now()));
     else await this.ctx.storage.deleteAlarm();
@@ -342,10 +340,27 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     }
   }
 
-  /** Hands one attempt to its executor; an executor that cannot take it fails the attempt at once. */
-  private async assign(e: Extract<SchedulerEffect, { type: "assign" }>): Promise<void> {
+  /**
+   * Hands attempts to their executors: one call per executor with all of its attempts (a step may
+   * assign dozens; one call each kept the alarm waiting on busy executors), at most
+   * ASSIGN_CONCURRENCY calls at once. An executor that cannot take them fails those attempts at once.
+   */
+  private async assignAll(assigns: readonly Extract<SchedulerEffect, { type: "assign" }>[]): Promise<void> {
+    const byExecutor = new Map<string, Assignment[]>();
+    for (const e of assigns) {
+      const a = await this.assignmentOf(e);
+      if (a !== null) byExecutor.set(e.executor, [...(byExecutor.get(e.executor) ?? []), a]);
+    }
+    const groups = [...byExecutor];
+    for (let i = 0; i < groups.length; i += ASSIGN_CONCURRENCY) {
+      await Promise.all(groups.slice(i, i + ASSIGN_CONCURRENCY).map(([executor, batch]) => this.send(executor, batch)));
+    }
+  }
+
+  /** The assignment of one attempt, or null if it cannot be run (its failure is already recorded). */
+  private async assignmentOf(e: Extract<SchedulerEffect, { type: "assign" }>): Promise<Assignment | null> {
     let spec = await this.ctx.storage.get<Work>(`spec:${e.taskId}`);
-    if (spec === undefined) return;
+    if (spec === undefined) return null;
     if (spec.kind === "reduce" && this.state !== null) {
       // Every map task is complete when a reduce task is assigned (§3.1): point it at their outputs.
       const refs = resultRefs(this.state, "map").map((r) => r.resultRef);
@@ -357,21 +372,25 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
         const step = taskFailed(this.state, e.taskId, e.attemptId, Date.now(), `${maps - sources.length} of ${maps} map outputs are not recorded`);
         if (step.persist) this.dirty = true;
         await this.flushNow();
-        return;
+        return null;
       }
       spec = { ...spec, sources };
     }
-    const me = this.state?.id ?? "";
+    return { coordinator: this.state?.id ?? "", taskId: e.taskId, attemptId: e.attemptId, spec };
+  }
+
+  private async send(executor: string, batch: Assignment[]): Promise<void> {
     try {
-      await withTimeout(executorStub(this.env, e.executor).accept(e.executor, { coordinator: me, taskId: e.taskId, attemptId: e.attemptId, spec }), ASSIGN_TIMEOUT_MS);
+      await withTimeout(executorStub(this.env, executor).accept(executor, batch), ASSIGN_TIMEOUT_MS);
     } catch (err) {
       const s = this.state;
       if (s === null) return;
-      const why = `executor ${e.executor} did not take the task: ${err instanceof Error ? err.message : String(err)}`;
-      const step = taskFailed(s, e.taskId, e.attemptId, Date.now(), why.slice(0, ERROR_CHARS));
-      if (step.persist) this.dirty = true;
+      const why = `executor ${executor} did not take the task: ${err instanceof Error ? err.message : String(err)}`;
+      let persist = false;
+      for (const a of batch) persist = taskFailed(s, a.taskId, a.attemptId, Date.now(), why.slice(0, ERROR_CHARS)).persist || persist;
+      if (persist) this.dirty = true;
       await this.flushNow();
-      // Its re-execution is assigned by the next alarm step.
+      // Their re-executions are assigned by the next alarm step.
     }
   }
 }

@@ -120,22 +120,27 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
   /** Test hook: the next this-many attempts throw instead of running. */
   private failNext = 0;
 
-  /** Takes an attempt; returns once it is stored. */
-  async accept(name: string, a: Assignment): Promise<{ accepted: true }> {
-    const stored = { ...a, executor: name, acceptedAt: Date.now() };
-    await this.ctx.storage.put(`a:${a.attemptId}`, stored);
+  /** Takes attempts; returns once they are stored. */
+  async accept(name: string, batch: Assignment[]): Promise<{ accepted: number }> {
+    const now = Date.now();
+    const stored = batch.map((a): StoredAttempt => ({ ...a, executor: name, acceptedAt: now }));
+    for (let i = 0; i < stored.length; i += 128) await this.ctx.storage.put(Object.fromEntries(stored.slice(i, i + 128).map((a) => [`a:${a.attemptId}`, a])));
     // The alarm is the safety net (after a crash, or a report that could not be delivered): set it
-    // unless one is due sooner. The attempt itself starts now, after this call has answered.
+    // unless one is due sooner. The attempts themselves start now, after this call has answered.
     const current = await this.ctx.storage.getAlarm();
     const safety = Date.now() + SAFETY_ALARM_MS;
     if (current === null || current > safety) await this.ctx.storage.setAlarm(safety);
-    if (this.running.size < CONCURRENT_ATTEMPTS && !this.running.has(a.attemptId)) void this.runOne(stored).catch(() => undefined);
-    return { accepted: true };
+    for (const a of stored) if (this.running.size < CONCURRENT_ATTEMPTS && !this.running.has(a.attemptId)) void this.runOne(a).catch(() => undefined);
+    return { accepted: stored.length };
   }
 
-  /** One partition of a map attempt's output (a reducer's fetch); null if this executor does not have it. */
-  async mapRun(attemptId: string, partition: number): Promise<MapRun | null> {
-    return (await this.ctx.storage.get<MapRun>(`run:${attemptId}:${partition}`)) ?? null;
+  /** Partition `partition` of each of these map attempts' outputs (a reducer's fetch); null if this executor lacks any. */
+  async mapRuns(attemptIds: string[], partition: number): Promise<MapRun[] | null> {
+    const keys = attemptIds.map((id) => `run:${id}:${partition}`);
+    const found = new Map<string, MapRun>();
+    for (let i = 0; i < keys.length; i += 128) for (const [k, v] of await this.ctx.storage.get<MapRun>(keys.slice(i, i + 128))) found.set(k, v);
+    const runs = keys.map((k) => found.get(k));
+    return runs.every((r) => r !== undefined) ? (runs as MapRun[]) : null;
   }
 
   /** Stores one input split of a job (at submission, before the job exists); its map task prefers to run here. */
@@ -210,15 +215,19 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
       return { executor: a.executor, attemptId: a.attemptId, counters: out.counters } satisfies MapOutputRef;
     }
     if (w.kind === "reduce") {
-      // Fetched a few at a time (Workers' simultaneous-connection limit), each retried with a back-off:
-      // a source executor that is restarting or busy is not a reason to fail the reduce.
-      const runs: MapRun[] = new Array(w.sources.length);
-      for (let i = 0; i < w.sources.length; i += FETCH_CONCURRENCY) {
-        await Promise.all(
-          w.sources.slice(i, i + FETCH_CONCURRENCY).map(async (src, j) => {
-            runs[i + j] = await fetchRetrying<MapRun>(() => executorStub(this.env, src.executor).mapRun(src.attemptId, w.partition), `map output ${src.attemptId} on ${src.executor}`);
-          }),
+      // One call per source executor for all the map outputs it holds (not one per map task), a few
+      // executors at a time (Workers' simultaneous-connection limit), each retried with a back-off.
+      const byExecutor = new Map<string, MapOutputRef[]>();
+      for (const src of w.sources) byExecutor.set(src.executor, [...(byExecutor.get(src.executor) ?? []), src]);
+      const groups = [...byExecutor];
+      const runs: MapRun[] = [];
+      for (let i = 0; i < groups.length; i += FETCH_CONCURRENCY) {
+        const fetched = await Promise.all(
+          groups.slice(i, i + FETCH_CONCURRENCY).map(([executor, srcs]) =>
+            fetchRetrying<MapRun[]>(() => executorStub(this.env, executor).mapRuns(srcs.map((s) => s.attemptId), w.partition), `map outputs of ${srcs.length} tasks on ${executor}`),
+          ),
         );
+        for (const group of fetched) runs.push(...group);
       }
       const entries = runReduceTask(bindJob(w.job), runs);
       return { partition: w.partition, entries, bytesShuffled: JSON.stringify(runs).length };

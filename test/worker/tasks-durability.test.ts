@@ -90,7 +90,7 @@ describe("an executor whose reports fail", () => {
     const name = `executor-review-${coord}`;
     const ex = executorStub(env, name);
     await ex.failAttempts(1_000_000);
-    await ex.accept(name, { coordinator: coord, taskId: `${coord}.0`, attemptId: `${coord}.0#1`, spec: { kind: "fibonacci", args: { n: 10 } } });
+    await ex.accept(name, [{ coordinator: coord, taskId: `${coord}.0`, attemptId: `${coord}.0#1`, spec: { kind: "fibonacci", args: { n: 10 } } }]);
     await sleep(4_000);
     const runs = await runInDurableObject(ex, (inst: unknown) => 1_000_000 - (inst as { failNext: number }).failNext);
     await ex.release(`${coord}.0#1`);
