@@ -111,12 +111,12 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
       const willCount = task !== undefined && task.state !== "completed" && task.state !== "failed" && task.attempts.some((a) => a.id === attemptId) && !["done", "failed", "cancelled"].includes(s.phase);
       if (willCount) {
         const r = outcome.result;
-        if ("entries" in r) {
+        if ("entriesJson" in r) {
           // A reducer's partition: its keys are disjoint from the other partitions', so as rows they
           // merge into one keyspace, listed in key order (UTF-8 byte order, as the core sorts).
-          const rows = r.entries.map(([k, v]): [string, unknown] => [`out:${k}`, v]);
+          const rows = (JSON.parse(r.entriesJson) as Entry<unknown>[]).map(([k, v]): [string, unknown] => [`out:${k}`, v]);
           for (let i = 0; i < rows.length; i += 128) await this.ctx.storage.put(Object.fromEntries(rows.slice(i, i + 128)));
-          await this.ctx.storage.put(ref, { partition: r.partition, records: r.entries.length, bytesShuffled: r.bytesShuffled });
+          await this.ctx.storage.put(ref, { partition: r.partition, records: r.records, bytesShuffled: r.bytesShuffled });
         } else {
           await this.ctx.storage.put(ref, r);
         }

@@ -60,7 +60,9 @@ const HEARTBEAT_AFTER_MS = 10_000;
 /** A reduce attempt's output: the partition's entries, sorted by key. */
 export interface ReduceOutput {
   partition: number;
-  entries: Entry<unknown>[];
+  /** The partition's entries, sorted by key, as JSON text (one string crosses RPC and storage far faster than nested arrays). */
+  entriesJson: string;
+  records: number;
   bytesShuffled: number;
 }
 
@@ -134,13 +136,16 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
     return { accepted: stored.length };
   }
 
-  /** Partition `partition` of each of these map attempts' outputs (a reducer's fetch); null if this executor lacks any. */
-  async mapRuns(attemptIds: string[], partition: number): Promise<MapRun[] | null> {
+  /**
+   * Partition `partition` of each of these map attempts' outputs, as the JSON text of a MapRun each (a
+   * reducer's fetch); null if this executor lacks any.
+   */
+  async mapRuns(attemptIds: string[], partition: number): Promise<string[] | null> {
     const keys = attemptIds.map((id) => `run:${id}:${partition}`);
-    const found = new Map<string, MapRun>();
-    for (let i = 0; i < keys.length; i += 128) for (const [k, v] of await this.ctx.storage.get<MapRun>(keys.slice(i, i + 128))) found.set(k, v);
+    const found = new Map<string, string>();
+    for (let i = 0; i < keys.length; i += 128) for (const [k, v] of await this.ctx.storage.get<string>(keys.slice(i, i + 128))) found.set(k, v);
     const runs = keys.map((k) => found.get(k));
-    return runs.every((r) => r !== undefined) ? (runs as MapRun[]) : null;
+    return runs.every((r) => r !== undefined) ? (runs as string[]) : null;
   }
 
   /** Stores one input split of a job (at submission, before the job exists); its map task prefers to run here. */
@@ -208,8 +213,9 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
           : await fetchRetrying<InputSplit>(() => executorStub(this.env, executor).inputSplit(jobId, index), `input split ${index} on ${executor}`);
       if (split === undefined) throw new Error(`input split ${index} is missing on ${executor}`);
       const out = runMapTask(bindJob(w.job), split, w.job.R, w.job.combiner);
-      const rows: Record<string, MapRun> = {};
-      out.runs.forEach((run, p) => (rows[`run:${a.attemptId}:${p}`] = run));
+      // Each run is stored as JSON text: a string is copied, not walked, by storage and RPC.
+      const rows: Record<string, string> = {};
+      out.runs.forEach((run, p) => (rows[`run:${a.attemptId}:${p}`] = JSON.stringify(run)));
       const entries = Object.entries(rows);
       for (let i = 0; i < entries.length; i += 128) await this.ctx.storage.put(Object.fromEntries(entries.slice(i, i + 128)));
       return { executor: a.executor, attemptId: a.attemptId, counters: out.counters } satisfies MapOutputRef;
@@ -220,17 +226,18 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
       const byExecutor = new Map<string, MapOutputRef[]>();
       for (const src of w.sources) byExecutor.set(src.executor, [...(byExecutor.get(src.executor) ?? []), src]);
       const groups = [...byExecutor];
-      const runs: MapRun[] = [];
+      const texts: string[] = [];
       for (let i = 0; i < groups.length; i += FETCH_CONCURRENCY) {
         const fetched = await Promise.all(
           groups.slice(i, i + FETCH_CONCURRENCY).map(([executor, srcs]) =>
-            fetchRetrying<MapRun[]>(() => executorStub(this.env, executor).mapRuns(srcs.map((s) => s.attemptId), w.partition), `map outputs of ${srcs.length} tasks on ${executor}`),
+            fetchRetrying<string[]>(() => executorStub(this.env, executor).mapRuns(srcs.map((s) => s.attemptId), w.partition), `map outputs of ${srcs.length} tasks on ${executor}`),
           ),
         );
-        for (const group of fetched) runs.push(...group);
+        for (const group of fetched) texts.push(...group);
       }
-      const entries = runReduceTask(bindJob(w.job), runs);
-      return { partition: w.partition, entries, bytesShuffled: JSON.stringify(runs).length };
+      const entries = runReduceTask(bindJob(w.job), texts.map((t) => JSON.parse(t) as MapRun));
+      const bytesShuffled = texts.reduce((n, t) => n + t.length, 0);
+      return { partition: w.partition, entriesJson: JSON.stringify(entries), records: entries.length, bytesShuffled } satisfies ReduceOutput;
     }
     return executeTask(w, TASK_IO);
   }
