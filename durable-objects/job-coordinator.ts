@@ -4,6 +4,8 @@ import {
   type ProgressView, type SchedulerConfig, type SchedulerEffect, type SchedulerState, type Step, type TaskView,
 } from "../src/core/scheduler";
 import type { TaskResult, TaskSpec } from "../src/core/tasks";
+import { getConfig } from "../src/config";
+import { registryStub } from "./work-registry";
 import { withTimeout } from "../src/services/replica-call";
 import { bindJob, type Entry, type JobParams } from "../src/core/mapreduce/jobs";
 import { finalizeJob } from "../src/core/mapreduce/pipeline";
@@ -95,10 +97,11 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     return progressView(state, Date.now());
   }
 
-  /** An executor's report of one attempt. Duplicates and late reports are absorbed by the core. */
-  async report(taskId: string, attemptId: string, outcome: AttemptReport): Promise<void> {
+  /** An executor's report of one attempt; false if there is no such batch or job. Duplicates and late reports are absorbed by the core. */
+  async report(taskId: string, attemptId: string, outcome: AttemptReport): Promise<boolean> {
     const s = await this.load();
-    if (s === null) return;
+    // No such batch or job (deleted): the executor drops what the attempt stored.
+    if (s === null) return false;
     const now = Date.now();
     let step: Step;
     if (outcome.ok) {
@@ -144,6 +147,7 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     const current = await this.ctx.storage.getAlarm();
     const at = Date.now() + TICK_COALESCE_MS;
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    return true;
   }
 
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
@@ -273,6 +277,7 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     this.state = null;
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
+    await registryStub(this.env).forget({ id: s.id, type: s.kind, createdAt: s.createdAt }).catch(() => undefined);
     return true;
   }
 
@@ -304,6 +309,11 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
   override async alarm(): Promise<void> {
     const s = await this.load();
     if (s === null) return;
+    // Kept for TASK_RETENTION_S after it ended, then deleted like a DELETE (the alarm below was set for it).
+    if (s.endedAt !== null && Date.now() >= s.endedAt + getConfig(this.env).tasks.retentionMs) {
+      await this.deleteJob();
+      return;
+    }
     if (this.resendRunning) {
       this.resendRunning = false;
       const running = s.tasks.flatMap((t) => t.attempts.filter((a) => a.outcome === "running").map((a) => ({ type: "assign" as const, taskId: t.id, attemptId: a.id, executor: a.executor, stage: t.stage, backup: a.backup })));
@@ -330,6 +340,7 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     await this.assignAll(assigns);
     const wake = nextWakeAt(s);
     if (wake !== null) await this.ctx.storage.setAlarm(Math.max(wake, Date.now()));
+    else if (s.endedAt !== null) await this.ctx.storage.setAlarm(s.endedAt + getConfig(this.env).tasks.retentionMs);
     else await this.ctx.storage.deleteAlarm();
   }
 

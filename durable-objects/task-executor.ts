@@ -160,7 +160,11 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
 
   /** Drops what a job left here: its input splits and its attempts' map outputs (after it ends or is deleted, or a failed upload). */
   async dropJob(jobId: string, attemptIds: string[]): Promise<void> {
-    for (const prefix of [`in:${jobId}:`, ...attemptIds.map((id) => `run:${id}:`)]) {
+    await this.dropPrefixes([`in:${jobId}:`, ...attemptIds.map((id) => `run:${id}:`)]);
+  }
+
+  private async dropPrefixes(prefixes: string[]): Promise<void> {
+    for (const prefix of prefixes) {
       const keys = [...(await this.ctx.storage.list({ prefix })).keys()];
       for (let i = 0; i < keys.length; i += 128) await this.ctx.storage.delete(keys.slice(i, i + 128));
     }
@@ -261,10 +265,16 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
         report = { ok: false, error: (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) };
       }
       // Released meanwhile (superseded or cancelled): nobody wants the answer.
-      if ((await this.ctx.storage.get(`a:${a.attemptId}`)) === undefined) return true;
+      // A map attempt's runs are dropped then, and when its job is gone (deleted while it ran).
+      const unwanted = () => (a.spec.kind === "map" ? this.dropPrefixes([`run:${a.attemptId}:`]) : Promise.resolve());
+      if ((await this.ctx.storage.get(`a:${a.attemptId}`)) === undefined) {
+        await unwanted();
+        return true;
+      }
       try {
-        await withTimeout(coordinatorStub(this.env, a.coordinator).report(a.taskId, a.attemptId, report), REPORT_TIMEOUT_MS);
+        const known = await withTimeout(coordinatorStub(this.env, a.coordinator).report(a.taskId, a.attemptId, report), REPORT_TIMEOUT_MS);
         await this.ctx.storage.delete(`a:${a.attemptId}`);
+        if (!known) await unwanted();
         return true;
       } catch {
         // Kept: the alarm runs it again and reports then (the coordinator ignores a second completion).

@@ -66,6 +66,8 @@ const ConfigSchema = z
     TASK_MAX_ATTEMPTS: int(1, 4).default(3),
     // Longer than the longest task (sleep: 60 s): an attempt silent this long is presumed crashed.
     TASK_ATTEMPT_TIMEOUT_MS: int(100, 600_000).default(90_000),
+    // A finished batch or job (its tasks, results, output) is deleted this long after it ended.
+    TASK_RETENTION_S: int(1, 30 * 86_400).default(86_400),
     // The breaker in front of the worker's own calls to Durable Objects (src/services/do-guard.ts).
     DO_BREAKER_FAILURES: int(1, 1000).default(5),
     DO_BREAKER_FAILURE_RATE: z.coerce.number().gt(0).max(1).default(0.5),
@@ -138,6 +140,8 @@ export interface TasksConfig {
   executors: string[];
   maxAttempts: number;
   attemptTimeoutMs: number;
+  /** A finished batch or job is deleted this long after it ended. */
+  retentionMs: number;
 }
 
 export interface Config {
@@ -201,6 +205,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
       executors: Array.from({ length: c.TASK_EXECUTORS }, (_, i) => `executor-${i}`),
       maxAttempts: c.TASK_MAX_ATTEMPTS,
       attemptTimeoutMs: c.TASK_ATTEMPT_TIMEOUT_MS,
+      retentionMs: c.TASK_RETENTION_S * 1000,
     },
     doBreaker: {
       ...DEFAULT_BREAKER_CONFIG,

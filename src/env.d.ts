@@ -13,6 +13,7 @@ declare global {
       UPSTREAM_POOL: DurableObjectNamespace<UpstreamPool>;
       JOB_COORDINATOR: DurableObjectNamespace<JobCoordinator>;
       TASK_EXECUTOR: DurableObjectNamespace<TaskExecutor>;
+      WORK_REGISTRY: DurableObjectNamespace<WorkRegistry>;
       TASK_EXECUTORS?: string;
       TASK_MAX_ATTEMPTS?: string;
       TASK_ATTEMPT_TIMEOUT_MS?: string;

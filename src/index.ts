@@ -24,6 +24,7 @@ export { TxnCoordinator } from "../durable-objects/txn-coordinator";
 export { UpstreamPool } from "../durable-objects/upstream-pool";
 export { JobCoordinator } from "../durable-objects/job-coordinator";
 export { TaskExecutor } from "../durable-objects/task-executor";
+export { WorkRegistry } from "../durable-objects/work-registry";
 
 const app = createRouter();
 

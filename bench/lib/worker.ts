@@ -29,6 +29,7 @@ export async function startWorker(bindings: Record<string, string>): Promise<Run
       UPSTREAM_POOL: { className: "UpstreamPool", useSQLite: true },
       JOB_COORDINATOR: { className: "JobCoordinator", useSQLite: true },
       TASK_EXECUTOR: { className: "TaskExecutor", useSQLite: true },
+      WORK_REGISTRY: { className: "WorkRegistry", useSQLite: true },
     },
     // BENCH_VARS='{"TXN_COORDINATORS":"8"}' tries another cluster shape without editing wrangler.toml.
     bindings: { LOG_REQUESTS: "false", ...bindings, ...(process.env.BENCH_VARS ? (JSON.parse(process.env.BENCH_VARS) as Record<string, string>) : {}) },

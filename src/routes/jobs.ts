@@ -14,7 +14,7 @@ import { HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
 import { readJsonBody } from "../http/validation";
 import { withTimeout } from "../services/replica-call";
-import { call, schedulerConfig } from "./tasks";
+import { call, limitParam, overRecent, recordWork, schedulerConfig, submissionId } from "./tasks";
 
 /**
  * MapReduce jobs (Dean & Ghemawat) on the task executor's scheduler: POST /jobs with inline documents
@@ -100,7 +100,12 @@ class InputStash {
 
 /** Stores the input that `produce` cuts, then starts the job on its coordinator: 202 with its status. */
 async function submit(c: Context<AppEnv>, params: JobParams, produce: (stash: InputStash) => Promise<number | void>): Promise<Response> {
-  const id = `j${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+  const { id, keyed } = await submissionId(c.req.raw, "j");
+  if (keyed) {
+    // A retry of a submission that got through: its job as it is now, the body left unread.
+    const existing = await call(coordinatorStub(c.env, id).jobStatus());
+    if (existing !== null) return c.json(existing, 202, { Location: `/jobs/${id}`, "Idempotent-Replayed": "true" });
+  }
   const config = schedulerConfig(c.env);
   const stash = new InputStash(c.env, id, config.executors);
   try {
@@ -113,6 +118,7 @@ async function submit(c: Context<AppEnv>, params: JobParams, produce: (stash: In
   // M is the number of splits cut (a streamed body without a Content-Length decides it only at its end).
   const job: JobParams = { ...params, M: stash.refs.length };
   const status = await call(coordinatorStub(c.env, id).submitJob(id, job, stash.refs, config));
+  await recordWork(c.env, { id, type: "job", kind: job.kind, size: job.M, createdAt: status.createdAt });
   return c.json(status, 202, { Location: `/jobs/${id}` });
 }
 
@@ -186,6 +192,18 @@ jobRoutes.post("/jobs", async (c) => {
   });
 });
 
+jobRoutes.get("/jobs", async (c) => {
+  // The newest jobs first, each without its per-task list (GET /jobs/{id} has it).
+  const limit = limitParam(c, 20, 100);
+  const { found } = await overRecent(c.env, "job", async (e) => {
+    const st = await coordinatorStub(c.env, e.id).jobStatus();
+    if (st === null) return [];
+    const { tasks: _tasks, ...summary } = st;
+    return [summary];
+  }, limit);
+  return c.json({ jobs: found.slice(0, limit) }, 200);
+});
+
 jobRoutes.get("/jobs/:id", async (c) => {
   const id = jobId(c.req.param("id"));
   const status = await call(coordinatorStub(c.env, id).jobStatus());
@@ -195,14 +213,13 @@ jobRoutes.get("/jobs/:id", async (c) => {
 
 jobRoutes.get("/jobs/:id/result", async (c) => {
   const id = jobId(c.req.param("id"));
-  const limitRaw = c.req.query("limit") ?? "100";
-  if (!/^\d{1,4}$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > PAGE_MAX) throw new HttpError(400, "invalid_request", `limit: 1..${PAGE_MAX}`);
+  const limit = limitParam(c, 100, PAGE_MAX);
   const stub = coordinatorStub(c.env, id);
   const status = await call(stub.jobStatus());
   if (status === null) throw new HttpError(404, "not_found", `no job ${id}`);
   if (status.phase !== "done") throw new HttpError(409, "not_finished", `the job is ${status.phase}; its result exists once it is done`, { phase: status.phase });
   // RPC typing cannot see through `unknown` values; the page is plain JSON.
-  const page = await call(stub.resultPage(c.req.query("after") ?? null, Number(limitRaw)) as unknown as Promise<{ entries: [string, unknown][]; next: string | null; badCursor?: boolean } | null>);
+  const page = await call(stub.resultPage(c.req.query("after") ?? null, limit) as unknown as Promise<{ entries: [string, unknown][]; next: string | null; badCursor?: boolean } | null>);
   if (page === null) throw new HttpError(404, "not_found", `no job ${id}`);
   if (page.badCursor === true) throw new HttpError(400, "invalid_request", "after: the `next` of the previous page (for top-k, an index)");
   return c.json({ id, kind: status.kind, entries: page.entries, next: page.next }, 200);

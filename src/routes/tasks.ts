@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { coordinatorStub, type TaskStatus } from "../../durable-objects/job-coordinator";
 import { executorStub } from "../../durable-objects/task-executor";
+import { registryStub, type WorkEntry } from "../../durable-objects/work-registry";
 import { getConfig, LIMITS } from "../config";
 import { DEFAULT_BACKUP_POLICY, type SchedulerConfig, type TaskState } from "../core/scheduler";
 import { parseTaskSubmission, TASK_KINDS, type TaskResult } from "../core/tasks";
@@ -24,6 +25,9 @@ export const TASKS_BODY_BYTES = LIMITS.batchBodyBytes;
 /** Longest `?wait=` a GET may block for. */
 const MAX_WAIT_MS = 30_000;
 const CALL_TIMEOUT_MS = 10_000;
+/** Newest batches (or jobs) a list across them looks at, and coordinators asked at once. */
+const RECENT_SEARCHED = 100;
+const LIST_CONCURRENCY = 6;
 const BATCH_RE = /^b[0-9a-f]{20}$/;
 const TASK_ID_RE = /^(b[0-9a-f]{20})\.(\d{1,4})$/;
 const STATES: readonly TaskState[] = ["waiting", "idle", "in-progress", "completed", "failed"];
@@ -43,6 +47,20 @@ export async function call<T>(p: Promise<T>): Promise<T> {
   }
 }
 
+const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * The id of a new batch or job: random, or derived from the request's Idempotency-Key (SHA-256 of the
+ * scope and the key), so a retried submission names the same coordinator, which starts it only once.
+ */
+export async function submissionId(req: Request, prefix: "b" | "j"): Promise<{ id: string; keyed: boolean }> {
+  const key = req.headers.get("idempotency-key");
+  if (key === null) return { id: `${prefix}${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`, keyed: false };
+  if (!IDEMPOTENCY_KEY_RE.test(key)) throw new HttpError(400, "invalid_request", "Idempotency-Key: 1..255 visible ASCII characters", { field: "Idempotency-Key" });
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${prefix}\n${key}`)));
+  return { id: prefix + [...digest.slice(0, 10)].map((b) => b.toString(16).padStart(2, "0")).join(""), keyed: true };
+}
+
 function waitParam(c: Context<AppEnv>): number {
   const raw = c.req.query("wait");
   if (raw === undefined) return 0;
@@ -57,8 +75,9 @@ taskRoutes.post("/tasks", async (c) => {
   const body = await readJsonBody(c.req.raw, TASKS_BODY_BYTES);
   const parsed = parseTaskSubmission(body);
   if (!parsed.ok) throw new HttpError(400, "invalid_request", parsed.field === "" ? parsed.message : `${parsed.field}: ${parsed.message}`, { field: parsed.field });
-  const batch = `b${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+  const { id: batch } = await submissionId(c.req.raw, "b");
   const view = await call(coordinatorStub(c.env, batch).submitBatch(batch, parsed.tasks, schedulerConfig(c.env)));
+  await recordWork(c.env, { id: batch, type: "batch", kind: "tasks", size: parsed.tasks.length, createdAt: view.createdAt });
   const tasks = view.tasks.map((t, i) => ({ id: t.id, kind: parsed.tasks[i]?.kind, status: t.state }));
   if (!parsed.batch) return c.json({ ...tasks[0], batch }, 202, { Location: `/tasks/${tasks[0]?.id}` });
   return c.json({ batch, tasks }, 202, { Location: `/tasks?batch=${batch}` });
@@ -81,11 +100,46 @@ taskRoutes.get("/tasks/:id", async (c) => {
   }
 });
 
+/** Lists the registry's newest batches or jobs, and asks each coordinator `ask`, a few at a time, until `enough` have been found. */
+export async function overRecent<T>(env: Cloudflare.Env, type: WorkEntry["type"], ask: (e: WorkEntry) => Promise<T[]>, enough: number): Promise<{ found: T[]; searched: number }> {
+  const entries = await call(registryStub(env).recent(type, RECENT_SEARCHED));
+  const found: T[] = [];
+  let searched = 0;
+  for (let i = 0; i < entries.length && found.length < enough; i += LIST_CONCURRENCY) {
+    const chunk = entries.slice(i, i + LIST_CONCURRENCY);
+    for (const part of await Promise.all(chunk.map((e) => call(ask(e))))) found.push(...part);
+    searched += chunk.length;
+  }
+  return { found, searched };
+}
+
+/** Best effort: a batch or job missing from the registry is still reachable by its id. */
+export async function recordWork(env: Cloudflare.Env, entry: WorkEntry): Promise<void> {
+  await withTimeout(registryStub(env).record(entry), CALL_TIMEOUT_MS).catch((err: unknown) => console.error(JSON.stringify({ msg: "work registry: not recorded", id: entry.id, err: String(err) })));
+}
+
+/** ?limit= of a list: 1..max, `fallback` when absent. */
+export function limitParam(c: Context<AppEnv>, fallback: number, max: number): number {
+  const raw = c.req.query("limit");
+  if (raw === undefined) return fallback;
+  if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw new HttpError(400, "invalid_request", `limit: 1..${max}`, { field: "limit" });
+  return Number(raw);
+}
+
 taskRoutes.get("/tasks", async (c) => {
   const batch = c.req.query("batch");
-  if (batch === undefined || !BATCH_RE.test(batch)) throw new HttpError(400, "invalid_request", "batch: the batch id POST /tasks returned (tasks are listed per batch)");
   const status = c.req.query("status") ?? null;
-  if (status !== null && !STATES.includes(status as TaskState)) throw new HttpError(400, "invalid_request", `status: one of ${STATES.join(", ")}`);
+  if (status !== null && !STATES.includes(status as TaskState)) throw new HttpError(400, "invalid_request", `status: one of ${STATES.join(", ")}`, { field: "status" });
+  if (batch === undefined) {
+    // Across batches: the newest RECENT_SEARCHED batches, newest first, until `limit` tasks are found.
+    const limit = limitParam(c, 100, 1_000);
+    const { found, searched } = await overRecent(c.env, "batch", async (e) => {
+      const r = await coordinatorStub(c.env, e.id).tasks(status as TaskState | null);
+      return r === null ? [] : r.tasks.map((t) => ({ ...t, batch: e.id }));
+    }, limit);
+    return c.json({ status, tasks: found.slice(0, limit), batchesSearched: searched, truncated: found.length > limit }, 200);
+  }
+  if (!BATCH_RE.test(batch)) throw new HttpError(400, "invalid_request", "batch: a batch id as POST /tasks returned it", { field: "batch" });
   const found = await call(coordinatorStub(c.env, batch).tasks(status as TaskState | null));
   if (found === null) throw new HttpError(404, "not_found", `no batch ${batch}`);
   const b = found.batch;

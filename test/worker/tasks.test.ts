@@ -76,7 +76,9 @@ describe("the task executor: POST /tasks, GET /tasks/{id}, GET /tasks?batch=", (
     expect((await call("/tasks", { method: "POST", body: "{nope" })).status).toBe(400);
     expect((await call("/tasks/nope")).status).toBe(404);
     expect((await call("/tasks/b00000000000000000000.0")).status).toBe(404);
-    expect((await call("/tasks")).status).toBe(400);
+    expect((await call("/tasks?batch=nope")).status).toBe(400);
+    expect((await call("/tasks?status=sleeping")).status).toBe(400);
+    expect((await call("/tasks?limit=0")).status).toBe(400);
     expect((await call("/tasks?batch=b00000000000000000000&status=sleeping")).status).toBe(400);
     expect((await call("/tasks?batch=b00000000000000000000")).status).toBe(404);
     expect((await call("/tasks/b00000000000000000000.0?wait=99999999")).status).toBe(400);

@@ -1,0 +1,55 @@
+import { DurableObject } from "cloudflare:workers";
+
+/** A batch or job as the registry lists it. */
+export interface WorkEntry {
+  id: string;
+  type: "batch" | "job";
+  /** The job's kind (wordcount, ...) or "tasks" for a batch. */
+  kind: string;
+  /** Tasks in a batch; map tasks of a job. */
+  size: number;
+  createdAt: number;
+}
+
+/** Entries kept per type (the oldest beyond it are forgotten; their coordinators keep their data until retention). */
+export const REGISTRY_KEEP = 1_000;
+const TRIM_EVERY = 100;
+/** Keys sort newest first: createdAt is stored as its distance to this. */
+const FAR_FUTURE = 9_999_999_999_999;
+
+export function registryStub(env: Cloudflare.Env): DurableObjectStub<WorkRegistry> {
+  return env.WORK_REGISTRY.get(env.WORK_REGISTRY.idFromName("registry"));
+}
+
+/**
+ * The index of recent batches and jobs (one object): what lets GET /tasks?status= search across
+ * batches and GET /jobs list jobs without knowing their ids. One row per submission; the newest
+ * REGISTRY_KEEP per type are kept.
+ */
+export class WorkRegistry extends DurableObject<Cloudflare.Env> {
+  private added = 0;
+
+  async record(entry: WorkEntry): Promise<void> {
+    await this.ctx.storage.put(keyOf(entry), entry);
+    if (++this.added % TRIM_EVERY === 0) await this.trim(entry.type);
+  }
+
+  /** Forgets an entry (its batch or job was deleted). */
+  async forget(entry: Pick<WorkEntry, "id" | "type" | "createdAt">): Promise<void> {
+    await this.ctx.storage.delete(keyOf(entry));
+  }
+
+  /** The newest `limit` entries of a type, newest first. */
+  async recent(type: WorkEntry["type"], limit: number): Promise<WorkEntry[]> {
+    return [...(await this.ctx.storage.list<WorkEntry>({ prefix: `${type}:`, limit })).values()];
+  }
+
+  private async trim(type: WorkEntry["type"]): Promise<void> {
+    const keys = [...(await this.ctx.storage.list({ prefix: `${type}:` })).keys()].slice(REGISTRY_KEEP);
+    for (let i = 0; i < keys.length; i += 128) await this.ctx.storage.delete(keys.slice(i, i + 128));
+  }
+}
+
+function keyOf(e: Pick<WorkEntry, "id" | "type" | "createdAt">): string {
+  return `${e.type}:${String(FAR_FUTURE - e.createdAt).padStart(13, "0")}:${e.id}`;
+}
