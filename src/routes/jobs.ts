@@ -122,20 +122,27 @@ async function submit(c: Context<AppEnv>, params: JobParams, produce: (stash: In
   return c.json(status, 202, { Location: `/jobs/${id}` });
 }
 
+/**
+ * Bytes asked of the body per read. A request body arrives in ~4 KiB chunks; read one by one, 50 MB
+ * cost ~450 ms of the isolate's time, read 256 KiB at a time (workerd's readAtLeast) ~50 ms.
+ */
+const READ_BYTES = 256 * 1024;
+
 /** Feeds a streamed body through a splitter; a splitter's 4xx and a body cut off mid-way become HTTP errors. */
 async function streamSplits(req: Request, splitter: StreamSplitter, onSplit: (split: InputSplit) => Promise<void> | void): Promise<void> {
-  const reader = req.body?.getReader();
+  const reader = req.body?.getReader({ mode: "byob" });
   try {
     if (reader !== undefined) {
       for (;;) {
         let chunk: ReadableStreamReadResult<Uint8Array>;
         try {
-          chunk = await reader.read();
+          // A fresh buffer each time: the splitter keeps views of what it was given.
+          chunk = await reader.readAtLeast(READ_BYTES, new Uint8Array(READ_BYTES));
         } catch (err) {
           throw new HttpError(400, "invalid_request", `the body was cut off: ${err instanceof Error ? err.message : String(err)}`, { field: "body" });
         }
+        if (chunk.value !== undefined && chunk.value.length > 0) for (const split of splitter.push(chunk.value)) await onSplit(split);
         if (chunk.done) break;
-        for (const split of splitter.push(chunk.value)) await onSplit(split);
       }
     }
     for (const split of splitter.end()) await onSplit(split);

@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { murmur3_32_bytes } from "../../src/core/hash/murmur3";
 import { MAX_GREP_LINE_TEXT } from "../../src/core/mapreduce/grep";
 import { bindJob, type Entry, type JobSpec, JOB_KIND_NAMES, type JobSpecInput, jobSpecSchema, parseJobParams, parseJobSpec } from "../../src/core/mapreduce/jobs";
-import { compareKeys } from "../../src/core/mapreduce/key-order";
+import { compareKeys, sortKeys } from "../../src/core/mapreduce/key-order";
 import { DEFAULT_DOCUMENT_ID, type InputDocument, type InputSplit, linesOf, partitionOf, splitDocuments, splitInput } from "../../src/core/mapreduce/partition";
 import { type MapRun, type PipelineRun, runMapTask, runPipeline, runReduceTask } from "../../src/core/mapreduce/pipeline";
 import { referenceRun, referenceWordcount } from "../../src/core/mapreduce/reference";
@@ -173,6 +173,19 @@ describe("key order", () => {
       const b = randomString();
       const bytes = Math.sign(Buffer.compare(utf8.encode(a), utf8.encode(b)));
       expect(Math.sign(compareKeys(a, b)), `seed ${seed}: ${JSON.stringify([a, b])}`).toBe(bytes);
+    }
+  });
+
+  test("sortKeys (native sort when no key reaches U+D800) orders exactly as compareKeys, with and without such keys", () => {
+    const rand = mulberry32(7);
+    const pick = (alphabet: string[]) => Array.from({ length: 1 + Math.floor(rand() * 4) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join("");
+    const low = ["a", "b", "Z", "é", "中", "文", "\u00ff", "\ud7ff"];
+    const high = [...low, "～", "\uffff", "😀", "\u{10000}"];
+    for (const alphabet of [low, high]) {
+      for (let round = 0; round < 50; round++) {
+        const keys = Array.from({ length: 40 }, () => pick(alphabet));
+        expect(sortKeys([...keys])).toEqual([...keys].sort(compareKeys));
+      }
     }
   });
 });

@@ -25,6 +25,17 @@ export function compareKeys(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** A key with a code unit at or above U+D800: only there do UTF-16 order and UTF-8 byte order differ. */
+const ORDER_SENSITIVE = /[\ud800-\uffff]/;
+
+/**
+ * Sorts keys in place by compareKeys and returns them. Keys below U+D800 throughout (all of ASCII, Latin,
+ * CJK ideographs) sort the same in both orders, so they take the native sort, several times faster.
+ */
+export function sortKeys(keys: string[]): string[] {
+  return keys.some((k) => ORDER_SENSITIVE.test(k)) ? keys.sort(compareKeys) : keys.sort();
+}
+
 /** Sorts `[key, value]` entries in place by key (compareKeys) and returns them. */
 export function sortByKey<T extends readonly [string, unknown]>(entries: T[]): T[] {
   return entries.sort((x, y) => compareKeys(x[0], y[0]));

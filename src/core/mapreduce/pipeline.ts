@@ -1,5 +1,5 @@
 import { type BoundJob, bindJob, type Entry, type JobSpec } from "./jobs";
-import { compareKeys, sortByKey } from "./key-order";
+import { sortByKey, sortKeys } from "./key-order";
 import { type InputSplit, partitionOf, splitDocuments } from "./partition";
 
 /**
@@ -52,7 +52,7 @@ export function runMapTask(job: BoundJob, split: InputSplit, R: number, useCombi
   }
   const runs: MapRun[] = Array.from({ length: R }, () => []);
   let shuffledRecords = 0;
-  for (const key of [...grouped.keys()].sort(compareKeys)) {
+  for (const key of sortKeys([...grouped.keys()])) {
     const raw = grouped.get(key) as unknown[];
     const values = combine === null ? raw : combine(key, raw);
     shuffledRecords += values.length;
@@ -75,7 +75,7 @@ export function runReduceTask(job: BoundJob, runs: readonly MapRun[]): Entry<unk
     }
   }
   const outputs: Entry<unknown>[] = [];
-  for (const key of [...grouped.keys()].sort(compareKeys)) outputs.push([key, job.reduce(key, grouped.get(key) as unknown[])]);
+  for (const key of sortKeys([...grouped.keys()])) outputs.push([key, job.reduce(key, grouped.get(key) as unknown[])]);
   return job.trimPartition(outputs);
 }
 
