@@ -24,6 +24,9 @@ export function coordinatorStub(env: Cloudflare.Env, name: string): DurableObjec
   return env.JOB_COORDINATOR.get(env.JOB_COORDINATOR.idFromName(name));
 }
 
+/** The answer to a submission: started now, the same one already here, or refused (see JobCoordinator.claim). */
+export type Submitted<T> = { outcome: "created" | "replayed"; value: T } | { outcome: "mismatch" | "gone" };
+
 /** A MapReduce job as the API reports it. */
 export interface JobStatus {
   id: string;
@@ -81,23 +84,38 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
   /** Set on the first load after a (re)start: the next alarm step re-sends the running attempts. */
   private resendRunning = false;
 
-  /** Starts a batch; idempotent for the same id (a retried submission changes nothing). */
-  async submitBatch(id: string, specs: TaskSpec[], config: SchedulerConfig): Promise<ProgressView> {
-    const existing = await this.load();
-    if (existing !== null) return progressView(existing, Date.now());
+  /**
+   * Whether this coordinator may start a submission with this fingerprint (a hash of its parameters):
+   * "none" (never used), "exists" (a retry: the same submission is here), "mismatch" (its id, from an
+   * Idempotency-Key, was used for other parameters), "gone" (it was deleted; the id is not reused, so a
+   * straggler of the old one can never be taken for the new one's).
+   */
+  private async claim(fingerprint: string): Promise<"none" | "exists" | "mismatch" | "gone"> {
+    if ((await this.load()) !== null) return (await this.ctx.storage.get<string>("fingerprint")) === fingerprint ? "exists" : "mismatch";
+    return (await this.ctx.storage.get("deleted")) === undefined ? "none" : "gone";
+  }
+
+  /** Starts a batch; a retry with the same fingerprint changes nothing and answers the batch as it is. */
+  async submitBatch(id: string, specs: TaskSpec[], config: SchedulerConfig, fingerprint: string): Promise<Submitted<ProgressView>> {
+    const claim = await this.claim(fingerprint);
+    if (claim === "exists") return { outcome: "replayed", value: progressView(this.state!, Date.now()) };
+    if (claim !== "none") return { outcome: claim };
     const taskIds = specs.map((_, i) => `${id}.${i}`);
     const { state } = createBatch(id, taskIds, config, Date.now());
     // Specs first, the state last: until the state is stored the batch does not exist, so a failure
     // half way leaves no batch that looks runnable. put() takes at most 128 entries at a time.
-    const entries = specs.map((spec, i): [string, TaskSpec] => [`spec:${taskIds[i]}`, spec]);
+    const entries: [string, unknown][] = [["fingerprint", fingerprint], ...specs.map((spec, i): [string, TaskSpec] => [`spec:${taskIds[i]}`, spec])];
     for (let i = 0; i < entries.length; i += 128) await this.ctx.storage.put(Object.fromEntries(entries.slice(i, i + 128)));
     await this.ctx.storage.put("state", state);
     this.state = state;
     await this.ctx.storage.setAlarm(Date.now());
-    return progressView(state, Date.now());
+    return { outcome: "created", value: progressView(state, Date.now()) };
   }
 
-  /** An executor's report of one attempt; false if there is no such batch or job. Duplicates and late reports are absorbed by the core. */
+  /**
+   * An executor's report of one attempt. Duplicates and late reports are absorbed by the core. Answers
+   * whether the attempt's output counts: false when another attempt won, or the batch or job is gone.
+   */
   async report(taskId: string, attemptId: string, outcome: AttemptReport): Promise<boolean> {
     const s = await this.load();
     // No such batch or job (deleted): the executor drops what the attempt stored.
@@ -138,7 +156,7 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
       if (s.kind === "job" && s.phase === "done") await this.finalizeIfNeeded();
       await this.flushNow();
       // The shuffle data is no longer needed once the job has ended: the reducers' output is stored here.
-      if (s.kind === "job") this.dropMapOutputs(s);
+      if (s.kind === "job") void this.ctx.storage.get<string>("upload").then((upload) => this.dropMapOutputs(s, upload ?? null));
     }
     else if (this.dirty) this.scheduleFlush();
     this.release(step.effects);
@@ -147,7 +165,8 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     const current = await this.ctx.storage.getAlarm();
     const at = Date.now() + TICK_COALESCE_MS;
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
-    return true;
+    // True while this attempt's output is the one that counts (the executor keeps its map runs for the reducers).
+    return s.tasks.find((t) => t.id === taskId)?.completedBy === attemptId;
   }
 
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
@@ -195,27 +214,37 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     };
   }
 
+  /** Before an upload: whether a job with this fingerprint may be started here (see claim), and its status if it exists. */
+  async lookupJob(fingerprint: string): Promise<{ claim: "none" | "exists" | "mismatch" | "gone"; status: JobStatus | null }> {
+    const claim = await this.claim(fingerprint);
+    return { claim, status: claim === "exists" ? await this.jobStatus() : null };
+  }
+
   /**
-   * Starts a MapReduce job over its input splits, already stored on the executors (`inputs[i]` is map
-   * task i's split and where it is: its home); idempotent for the same id.
+   * Starts a MapReduce job over its input splits, already stored on the executors by one upload
+   * (`inputs[i]` is map task i's split and where it is: its home). A retry with the same fingerprint
+   * answers the job as it is ("replayed": the caller drops its own upload).
    */
-  async submitJob(id: string, job: JobParams, inputs: SplitRef[], config: SchedulerConfig): Promise<JobStatus> {
-    if ((await this.load()) === null) {
-      const mapIds = inputs.map((_, i) => `${id}.m${i}`);
-      const reduceIds = Array.from({ length: job.R }, (_, j) => `${id}.r${j}`);
-      const homes = Object.fromEntries(inputs.map((ref, i) => [mapIds[i], ref.executor]));
-      const { state } = createJob(id, mapIds, reduceIds, config, Date.now(), homes);
-      const entries: [string, unknown][] = [
-        ["job", job],
-        ...inputs.map((input, i): [string, MapWork] => [`spec:${mapIds[i]}`, { kind: "map", job, input }]),
-        ...reduceIds.map((rid, j): [string, ReduceWork] => [`spec:${rid}`, { kind: "reduce", job, partition: j, sources: [] }]),
-      ];
-      for (let i = 0; i < entries.length; i += 128) await this.ctx.storage.put(Object.fromEntries(entries.slice(i, i + 128)));
-      await this.ctx.storage.put("state", state);
-      this.state = state;
-      await this.ctx.storage.setAlarm(Date.now());
-    }
-    return (await this.jobStatus())!;
+  async submitJob(id: string, job: JobParams, inputs: SplitRef[], config: SchedulerConfig, fingerprint: string, upload: string): Promise<Submitted<JobStatus>> {
+    const claim = await this.claim(fingerprint);
+    if (claim === "exists") return { outcome: "replayed", value: (await this.jobStatus())! };
+    if (claim !== "none") return { outcome: claim };
+    const mapIds = inputs.map((_, i) => `${id}.m${i}`);
+    const reduceIds = Array.from({ length: job.R }, (_, j) => `${id}.r${j}`);
+    const homes = Object.fromEntries(inputs.map((ref, i) => [mapIds[i], ref.executor]));
+    const { state } = createJob(id, mapIds, reduceIds, config, Date.now(), homes);
+    const entries: [string, unknown][] = [
+      ["job", job],
+      ["fingerprint", fingerprint],
+      ["upload", upload],
+      ...inputs.map((input, i): [string, MapWork] => [`spec:${mapIds[i]}`, { kind: "map", job, input }]),
+      ...reduceIds.map((rid, j): [string, ReduceWork] => [`spec:${rid}`, { kind: "reduce", job, partition: j, sources: [] }]),
+    ];
+    for (let i = 0; i < entries.length; i += 128) await this.ctx.storage.put(Object.fromEntries(entries.slice(i, i + 128)));
+    await this.ctx.storage.put("state", state);
+    this.state = state;
+    await this.ctx.storage.setAlarm(Date.now());
+    return { outcome: "created", value: (await this.jobStatus())! };
   }
 
   /** The job's phase, per-phase progress, per-task states and timings, counters; null if there is none. */
@@ -264,31 +293,34 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     return { entries, next: rows.size > limit ? (entries.at(-1)?.[0] ?? null) : null };
   }
 
-  /** Cancels the job (if running) and deletes everything it stored, here and on the executors. */
+  /** Cancels the job (if running) and deletes everything it stored, here and on the executors; keeps a tombstone (see claim). */
   async deleteJob(): Promise<boolean> {
     const s = await this.load();
     if (s === null) return false;
-    const step = cancel(s, Date.now());
-    this.release(step.effects);
-    await this.dropMapOutputs(s);
+    // Gone at once for every call that follows (a report arriving during the awaits below is unwanted).
+    this.state = null;
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     this.dirty = false;
-    this.state = null;
+    const step = cancel(s, Date.now());
+    this.release(step.effects);
+    const upload = await this.ctx.storage.get<string>("upload");
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
+    await this.ctx.storage.put("deleted", Date.now());
+    await this.dropMapOutputs(s, upload ?? null);
     await registryStub(this.env).forget({ id: s.id, type: s.kind, createdAt: s.createdAt }).catch(() => undefined);
     return true;
   }
 
   /**
-   * Best effort: asks every executor of the pool to drop what the job left there: its input splits and
-   * the map runs of its attempts (every attempt, superseded ones too).
+   * Best effort: asks every executor of the pool to drop what the job left there: its upload's input
+   * splits and the map runs of its attempts (every attempt, superseded ones too).
    */
-  private async dropMapOutputs(s: SchedulerState): Promise<void> {
+  private async dropMapOutputs(s: SchedulerState, upload: string | null): Promise<void> {
     const byExecutor = new Map<string, string[]>(s.config.executors.map((ex) => [ex, []]));
     for (const t of s.tasks) if (t.stage === "map") for (const a of t.attempts) byExecutor.set(a.executor, [...(byExecutor.get(a.executor) ?? []), a.id]);
-    await Promise.all([...byExecutor].map(([ex, ids]) => executorStub(this.env, ex).dropJob(s.id, ids).catch(() => undefined)));
+    await Promise.all([...byExecutor].map(([ex, ids]) => executorStub(this.env, ex).dropJob(upload, ids).catch(() => undefined)));
   }
 
   /** top-k ranks across partitions once every reducer is done (the other kinds' rows are the result). */

@@ -11,7 +11,8 @@ import { coordinatorStub } from "./job-coordinator";
  * home, where the scheduler prefers to run its map task). Stored once, read where the map runs.
  */
 export interface SplitRef {
-  jobId: string;
+  /** The upload that stored it (one per POST /jobs: a retried submission never mixes its splits with another's). */
+  upload: string;
   index: number;
   executor: string;
   /** UTF-8 bytes of the split. */
@@ -149,18 +150,18 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
   }
 
   /** Stores one input split of a job (at submission, before the job exists); its map task prefers to run here. */
-  async stashSplit(jobId: string, split: InputSplit): Promise<void> {
-    await this.ctx.storage.put(`in:${jobId}:${split.index}`, split);
+  async stashSplit(upload: string, split: InputSplit): Promise<void> {
+    await this.ctx.storage.put(`in:${upload}:${split.index}`, split);
   }
 
   /** One stored input split (a map task running on another executor reads it); null if absent. */
-  async inputSplit(jobId: string, index: number): Promise<InputSplit | null> {
-    return (await this.ctx.storage.get<InputSplit>(`in:${jobId}:${index}`)) ?? null;
+  async inputSplit(upload: string, index: number): Promise<InputSplit | null> {
+    return (await this.ctx.storage.get<InputSplit>(`in:${upload}:${index}`)) ?? null;
   }
 
   /** Drops what a job left here: its input splits and its attempts' map outputs (after it ends or is deleted, or a failed upload). */
-  async dropJob(jobId: string, attemptIds: string[]): Promise<void> {
-    await this.dropPrefixes([`in:${jobId}:`, ...attemptIds.map((id) => `run:${id}:`)]);
+  async dropJob(upload: string | null, attemptIds: string[]): Promise<void> {
+    await this.dropPrefixes([...(upload === null ? [] : [`in:${upload}:`]), ...attemptIds.map((id) => `run:${id}:`)]);
   }
 
   private async dropPrefixes(prefixes: string[]): Promise<void> {
@@ -210,11 +211,11 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
   private async execute(a: StoredAttempt): Promise<AttemptResult> {
     const w = a.spec;
     if (w.kind === "map") {
-      const { jobId, index, executor } = w.input;
+      const { upload, index, executor } = w.input;
       const split =
         executor === a.executor
-          ? await this.ctx.storage.get<InputSplit>(`in:${jobId}:${index}`)
-          : await fetchRetrying<InputSplit>(() => executorStub(this.env, executor).inputSplit(jobId, index), `input split ${index} on ${executor}`);
+          ? await this.ctx.storage.get<InputSplit>(`in:${upload}:${index}`)
+          : await fetchRetrying<InputSplit>(() => executorStub(this.env, executor).inputSplit(upload, index), `input split ${index} on ${executor}`);
       if (split === undefined) throw new Error(`input split ${index} is missing on ${executor}`);
       const out = runMapTask(bindJob(w.job), split, w.job.R, w.job.combiner);
       // Each run is stored as JSON text: a string is copied, not walked, by storage and RPC.
@@ -265,16 +266,16 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
         report = { ok: false, error: (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) };
       }
       // Released meanwhile (superseded or cancelled): nobody wants the answer.
-      // A map attempt's runs are dropped then, and when its job is gone (deleted while it ran).
+      // A map attempt's runs are dropped then, and when they do not count (another attempt won, or the job is gone).
       const unwanted = () => (a.spec.kind === "map" ? this.dropPrefixes([`run:${a.attemptId}:`]) : Promise.resolve());
       if ((await this.ctx.storage.get(`a:${a.attemptId}`)) === undefined) {
         await unwanted();
         return true;
       }
       try {
-        const known = await withTimeout(coordinatorStub(this.env, a.coordinator).report(a.taskId, a.attemptId, report), REPORT_TIMEOUT_MS);
+        const counts = await withTimeout(coordinatorStub(this.env, a.coordinator).report(a.taskId, a.attemptId, report), REPORT_TIMEOUT_MS);
         await this.ctx.storage.delete(`a:${a.attemptId}`);
-        if (!known) await unwanted();
+        if (!counts) await unwanted();
         return true;
       } catch {
         // Kept: the alarm runs it again and reports then (the coordinator ignores a second completion).

@@ -27,11 +27,11 @@ export function registryStub(env: Cloudflare.Env): DurableObjectStub<WorkRegistr
  * REGISTRY_KEEP per type are kept.
  */
 export class WorkRegistry extends DurableObject<Cloudflare.Env> {
-  private added = 0;
-
   async record(entry: WorkEntry): Promise<void> {
-    await this.ctx.storage.put(keyOf(entry), entry);
-    if (++this.added % TRIM_EVERY === 0) await this.trim(entry.type);
+    // The count is stored (an object evicted between records would never reach TRIM_EVERY in memory).
+    const added = ((await this.ctx.storage.get<number>(`count:${entry.type}`)) ?? 0) + 1;
+    await this.ctx.storage.put({ [keyOf(entry)]: entry, [`count:${entry.type}`]: added });
+    if (added % TRIM_EVERY === 0) await this.trim(entry.type);
   }
 
   /** Forgets an entry (its batch or job was deleted). */

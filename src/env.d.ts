@@ -17,6 +17,7 @@ declare global {
       TASK_EXECUTORS?: string;
       TASK_MAX_ATTEMPTS?: string;
       TASK_ATTEMPT_TIMEOUT_MS?: string;
+      TASK_RETENTION_S?: string;
       LB_STATE_TTL_MS?: string;
       ADMIN_TOKEN?: string;
       API_TOKEN?: string;

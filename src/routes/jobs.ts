@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { coordinatorStub } from "../../durable-objects/job-coordinator";
+import { coordinatorStub, type JobStatus, type Submitted } from "../../durable-objects/job-coordinator";
 import { executorStub, type SplitRef } from "../../durable-objects/task-executor";
 import { LIMITS } from "../config";
 import { DEFAULT_MAP_SPLITS, JOB_KIND_NAMES, type JobParams, jobParamsFromQuery, MAX_MAP_SPLITS, parseJobSpec } from "../core/mapreduce/jobs";
@@ -14,7 +14,7 @@ import { HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
 import { readJsonBody } from "../http/validation";
 import { withTimeout } from "../services/replica-call";
-import { call, limitParam, overRecent, recordWork, schedulerConfig, submissionId } from "./tasks";
+import { call, limitParam, overRecent, recordWork, refusedSubmission, schedulerConfig, sha256Hex, submissionId } from "./tasks";
 
 /**
  * MapReduce jobs (Dean & Ghemawat) on the task executor's scheduler: POST /jobs with inline documents
@@ -41,6 +41,8 @@ export const MAX_STREAMED_BYTES = MAX_MAP_SPLITS * MAX_SPLIT_BYTES;
 /** Splits being stored at once (Workers allow six simultaneous outgoing connections per request). */
 const STASH_CONCURRENCY = 4;
 const STASH_TIMEOUT_MS = 10_000;
+/** Map or reduce attempts an executor is given at once. */
+const JOB_SLOTS_PER_EXECUTOR = 2;
 
 function jobId(raw: string | undefined): string {
   if (raw === undefined || !JOB_ID_RE.test(raw)) throw new HttpError(404, "not_found", `no job ${JSON.stringify(raw ?? "")}`);
@@ -59,19 +61,23 @@ export function isStreamedJobUpload(req: Request, path: string): boolean {
   return req.method === "POST" && (path === "/jobs" || path === "/admin/jobs/reference") && mediaType(req) !== "application/json";
 }
 
-/** Stores a job's input splits on the executors as they are cut: split i on executor i mod N (its home). */
+/**
+ * Stores one upload's input splits on the executors as they are cut: split i on executor i mod N (its
+ * home), under the upload's own id, so a retried submission never mixes or drops another's splits.
+ */
 class InputStash {
   readonly refs: SplitRef[] = [];
+  readonly upload = `u${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown = null;
 
-  constructor(private readonly env: Cloudflare.Env, private readonly jobId: string, private readonly executors: readonly string[]) {}
+  constructor(private readonly env: Cloudflare.Env, private readonly executors: readonly string[]) {}
 
   /** Starts storing one split; waits while STASH_CONCURRENCY are in flight (back-pressure on the upload). */
   async add(split: InputSplit): Promise<void> {
     const executor = this.executors[split.index % this.executors.length]!;
-    this.refs.push({ jobId: this.jobId, index: split.index, executor, bytes: split.bytes });
-    const p: Promise<void> = withTimeout(executorStub(this.env, executor).stashSplit(this.jobId, split), STASH_TIMEOUT_MS)
+    this.refs.push({ upload: this.upload, index: split.index, executor, bytes: split.bytes });
+    const p: Promise<void> = withTimeout(executorStub(this.env, executor).stashSplit(this.upload, split), STASH_TIMEOUT_MS)
       .then(() => undefined, (err: unknown) => void (this.failure ??= err))
       .finally(() => this.inFlight.delete(p));
     this.inFlight.add(p);
@@ -85,10 +91,10 @@ class InputStash {
     this.check();
   }
 
-  /** Best effort: drops what was stored of an upload that was refused or cut off. */
+  /** Best effort: drops what was stored of an upload that was refused, cut off, or not needed (a retry). */
   async discard(): Promise<void> {
     await Promise.all(this.inFlight);
-    await Promise.all(this.executors.map((ex) => executorStub(this.env, ex).dropJob(this.jobId, []).catch(() => undefined)));
+    await Promise.all(this.executors.map((ex) => executorStub(this.env, ex).dropJob(this.upload, []).catch(() => undefined)));
   }
 
   private check(): void {
@@ -98,16 +104,25 @@ class InputStash {
   }
 }
 
-/** Stores the input that `produce` cuts, then starts the job on its coordinator: 202 with its status. */
+/**
+ * Stores the input that `produce` cuts, then starts the job on its coordinator: 202 with its status.
+ * With an Idempotency-Key, a retry of a submission that got through is answered before its body is read
+ * (Idempotent-Replayed: true); the same key with other parameters is a 422, after a DELETE a 409.
+ */
 async function submit(c: Context<AppEnv>, params: JobParams, produce: (stash: InputStash) => Promise<number | void>): Promise<Response> {
   const { id, keyed } = await submissionId(c.req.raw, "j");
+  const stub = () => coordinatorStub(c.env, id);
+  const fingerprint = await sha256Hex(JSON.stringify(params));
+  const replay = (status: JobStatus) => c.json(status, 202, { Location: `/jobs/${id}`, "Idempotent-Replayed": "true" });
   if (keyed) {
-    // A retry of a submission that got through: its job as it is now, the body left unread.
-    const existing = await call(coordinatorStub(c.env, id).jobStatus());
-    if (existing !== null) return c.json(existing, 202, { Location: `/jobs/${id}`, "Idempotent-Replayed": "true" });
+    const found = await call(stub().lookupJob(fingerprint));
+    if (found.claim === "mismatch" || found.claim === "gone") throw refusedSubmission(found.claim, "job");
+    if (found.claim === "exists" && found.status !== null) return replay(found.status);
   }
-  const config = schedulerConfig(c.env);
-  const stash = new InputStash(c.env, id, config.executors);
+  // Map and reduce tasks are CPU-bound: an executor runs one at a time anyway, so a second one queued
+  // keeps it busy while the coordinator hands out the next; more only hold more splits in memory.
+  const config = { ...schedulerConfig(c.env), maxPerExecutor: JOB_SLOTS_PER_EXECUTOR };
+  const stash = new InputStash(c.env, config.executors);
   try {
     await produce(stash);
     await stash.flush();
@@ -117,9 +132,15 @@ async function submit(c: Context<AppEnv>, params: JobParams, produce: (stash: In
   }
   // M is the number of splits cut (a streamed body without a Content-Length decides it only at its end).
   const job: JobParams = { ...params, M: stash.refs.length };
-  const status = await call(coordinatorStub(c.env, id).submitJob(id, job, stash.refs, config));
-  await recordWork(c.env, { id, type: "job", kind: job.kind, size: job.M, createdAt: status.createdAt });
-  return c.json(status, 202, { Location: `/jobs/${id}` });
+  const submitted = await call(stub().submitJob(id, job, stash.refs, config, fingerprint, stash.upload) as unknown as Promise<Submitted<JobStatus>>);
+  if (submitted.outcome !== "created") {
+    // A concurrent retry started the job first (or the key is refused): this upload is not used.
+    await stash.discard();
+    if (submitted.outcome === "replayed") return replay(submitted.value);
+    throw refusedSubmission(submitted.outcome, "job");
+  }
+  await recordWork(c.env, { id, type: "job", kind: job.kind, size: job.M, createdAt: submitted.value.createdAt });
+  return c.json(submitted.value, 202, { Location: `/jobs/${id}` });
 }
 
 /**

@@ -1,10 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { coordinatorStub, type TaskStatus } from "../../durable-objects/job-coordinator";
+import { coordinatorStub, type Submitted, type TaskStatus } from "../../durable-objects/job-coordinator";
 import { executorStub } from "../../durable-objects/task-executor";
 import { registryStub, type WorkEntry } from "../../durable-objects/work-registry";
 import { getConfig, LIMITS } from "../config";
-import { DEFAULT_BACKUP_POLICY, type SchedulerConfig, type TaskState } from "../core/scheduler";
+import { DEFAULT_BACKUP_POLICY, type ProgressView, type SchedulerConfig, type TaskState } from "../core/scheduler";
 import { parseTaskSubmission, TASK_KINDS, type TaskResult } from "../core/tasks";
 import { createRouter, type AppEnv } from "../http/app-env";
 import { requireToken } from "../http/auth";
@@ -49,6 +49,12 @@ export async function call<T>(p: Promise<T>): Promise<T> {
 
 const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/;
 
+/** Hex SHA-256 of a text (ids from Idempotency-Keys, fingerprints of submissions). */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /**
  * The id of a new batch or job: random, or derived from the request's Idempotency-Key (SHA-256 of the
  * scope and the key), so a retried submission names the same coordinator, which starts it only once.
@@ -57,8 +63,14 @@ export async function submissionId(req: Request, prefix: "b" | "j"): Promise<{ i
   const key = req.headers.get("idempotency-key");
   if (key === null) return { id: `${prefix}${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`, keyed: false };
   if (!IDEMPOTENCY_KEY_RE.test(key)) throw new HttpError(400, "invalid_request", "Idempotency-Key: 1..255 visible ASCII characters", { field: "Idempotency-Key" });
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${prefix}\n${key}`)));
-  return { id: prefix + [...digest.slice(0, 10)].map((b) => b.toString(16).padStart(2, "0")).join(""), keyed: true };
+  return { id: prefix + (await sha256Hex(`${prefix}\n${key}`)).slice(0, 20), keyed: true };
+}
+
+/** The answer to a submission its coordinator refused: the key was used for other parameters, or its batch or job was deleted. */
+export function refusedSubmission(outcome: "mismatch" | "gone", what: "batch" | "job"): HttpError {
+  return outcome === "mismatch"
+    ? new HttpError(422, "idempotency_key_reused", `this Idempotency-Key was used for a ${what} with other parameters`, { field: "Idempotency-Key" })
+    : new HttpError(409, "gone", `the ${what} submitted with this Idempotency-Key was deleted; use a new key`, { field: "Idempotency-Key" });
 }
 
 function waitParam(c: Context<AppEnv>): number {
@@ -76,11 +88,15 @@ taskRoutes.post("/tasks", async (c) => {
   const parsed = parseTaskSubmission(body);
   if (!parsed.ok) throw new HttpError(400, "invalid_request", parsed.field === "" ? parsed.message : `${parsed.field}: ${parsed.message}`, { field: parsed.field });
   const { id: batch } = await submissionId(c.req.raw, "b");
-  const view = await call(coordinatorStub(c.env, batch).submitBatch(batch, parsed.tasks, schedulerConfig(c.env)));
-  await recordWork(c.env, { id: batch, type: "batch", kind: "tasks", size: parsed.tasks.length, createdAt: view.createdAt });
+  const fingerprint = await sha256Hex(JSON.stringify(parsed.tasks));
+  const submitted = await call(coordinatorStub(c.env, batch).submitBatch(batch, parsed.tasks, schedulerConfig(c.env), fingerprint) as unknown as Promise<Submitted<ProgressView>>);
+  if (!("value" in submitted)) throw refusedSubmission(submitted.outcome, "batch");
+  const view = submitted.value;
+  const replayed: Record<string, string> = submitted.outcome === "replayed" ? { "Idempotent-Replayed": "true" } : {};
+  if (submitted.outcome === "created") await recordWork(c.env, { id: batch, type: "batch", kind: "tasks", size: parsed.tasks.length, createdAt: view.createdAt });
   const tasks = view.tasks.map((t, i) => ({ id: t.id, kind: parsed.tasks[i]?.kind, status: t.state }));
-  if (!parsed.batch) return c.json({ ...tasks[0], batch }, 202, { Location: `/tasks/${tasks[0]?.id}` });
-  return c.json({ batch, tasks }, 202, { Location: `/tasks?batch=${batch}` });
+  if (!parsed.batch) return c.json({ ...tasks[0], batch }, 202, { Location: `/tasks/${tasks[0]?.id}`, ...replayed });
+  return c.json({ batch, tasks }, 202, { Location: `/tasks?batch=${batch}`, ...replayed });
 });
 
 taskRoutes.get("/tasks/:id", async (c) => {
@@ -136,7 +152,7 @@ taskRoutes.get("/tasks", async (c) => {
     const { found, searched } = await overRecent(c.env, "batch", async (e) => {
       const r = await coordinatorStub(c.env, e.id).tasks(status as TaskState | null);
       return r === null ? [] : r.tasks.map((t) => ({ ...t, batch: e.id }));
-    }, limit);
+    }, limit + 1);
     return c.json({ status, tasks: found.slice(0, limit), batchesSearched: searched, truncated: found.length > limit }, 200);
   }
   if (!BATCH_RE.test(batch)) throw new HttpError(400, "invalid_request", "batch: a batch id as POST /tasks returned it", { field: "batch" });

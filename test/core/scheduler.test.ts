@@ -379,6 +379,15 @@ describe("§3.4 locality: a map task runs where its input is", () => {
     sound(s);
   });
 
+  it("a slot freed on an executor goes to a task homed there, ahead of earlier tasks whose home is busy", () => {
+    const s = createJob("job-1", ids("map", 6), ids("reduce", 1), { ...CONFIG, maxPerExecutor: 1 }, 0, { "map-0": "e0", "map-1": "e1", "map-2": "e2", "map-3": "e0", "map-4": "e1", "map-5": "e2" }).state;
+    expect(placed(tick(s, 0))).toEqual([["map-0", "e0"], ["map-1", "e1"], ["map-2", "e2"]]);
+    taskCompleted(s, "map-2", "map-2#1", 5, "r");
+    // map-3 and map-4 come first but their homes (e0, e1) are full: e2 takes map-5, its own.
+    expect(placed(tick(s, 10))).toEqual([["map-5", "e2"]]);
+    sound(s);
+  });
+
   it("a home that is not an executor of the pool is refused; tasks without a home are placed as before", () => {
     expect(() => homed({ "map-0": "e9" })).toThrow(/not an executor/);
     const s = homed({});

@@ -20,7 +20,7 @@ describe("the coordinator's state under a crash", () => {
   it("the batch's last completion is written before its end is acted on: a crash right after keeps it completed", async () => {
     const id = batchId();
     const stub = coordinatorStub(env, id);
-    await stub.submitBatch(id, [{ kind: "sleep", args: { ms: 30_000 } }], config());
+    await stub.submitBatch(id, [{ kind: "sleep", args: { ms: 30_000 } }], config(), "fingerprint");
     let t: TaskStatus | null = null;
     for (let i = 0; i < 100 && t?.status !== "in-progress"; i++) {
       await sleep(10);

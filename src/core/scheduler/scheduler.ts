@@ -348,14 +348,19 @@ export function tick(s: SchedulerState, now: number, budget: TickBudget = DEFAUL
   let inFlight = inFlightTotal(s);
   let assigned = 0;
   const budgetLeft = () => assigned < budget.maxAssignments && inFlight < budget.maxInFlight;
-  for (const t of tasks) {
-    if (!budgetLeft()) break;
-    if (t.state !== "idle") continue;
-    const executor = leastLoadedExecutor(s.executors, maxPerExecutor, new Set(), triedAndLost(t), t.home);
-    if (executor === null) break; // every executor is full
-    launch(s, t, executor, false, now, effects);
-    assigned += 1;
-    inFlight += 1;
+  // Locality first (§3.4): idle tasks whose home has room go there; then the rest, least-loaded, so an
+  // executor that frees a slot takes a task of its own rather than one whose home is merely busy.
+  const hasRoomAtHome = (t: TaskRecord) => t.home !== undefined && !triedAndLost(t).has(t.home) && s.executors.some((e) => e.name === t.home && e.inFlight < maxPerExecutor);
+  for (const pass of [hasRoomAtHome, () => true]) {
+    for (const t of tasks) {
+      if (!budgetLeft()) break;
+      if (t.state !== "idle" || !pass(t)) continue;
+      const executor = leastLoadedExecutor(s.executors, maxPerExecutor, new Set(), triedAndLost(t), t.home);
+      if (executor === null) break; // every executor is full
+      launch(s, t, executor, false, now, effects);
+      assigned += 1;
+      inFlight += 1;
+    }
   }
   const after = backupAfterMs(s, tasks);
   if (after !== null) {
