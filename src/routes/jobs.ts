@@ -14,7 +14,7 @@ import { HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
 import { readJsonBody } from "../http/validation";
 import { withTimeout } from "../services/replica-call";
-import { call, limitParam, overRecent, recordWork, refusedSubmission, schedulerConfig, sha256Hex, submissionId } from "./tasks";
+import { call, IdempotencyHeaders, limitParam, overRecent, recordWork, refusedSubmission, schedulerConfig, sha256Hex, submissionId } from "./tasks";
 
 /**
  * MapReduce jobs (Dean & Ghemawat) on the task executor's scheduler: POST /jobs with inline documents
@@ -32,8 +32,12 @@ export const jobRoutes = createRouter();
 export const JOBS_BODY_BYTES = LIMITS.batchBodyBytes;
 const JOB_ID_RE = /^j[0-9a-f]{20}$/;
 const PAGE_MAX = 1_000;
-/** Largest split (input bytes per map task): one stored value, under Cloudflare's 2 MiB with room for UTF-16. */
-export const MAX_SPLIT_BYTES = 1024 * 1024;
+/**
+ * Largest split (UTF-8 bytes per map task): one stored value under Cloudflare's 2 MiB (2,097,152 bytes)
+ * even in the worst case, where V8 stores a mostly-ASCII string with one character above U+00FF at two
+ * bytes per character: 2,000,000 bytes plus the split's few fields.
+ */
+export const MAX_SPLIT_BYTES = 1_000_000;
 /** A streamed body without M is cut into splits of about this size (room under MAX_SPLIT_BYTES for the last line). */
 const AUTO_SPLIT_BYTES = 768 * 1024;
 /** Largest streamed input: MAX_MAP_SPLITS splits of MAX_SPLIT_BYTES (Cloudflare's own cap is 100 MB on Free and Pro plans). */
@@ -175,7 +179,7 @@ async function streamSplits(req: Request, splitter: StreamSplitter, onSplit: (sp
   }
 }
 
-/** The splitter of a streamed body: M splits of a body with a Content-Length, 1 MiB splits of one without. */
+/** The splitter of a streamed body: M splits of a body with a Content-Length, splits of up to MAX_SPLIT_BYTES of one without. */
 function splitterFor(c: Context<AppEnv>, explicitM: boolean, M: number): StreamSplitter {
   const type = mediaType(c.req.raw);
   if (type !== "" && !TEXT_TYPES.test(type)) {
@@ -187,7 +191,7 @@ function splitterFor(c: Context<AppEnv>, explicitM: boolean, M: number): StreamS
     throw new HttpError(413, "payload_too_large", `the body is ${totalBytes} bytes; a streamed input is at most ${MAX_STREAMED_BYTES} (${MAX_MAP_SPLITS} splits of ${MAX_SPLIT_BYTES})`, { field: "body" });
   }
   if (totalBytes === null) {
-    if (explicitM) throw new HttpError(400, "invalid_request", "M: needs the body's Content-Length; without one the body is cut into 1 MiB splits", { field: "M" });
+    if (explicitM) throw new HttpError(400, "invalid_request", `M: needs the body's Content-Length; without one the body is cut into splits of up to ${MAX_SPLIT_BYTES} bytes`, { field: "M" });
     return new StreamSplitter({ M: null, totalBytes: null, maxSplitBytes: MAX_SPLIT_BYTES, maxSplits: MAX_MAP_SPLITS });
   }
   const m = explicitM ? M : Math.min(MAX_MAP_SPLITS, Math.max(DEFAULT_MAP_SPLITS, Math.ceil(totalBytes / AUTO_SPLIT_BYTES)));
@@ -293,9 +297,29 @@ const JobDoc = z
   })
   .openapi("JobSpec", { example: { kind: "wordcount", input: { documents: [{ id: "d1", text: "Hello world hello python" }] }, M: 2, R: 2 } });
 registry.registerPath({
-  method: "post", path: "/jobs", tags: ["jobs"], summary: "Start a MapReduce job: wordcount, inverted-index, grep or top-k over inline documents, with M map splits and R reduce partitions",
-  request: { body: { required: true, content: { "application/json": { schema: JobDoc } } } },
-  responses: { 202: { description: "Accepted: the job's status" }, ...errorResponses(400, 401, 413, 503) },
+  method: "post", path: "/jobs", tags: ["jobs"],
+  summary: "Start a MapReduce job (wordcount, inverted-index, grep, top-k) with M map splits and R reduce partitions: inline documents as JSON, or a large text as a streamed raw body (text/plain or application/octet-stream) with the parameters in the query string",
+  request: {
+    headers: IdempotencyHeaders,
+    query: z.object({
+      kind: z.string().optional().openapi({ description: "streamed body only: the job kind" }),
+      M: z.string().optional().openapi({ description: "streamed body only: map splits (needs a Content-Length; default about one per 768 KiB)" }),
+      R: z.string().optional(), combiner: z.string().optional(), unicode: z.string().optional(), k: z.string().optional(), pattern: z.string().optional(), flags: z.string().optional(),
+    }),
+    body: { required: true, content: { "application/json": { schema: JobDoc }, "text/plain": { schema: z.string().openapi({ description: `the input text, up to ${MAX_STREAMED_BYTES} bytes, cut into line-aligned splits as it arrives` }) } } },
+  },
+  responses: {
+    202: { description: "Accepted: the job's status" },
+    409: { description: "The job submitted with this Idempotency-Key was deleted" },
+    415: { description: "A body that is neither JSON nor raw text (e.g. multipart/form-data)" },
+    422: { description: "This Idempotency-Key was used for a job with other parameters" },
+    ...errorResponses(400, 401, 413, 503),
+  },
+});
+registry.registerPath({
+  method: "get", path: "/jobs", tags: ["jobs"], summary: "The newest jobs first (?limit= 1..100, default 20), each as GET /jobs/{id} answers it without the per-task list",
+  request: { query: z.object({ limit: z.string().optional() }) },
+  responses: { 200: { description: "{jobs: [...]}" }, ...errorResponses(400, 401, 503) },
 });
 registry.registerPath({
   method: "get", path: "/jobs/{id}", tags: ["jobs"], summary: "Phase, per-phase progress, per-task states and timings, counters, the error if it failed",

@@ -178,11 +178,20 @@ const registry = taskRoutes.openAPIRegistry;
 const TaskSpecDoc = z
   .object({ kind: z.enum(TASK_KINDS), args: z.record(z.string(), z.unknown()) })
   .openapi("TaskSpec", { example: { kind: "prime-check", args: { n: "18446744073709551557" } } });
+/** The Idempotency-Key header of POST /tasks and /jobs, for the OpenAPI document. */
+export const IdempotencyHeaders = z.object({
+  "idempotency-key": z.string().optional().openapi({ description: "1..255 visible ASCII characters: a retry with the same key names the same submission (Idempotent-Replayed: true); other parameters under the key are a 422, a deleted one a 409" }),
+});
 registry.registerPath({
   method: "post", path: "/tasks", tags: ["tasks"],
   summary: "Submit one task or a batch ({tasks: [...]}, up to 1,000): fibonacci {n}, prime-check {n}, sha256 {data, encoding?}, sleep {ms}",
-  request: { body: { required: true, content: { "application/json": { schema: z.union([TaskSpecDoc, z.object({ tasks: z.array(TaskSpecDoc) })]) } } } },
-  responses: { 202: { description: "Accepted: the task ids (and the batch id) to poll" }, ...errorResponses(400, 401, 413, 503) },
+  request: { headers: IdempotencyHeaders, body: { required: true, content: { "application/json": { schema: z.union([TaskSpecDoc, z.object({ tasks: z.array(TaskSpecDoc) })]) } } } },
+  responses: {
+    202: { description: "Accepted: the task ids (and the batch id) to poll" },
+    409: { description: "The batch submitted with this Idempotency-Key was deleted" },
+    422: { description: "This Idempotency-Key was used for other tasks" },
+    ...errorResponses(400, 401, 413, 503),
+  },
 });
 registry.registerPath({
   method: "get", path: "/tasks/{id}", tags: ["tasks"], summary: "A task's status, the node that ran it, attempts, result or error (?wait=ms blocks until it ends)",
@@ -190,7 +199,8 @@ registry.registerPath({
   responses: { 200: { description: "The task" }, ...errorResponses(400, 401, 404, 503) },
 });
 registry.registerPath({
-  method: "get", path: "/tasks", tags: ["tasks"], summary: "A batch's tasks, optionally only those with ?status=",
-  request: { query: z.object({ batch: z.string(), status: z.enum(["waiting", "idle", "in-progress", "completed", "failed"]).optional() }) },
-  responses: { 200: { description: "The batch's progress and tasks" }, ...errorResponses(400, 401, 404, 503) },
+  method: "get", path: "/tasks", tags: ["tasks"],
+  summary: "A batch's tasks (?batch=), or, without it, tasks of the 100 newest batches, newest first, up to ?limit= (1..1000, default 100); optionally only those with ?status=",
+  request: { query: z.object({ batch: z.string().optional(), status: z.enum(["waiting", "idle", "in-progress", "completed", "failed"]).optional(), limit: z.string().optional() }) },
+  responses: { 200: { description: "The batch's progress and tasks, or {status, tasks (each with its batch), batchesSearched, truncated}" }, ...errorResponses(400, 401, 404, 503) },
 });

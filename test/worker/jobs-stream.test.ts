@@ -6,6 +6,7 @@ import { type Entry, parseJobSpec } from "../../src/core/mapreduce/jobs";
 import { DEFAULT_DOCUMENT_ID } from "../../src/core/mapreduce/partition";
 import { referenceRun } from "../../src/core/mapreduce/reference";
 import { LIMITS } from "../../src/config";
+import { MAX_SPLIT_BYTES } from "../../src/routes/jobs";
 import { schedulerConfig } from "../../src/routes/tasks";
 import { mulberry32 } from "../support/prng";
 import { call, eventually, json, sleep } from "./helpers";
@@ -249,7 +250,7 @@ describe("MapReduce over a streamed body (POST /jobs?kind=…, text as the raw b
     const body = wordText(5, 2.5 * MiB);
     const bytes = encoder.encode(body);
     const st = await run({ kind: "wordcount", R: 3 }, chunkedBody(bytes, 6));
-    expect(st.M).toBe(Math.ceil(bytes.length / MiB)); // greedy: each split ends at the last line end within 1 MiB
+    expect(st.M).toBe(Math.ceil(bytes.length / MAX_SPLIT_BYTES)); // greedy: each split ends at the last line end within MAX_SPLIT_BYTES
     expect(await result(st.id)).toEqual(reference("wordcount", {}, body));
 
     const grep = await run({ kind: "grep", pattern: "^w1 " }, chunkedBody(bytes, 7));
@@ -317,8 +318,8 @@ describe("MapReduce over a streamed body (POST /jobs?kind=…, text as the raw b
   });
 
   describe("a refused upload leaves no input split on any executor", () => {
-    /** "4 MiB" with room for M=4: a split holds about bytes/M plus the line that crosses its end, at most 1 MiB. */
-    const FOUR_MIB = 4 * MiB - 64 * 1024;
+    /** About 4 MB with room for M=4: a split holds about bytes/M plus the line that crosses its end, at most MAX_SPLIT_BYTES. */
+    const FOUR_MIB = 4 * MAX_SPLIT_BYTES - 64 * 1024;
 
     /**
      * Sends `head`, waits until the executors hold some of this upload's splits (so the refusal comes
