@@ -81,6 +81,9 @@ try {
   const r = median(refs);
   const run = [...runs].sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)]!;
   const st = run.status;
+  // Each round runs the baseline then the cluster back to back: the ratio per round shows this machine's noise.
+  const perRound = refs.map((ms, i) => ms / runs[i]!.ms);
+  console.log(`\nratio per round (baseline ms / cluster ms): ${perRound.map((x) => x.toFixed(2)).join(", ")}; median ${median(perRound).toFixed(2)}`);
   console.log(`\nbench:mapreduce (Miniflare, 2 cores, ${new Set(st.tasks.map((t) => t.executor)).size} executors): word count of ${mib.toFixed(1)} MiB streamed, M=${st.M}, R=${st.R}, combiner on; median of ${ROUNDS}`);
   console.table([
     { scenario: "one isolate, sequential (reference over the streamed body) — baseline", ms: Math.round(r), "MB/s": mbps(r).toFixed(2), "output records": refRecords, ratio: "1.00x" },

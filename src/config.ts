@@ -66,6 +66,8 @@ const ConfigSchema = z
     TASK_MAX_ATTEMPTS: int(1, 4).default(3),
     // Longer than the longest task (sleep: 60 s): an attempt silent this long is presumed crashed.
     TASK_ATTEMPT_TIMEOUT_MS: int(100, 600_000).default(90_000),
+    // Map or reduce attempts an executor is given at once (plain tasks: 16, for sleeps to overlap).
+    TASK_JOB_SLOTS: int(1, 64).default(2),
     // A finished batch or job (its tasks, results, output) is deleted this long after it ended.
     TASK_RETENTION_S: int(1, 30 * 86_400).default(86_400),
     // The breaker in front of the worker's own calls to Durable Objects (src/services/do-guard.ts).
@@ -142,6 +144,8 @@ export interface TasksConfig {
   attemptTimeoutMs: number;
   /** A finished batch or job is deleted this long after it ended. */
   retentionMs: number;
+  /** Map or reduce attempts an executor is given at once. */
+  jobSlots: number;
 }
 
 export interface Config {
@@ -206,6 +210,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
       maxAttempts: c.TASK_MAX_ATTEMPTS,
       attemptTimeoutMs: c.TASK_ATTEMPT_TIMEOUT_MS,
       retentionMs: c.TASK_RETENTION_S * 1000,
+      jobSlots: c.TASK_JOB_SLOTS,
     },
     doBreaker: {
       ...DEFAULT_BREAKER_CONFIG,

@@ -18,6 +18,7 @@ declare global {
       TASK_MAX_ATTEMPTS?: string;
       TASK_ATTEMPT_TIMEOUT_MS?: string;
       TASK_RETENTION_S?: string;
+      TASK_JOB_SLOTS?: string;
       LB_STATE_TTL_MS?: string;
       ADMIN_TOKEN?: string;
       API_TOKEN?: string;

@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { coordinatorStub, type JobStatus, type Submitted } from "../../durable-objects/job-coordinator";
 import { executorStub, type SplitRef } from "../../durable-objects/task-executor";
-import { LIMITS } from "../config";
+import { getConfig, LIMITS } from "../config";
 import { DEFAULT_MAP_SPLITS, JOB_KIND_NAMES, type JobParams, jobParamsFromQuery, MAX_MAP_SPLITS, parseJobSpec } from "../core/mapreduce/jobs";
 import { type InputSplit, splitDocuments } from "../core/mapreduce/partition";
 import { referenceRun } from "../core/mapreduce/reference";
@@ -45,8 +45,6 @@ export const MAX_STREAMED_BYTES = MAX_MAP_SPLITS * MAX_SPLIT_BYTES;
 /** Splits being stored at once (Workers allow six simultaneous outgoing connections per request). */
 const STASH_CONCURRENCY = 4;
 const STASH_TIMEOUT_MS = 10_000;
-/** Map or reduce attempts an executor is given at once. */
-const JOB_SLOTS_PER_EXECUTOR = 2;
 
 function jobId(raw: string | undefined): string {
   if (raw === undefined || !JOB_ID_RE.test(raw)) throw new HttpError(404, "not_found", `no job ${JSON.stringify(raw ?? "")}`);
@@ -125,7 +123,7 @@ async function submit(c: Context<AppEnv>, params: JobParams, produce: (stash: In
   }
   // Map and reduce tasks are CPU-bound: an executor runs one at a time anyway, so a second one queued
   // keeps it busy while the coordinator hands out the next; more only hold more splits in memory.
-  const config = { ...schedulerConfig(c.env), maxPerExecutor: JOB_SLOTS_PER_EXECUTOR };
+  const config = { ...schedulerConfig(c.env), maxPerExecutor: getConfig(c.env).tasks.jobSlots };
   const stash = new InputStash(c.env, config.executors);
   try {
     await produce(stash);
