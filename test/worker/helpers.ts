@@ -58,3 +58,13 @@ export const ALL_SHARDS = Array.from({ length: 8 }, (_, i) => `shard-${i}`);
 
 export const putKey = (key: string, value: string, query = "") => call(`/cache/${encodeURIComponent(key)}${query}`, { method: "PUT", body: value });
 export const getKey = (key: string, query = "") => call(`/cache/${encodeURIComponent(key)}${query}`);
+
+/** Polls GET /jobs/{id} until the job has finished or `ms` have passed, and returns its last status. */
+export async function jobWhenFinished<T extends { finished: boolean }>(id: string, ms: number, pollMs = 50): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const st = await json<T>(await call(`/jobs/${id}`));
+    if (st.finished || Date.now() > until) return st;
+    await sleep(pollMs);
+  }
+}

@@ -9,7 +9,7 @@ import { LIMITS } from "../../src/config";
 import { MAX_SPLIT_BYTES } from "../../src/routes/jobs";
 import { schedulerConfig } from "../../src/routes/tasks";
 import { mulberry32 } from "../support/prng";
-import { call, eventually, json, sleep } from "./helpers";
+import { call, eventually, json, sleep, jobWhenFinished } from "./helpers";
 
 /**
  * POST /jobs with the input as a raw body (parameters in the query string): the worker cuts it into
@@ -54,14 +54,7 @@ async function start(query: Query, body: BodyInit): Promise<JobStatus> {
   return out;
 }
 
-async function done(id: string, ms = 12_000): Promise<JobStatus> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const st = await json<JobStatus>(await call(`/jobs/${id}`));
-    if (st.finished || Date.now() > until) return st;
-    await sleep(50);
-  }
-}
+const done = (id: string, ms = 12_000) => jobWhenFinished<JobStatus>(id, ms);
 
 /** Every page of the result, following `next`. */
 async function result(id: string, limit = 1000): Promise<Entry<unknown>[]> {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { executorStub } from "../../durable-objects/task-executor";
 import { type JobSpec, parseJobSpec } from "../../src/core/mapreduce/jobs";
 import { referenceRun } from "../../src/core/mapreduce/reference";
-import { ADMIN, call, json, sleep } from "./helpers";
+import { ADMIN, call, json, sleep, jobWhenFinished } from "./helpers";
 
 // The seed's four sentences (the chapter's word-count example).
 const SEED = ["Hello world hello python", "Python is a programming language", "Hello python world", "Programming with python is fun"];
@@ -27,14 +27,7 @@ async function start(body: unknown): Promise<JobStatus> {
   return out;
 }
 
-async function done(id: string, ms = 15_000): Promise<JobStatus> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const st = await json<JobStatus>(await call(`/jobs/${id}`));
-    if (st.finished || Date.now() > until) return st;
-    await sleep(50);
-  }
-}
+const done = (id: string, ms = 15_000) => jobWhenFinished<JobStatus>(id, ms);
 
 /** Every page of the result, following `next`. */
 async function result(id: string, limit = 3): Promise<[string, unknown][]> {

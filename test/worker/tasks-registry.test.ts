@@ -11,7 +11,7 @@ import { jobParamsFromQuery } from "../../src/core/mapreduce/jobs";
 import type { InputSplit } from "../../src/core/mapreduce/partition";
 import type { SchedulerState } from "../../src/core/scheduler";
 import { schedulerConfig } from "../../src/routes/tasks";
-import { call, eventually, json, sleep } from "./helpers";
+import { call, eventually, json, sleep, jobWhenFinished } from "./helpers";
 
 const EXECUTORS = schedulerConfig(env).executors;
 const RETENTION_MS = getConfig(env).tasks.retentionMs;
@@ -85,14 +85,7 @@ async function startJob(body: unknown, headers: Record<string, string> = {}): Pr
   return out;
 }
 
-async function jobDone(id: string, ms = 8_000): Promise<JobStatus> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const st = await json<JobStatus>(await call(`/jobs/${id}`));
-    if (st.finished || Date.now() > until) return st;
-    await sleep(25);
-  }
-}
+const jobDone = (id: string, ms = 8_000) => jobWhenFinished<JobStatus>(id, ms, 25);
 
 async function expectError(res: Response, status: number, field: string): Promise<void> {
   const body = await json<ErrorBody>(res);
