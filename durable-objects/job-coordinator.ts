@@ -20,6 +20,32 @@ const REPORT_FLUSH_MS = 50;
 /** An executor that does not take an assignment in this long is treated as having failed it. */
 const ASSIGN_TIMEOUT_MS = 5_000;
 
+/** What a deleted coordinator keeps: when, and the executors still holding rows of its job. */
+interface Tombstone {
+  at: number;
+  upload: string | null;
+  /** executor -> map attempt ids whose runs it may hold (its input splits too). */
+  pending: Record<string, string[]>;
+  tries: number;
+}
+/** Attempts at cleaning the executors after a delete (1 s, 2 s, 4 s ... apart). */
+const CLEANUP_TRIES = 8;
+
+/** Phases after which nothing runs any more. */
+const ENDED: readonly string[] = ["done", "failed", "cancelled"];
+/** Cloudflare's limits on one stored row: 2 KiB keys, 2 MiB values (kept under, with room for encoding). */
+const MAX_KEY_BYTES = 2048;
+const MAX_VALUE_CHARS = 2_000_000;
+
+/** Why an output row cannot be stored on Cloudflare, or null. */
+function unstorableRow(key: string, value: unknown): string | null {
+  const keyBytes = new TextEncoder().encode(key).length;
+  if (keyBytes > MAX_KEY_BYTES) return `an output key is ${keyBytes} bytes, over the 2 KiB key limit (a token that long?)`;
+  const chars = JSON.stringify(value).length;
+  if (chars > MAX_VALUE_CHARS) return `the output of ${JSON.stringify(key.slice(4, 40))} is ${chars} chars, over a stored value (2 MiB)`;
+  return null;
+}
+
 export function coordinatorStub(env: Cloudflare.Env, name: string): DurableObjectStub<JobCoordinator> {
   return env.JOB_COORDINATOR.get(env.JOB_COORDINATOR.idFromName(name));
 }
@@ -129,20 +155,26 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
       // Only a completion that will count is stored (first one wins); its keys are deterministic, so
       // writing them again is harmless.
       const task = s.tasks.find((t) => t.id === taskId);
-      const willCount = task !== undefined && task.state !== "completed" && task.state !== "failed" && task.attempts.some((a) => a.id === attemptId) && !["done", "failed", "cancelled"].includes(s.phase);
+      const willCount = task !== undefined && task.state !== "completed" && task.state !== "failed" && task.attempts.some((a) => a.id === attemptId) && !ENDED.includes(s.phase);
+      let unstorable: string | null = null;
       if (willCount) {
         const r = outcome.result;
         if ("entriesJson" in r) {
           // A reducer's partition: its keys are disjoint from the other partitions', so as rows they
           // merge into one keyspace, listed in key order (UTF-8 byte order, as the core sorts).
           const rows = (JSON.parse(r.entriesJson) as Entry<unknown>[]).map(([k, v]): [string, unknown] => [`out:${k}`, v]);
-          for (let i = 0; i < rows.length; i += 128) await this.ctx.storage.put(Object.fromEntries(rows.slice(i, i + 128)));
-          await this.ctx.storage.put(ref, { partition: r.partition, records: r.records, bytesShuffled: r.bytesShuffled });
+          // Checked here, not left to the storage: Miniflare does not enforce Cloudflare's limits, and an
+          // output that can never be stored must fail its task with a reason, not fail its report forever.
+          unstorable = rows.map(([key, value]) => unstorableRow(key, value)).find((why) => why !== null) ?? null;
+          if (unstorable === null) {
+            for (let i = 0; i < rows.length; i += 128) await this.ctx.storage.put(Object.fromEntries(rows.slice(i, i + 128)));
+            await this.ctx.storage.put(ref, { partition: r.partition, records: r.records, bytesShuffled: r.bytesShuffled });
+          }
         } else {
           await this.ctx.storage.put(ref, r);
         }
       }
-      step = taskCompleted(s, taskId, attemptId, now, ref);
+      step = unstorable === null ? taskCompleted(s, taskId, attemptId, now, ref) : taskFailed(s, taskId, attemptId, now, unstorable.slice(0, ERROR_CHARS));
     } else {
       step = taskFailed(s, taskId, attemptId, now, outcome.error);
     }
@@ -156,7 +188,7 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
       if (s.kind === "job" && s.phase === "done") await this.finalizeIfNeeded();
       await this.flushNow();
       // The shuffle data is no longer needed once the job has ended: the reducers' output is stored here.
-      if (s.kind === "job") void this.ctx.storage.get<string>("upload").then((upload) => this.dropMapOutputs(s, upload ?? null));
+      if (s.kind === "job") void this.dropMapOutputs(s);
     }
     else if (this.dirty) this.scheduleFlush();
     this.release(step.effects);
@@ -165,8 +197,9 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     const current = await this.ctx.storage.getAlarm();
     const at = Date.now() + TICK_COALESCE_MS;
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
-    // True while this attempt's output is the one that counts (the executor keeps its map runs for the reducers).
-    return s.tasks.find((t) => t.id === taskId)?.completedBy === attemptId;
+    // True while this attempt's output is the one that counts and is still needed (the executor keeps
+    // its map runs for the reducers); once the job has ended, nothing is.
+    return !ENDED.includes(s.phase) && s.tasks.find((t) => t.id === taskId)?.completedBy === attemptId;
   }
 
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
@@ -304,23 +337,40 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     this.dirty = false;
     const step = cancel(s, Date.now());
     this.release(step.effects);
-    const upload = await this.ctx.storage.get<string>("upload");
-    await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
-    await this.ctx.storage.put("deleted", Date.now());
-    await this.dropMapOutputs(s, upload ?? null);
+    const upload = (await this.ctx.storage.get<string>("upload")) ?? null;
+    // The wipe and the tombstone are written together (no await between them): a crash cannot leave
+    // the id reusable. The tombstone also lists the executors still to clean, retried from the alarm.
+    const tombstone: Tombstone = { at: Date.now(), upload, pending: this.leftOnExecutors(s), tries: 0 };
+    await Promise.all([this.ctx.storage.deleteAll(), this.ctx.storage.put("deleted", tombstone)]);
+    await this.cleanExecutors(tombstone);
     await registryStub(this.env).forget({ id: s.id, type: s.kind, createdAt: s.createdAt }).catch(() => undefined);
     return true;
   }
 
-  /**
-   * Best effort: asks every executor of the pool to drop what the job left there: its upload's input
-   * splits and the map runs of its attempts (every attempt, superseded ones too).
-   */
-  private async dropMapOutputs(s: SchedulerState, upload: string | null): Promise<void> {
-    const byExecutor = new Map<string, string[]>(s.config.executors.map((ex) => [ex, []]));
-    for (const t of s.tasks) if (t.stage === "map") for (const a of t.attempts) byExecutor.set(a.executor, [...(byExecutor.get(a.executor) ?? []), a.id]);
-    await Promise.all([...byExecutor].map(([ex, ids]) => executorStub(this.env, ex).dropJob(upload, ids).catch(() => undefined)));
+  /** What a job's map tasks left on each executor of the pool: the attempts whose runs may be there (every executor may hold input splits). */
+  private leftOnExecutors(s: SchedulerState): Record<string, string[]> {
+    const left: Record<string, string[]> = Object.fromEntries(s.config.executors.map((ex) => [ex, []]));
+    for (const t of s.tasks) if (t.stage === "map") for (const a of t.attempts) (left[a.executor] ??= []).push(a.id);
+    return left;
+  }
+
+  /** Asks the executors in the tombstone to drop their rows of the job; those that fail are retried from the alarm, with a back-off. */
+  private async cleanExecutors(t: Tombstone): Promise<void> {
+    const failed: Record<string, string[]> = {};
+    await Promise.all(
+      Object.entries(t.pending).map(([ex, ids]) =>
+        executorStub(this.env, ex).dropJob(t.upload, ids).catch(() => void (failed[ex] = ids)),
+      ),
+    );
+    const next: Tombstone = { ...t, pending: failed, tries: t.tries + 1 };
+    await this.ctx.storage.put("deleted", next);
+    if (Object.keys(failed).length > 0 && next.tries < CLEANUP_TRIES) await this.ctx.storage.setAlarm(Date.now() + 1_000 * 2 ** next.tries);
+  }
+
+  /** Best effort, at a job's end: asks every executor to drop its input splits and map runs (retention's DELETE retries what this misses). */
+  private async dropMapOutputs(s: SchedulerState): Promise<void> {
+    const upload = (await this.ctx.storage.get<string>("upload")) ?? null;
+    await Promise.all(Object.entries(this.leftOnExecutors(s)).map(([ex, ids]) => executorStub(this.env, ex).dropJob(upload, ids).catch(() => undefined)));
   }
 
   /** top-k ranks across partitions once every reducer is done (the other kinds' rows are the result). */
@@ -340,7 +390,12 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
 
   override async alarm(): Promise<void> {
     const s = await this.load();
-    if (s === null) return;
+    if (s === null) {
+      // Deleted: executors that could not be cleaned then are asked again.
+      const t = await this.ctx.storage.get<Tombstone>("deleted");
+      if (t !== undefined && Object.keys(t.pending ?? {}).length > 0) await this.cleanExecutors(t);
+      return;
+    }
     // Kept for TASK_RETENTION_S after it ended, then deleted like a DELETE (the alarm below was set for it).
     if (s.endedAt !== null && Date.now() >= s.endedAt + getConfig(this.env).tasks.retentionMs) {
       await this.deleteJob();
@@ -369,6 +424,8 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     await this.flushNow();
     const assigns = step.effects.filter((e): e is Extract<SchedulerEffect, { type: "assign" }> => e.type === "assign");
     this.release(step.effects);
+    // A job that ended in this step (failed: out of attempts, or timed out) no longer needs its shuffle data.
+    if (s.kind === "job" && step.effects.some((e) => e.type === "finished")) void this.dropMapOutputs(s);
     await this.assignAll(assigns);
     const wake = nextWakeAt(s);
     if (wake !== null) await this.ctx.storage.setAlarm(Math.max(wake, Date.now()));

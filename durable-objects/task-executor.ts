@@ -53,7 +53,12 @@ export interface Assignment {
 }
 
 /** An attempt as an executor stores it until reported. */
-type StoredAttempt = Assignment & { executor: string; acceptedAt?: number };
+type StoredAttempt = Assignment & { executor: string; acceptedAt?: number; reportFailures?: number };
+
+/** After this many undelivered reports of an attempt, it reports a failure instead (its output could not be taken). */
+const MAX_REPORT_FAILURES = 5;
+/** A map run (one partition of one map's output, as JSON text) must stay one storable value (Cloudflare: 2 MiB). */
+const MAX_RUN_CHARS = 2_000_000;
 
 /** An attempt that starts this long after it was accepted first sends the coordinator a heartbeat. */
 const HEARTBEAT_AFTER_MS = 10_000;
@@ -164,10 +169,14 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
     await this.dropPrefixes([...(upload === null ? [] : [`in:${upload}:`]), ...attemptIds.map((id) => `run:${id}:`)]);
   }
 
+  /** Deletes every row under these prefixes, listing a few at a time (an input split is up to 1 MB: listing loads values). */
   private async dropPrefixes(prefixes: string[]): Promise<void> {
     for (const prefix of prefixes) {
-      const keys = [...(await this.ctx.storage.list({ prefix })).keys()];
-      for (let i = 0; i < keys.length; i += 128) await this.ctx.storage.delete(keys.slice(i, i + 128));
+      for (;;) {
+        const keys = [...(await this.ctx.storage.list({ prefix, limit: 16 })).keys()];
+        if (keys.length === 0) break;
+        await this.ctx.storage.delete(keys);
+      }
     }
   }
 
@@ -221,6 +230,9 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
       // Each run is stored as JSON text: a string is copied, not walked, by storage and RPC.
       const rows: Record<string, string> = {};
       out.runs.forEach((run, p) => (rows[`run:${a.attemptId}:${p}`] = JSON.stringify(run)));
+      for (const [key, text] of Object.entries(rows)) {
+        if (text.length > MAX_RUN_CHARS) throw new Error(`map output for partition ${key.slice(key.lastIndexOf(":") + 1)} is ${text.length} chars, over a stored value: raise R or M`);
+      }
       const entries = Object.entries(rows);
       for (let i = 0; i < entries.length; i += 128) await this.ctx.storage.put(Object.fromEntries(entries.slice(i, i + 128)));
       return { executor: a.executor, attemptId: a.attemptId, counters: out.counters } satisfies MapOutputRef;
@@ -251,8 +263,11 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
   private async runOne(a: StoredAttempt): Promise<boolean> {
     this.running.add(a.attemptId);
     try {
-      // It waited in the queue: tell the coordinator it is alive, so it is not taken for crashed.
-      if (Date.now() - (a.acceptedAt ?? Date.now()) > HEARTBEAT_AFTER_MS) {
+      // It waited in the queue: tell the coordinator it is alive, so it is not taken for crashed. Not
+      // when it is being re-run after undelivered reports: heartbeats would keep an attempt whose report
+      // can never be taken alive forever; the coordinator's attempt timeout must be able to end it.
+      const failures = a.reportFailures ?? 0;
+      if (failures === 0 && Date.now() - (a.acceptedAt ?? Date.now()) > HEARTBEAT_AFTER_MS) {
         void withTimeout(coordinatorStub(this.env, a.coordinator).heartbeat(a.taskId, a.attemptId), REPORT_TIMEOUT_MS).catch(() => undefined);
       }
       let report: AttemptReport;
@@ -265,6 +280,7 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
       } catch (err) {
         report = { ok: false, error: (err instanceof Error ? err.message : String(err)).slice(0, ERROR_CHARS) };
       }
+      if (failures >= MAX_REPORT_FAILURES && report.ok) report = { ok: false, error: `its report was not taken ${failures} times (an output too large to store?)` };
       // Released meanwhile (superseded or cancelled): nobody wants the answer.
       // A map attempt's runs are dropped then, and when they do not count (another attempt won, or the job is gone).
       const unwanted = () => (a.spec.kind === "map" ? this.dropPrefixes([`run:${a.attemptId}:`]) : Promise.resolve());
@@ -279,6 +295,7 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
         return true;
       } catch {
         // Kept: the alarm runs it again and reports then (the coordinator ignores a second completion).
+        if ((await this.ctx.storage.get(`a:${a.attemptId}`)) !== undefined) await this.ctx.storage.put(`a:${a.attemptId}`, { ...a, reportFailures: failures + 1 });
         return false;
       }
     } finally {

@@ -111,10 +111,12 @@ class InputStash {
  * With an Idempotency-Key, a retry of a submission that got through is answered before its body is read
  * (Idempotent-Replayed: true); the same key with other parameters is a 422, after a DELETE a 409.
  */
-async function submit(c: Context<AppEnv>, params: JobParams, produce: (stash: InputStash) => Promise<number | void>): Promise<Response> {
+async function submit(c: Context<AppEnv>, params: JobParams, produce: (stash: InputStash) => Promise<number | void>, identity: unknown = params): Promise<Response> {
   const { id, keyed } = await submissionId(c.req.raw, "j");
   const stub = () => coordinatorStub(c.env, id);
-  const fingerprint = await sha256Hex(JSON.stringify(params));
+  // What a retry must repeat to be a retry: the parameters, and inline documents too (a streamed body
+  // is answered before it is read, so only its parameters can be compared).
+  const fingerprint = await sha256Hex(JSON.stringify(identity));
   const replay = (status: JobStatus) => c.json(status, 202, { Location: `/jobs/${id}`, "Idempotent-Replayed": "true" });
   if (keyed) {
     const found = await call(stub().lookupJob(fingerprint));
@@ -219,7 +221,7 @@ jobRoutes.post("/jobs", async (c) => {
   if (biggest > MAX_SPLIT_BYTES) throw new HttpError(413, "payload_too_large", `a split of ${biggest} bytes is over ${MAX_SPLIT_BYTES}: raise M (now ${params.M})`, { field: "M" });
   return submit(c, params, async (stash) => {
     for (const split of splits) await stash.add(split);
-  });
+  }, parsed.spec);
 });
 
 jobRoutes.get("/jobs", async (c) => {
