@@ -3,6 +3,7 @@ import { bindJob, type Entry, type JobParams } from "../src/core/mapreduce/jobs"
 import type { InputSplit } from "../src/core/mapreduce/partition";
 import { type MapRun, type MapTaskCounters, runMapTask, runReduceTask } from "../src/core/mapreduce/pipeline";
 import { executeTask, type TaskIo, type TaskResult, type TaskSpec } from "../src/core/tasks";
+import { getConfig } from "../src/config";
 import { withTimeout } from "../src/services/replica-call";
 import { coordinatorStub } from "./job-coordinator";
 
@@ -57,6 +58,8 @@ type StoredAttempt = Assignment & { executor: string; acceptedAt?: number; repor
 
 /** After this many undelivered reports of an attempt, it reports a failure instead (its output could not be taken). */
 const MAX_REPORT_FAILURES = 5;
+/** How much longer than the retention an upload may stay before the sweep takes it for an orphan. */
+const ORPHAN_MARGIN_MS = 86_400_000;
 /** A map run (one partition of one map's output, as JSON text) must stay one storable value (Cloudflare: 2 MiB). */
 const MAX_RUN_CHARS = 2_000_000;
 
@@ -156,7 +159,30 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
 
   /** Stores one input split of a job (at submission, before the job exists); its map task prefers to run here. */
   async stashSplit(upload: string, split: InputSplit): Promise<void> {
-    await this.ctx.storage.put(`in:${upload}:${split.index}`, split);
+    // `up:<upload>` dates the upload: if its job never drops it (the request died before the job was
+    // started, or every cleanup call failed), the sweep in the alarm does, once it is surely orphaned.
+    const now = Date.now();
+    await this.ctx.storage.put({ [`in:${upload}:${split.index}`]: split, [`up:${upload}`]: now });
+    const current = await this.ctx.storage.getAlarm();
+    const sweep = now + this.orphanAfterMs();
+    if (current === null || current > sweep) await this.ctx.storage.setAlarm(sweep);
+  }
+
+  /** An upload untouched this long belongs to no job any more: every job has ended and been deleted by then. */
+  private orphanAfterMs(): number {
+    return getConfig(this.env).tasks.retentionMs + ORPHAN_MARGIN_MS;
+  }
+
+  /** Drops the input splits of uploads older than orphanAfterMs; answers when the next one becomes due (or null). */
+  private async sweepOrphans(): Promise<number | null> {
+    const uploads = await this.ctx.storage.list<number>({ prefix: "up:" });
+    const cutoff = Date.now() - this.orphanAfterMs();
+    let next: number | null = null;
+    for (const [key, storedAt] of uploads) {
+      if (storedAt <= cutoff) await this.dropJob(key.slice(3), []);
+      else next = Math.min(next ?? Number.POSITIVE_INFINITY, storedAt + this.orphanAfterMs());
+    }
+    return next;
   }
 
   /** One stored input split (a map task running on another executor reads it); null if absent. */
@@ -167,6 +193,7 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
   /** Drops what a job left here: its input splits and its attempts' map outputs (after it ends or is deleted, or a failed upload). */
   async dropJob(upload: string | null, attemptIds: string[]): Promise<void> {
     await this.dropPrefixes([...(upload === null ? [] : [`in:${upload}:`]), ...attemptIds.map((id) => `run:${id}:`)]);
+    if (upload !== null) await this.ctx.storage.delete(`up:${upload}`);
   }
 
   /** Deletes every row under these prefixes, listing a few at a time (an input split is up to 1 MB: listing loads values). */
@@ -213,7 +240,10 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
     const left = await this.ctx.storage.list({ prefix: "a:", limit: 1 });
     // Right away only for a backlog that did not get to run; after failed reports, wait (no tight loop).
     const failedReports = reported.some((ok) => !ok);
-    if (left.size > 0) await this.ctx.storage.setAlarm(Date.now() + (todo.length === 0 || failedReports ? REPORT_RETRY_MS : 0));
+    const retryAt = left.size > 0 ? Date.now() + (todo.length === 0 || failedReports ? REPORT_RETRY_MS : 0) : null;
+    const sweepAt = await this.sweepOrphans();
+    const at = Math.min(retryAt ?? Number.POSITIVE_INFINITY, sweepAt ?? Number.POSITIVE_INFINITY);
+    if (Number.isFinite(at)) await this.ctx.storage.setAlarm(at);
   }
 
   /** Runs one attempt's work: a task, or a map or reduce task of a MapReduce job. */

@@ -131,7 +131,10 @@ async function submit(c: Context<AppEnv>, params: JobParams, produce: (stash: In
     await produce(stash);
     await stash.flush();
   } catch (err) {
-    await stash.discard();
+    // In waitUntil: a client that went away (the usual cause of a cut-off upload) may end the request.
+    const discarded = stash.discard();
+    c.executionCtx.waitUntil(discarded);
+    await discarded;
     throw err;
   }
   // M is the number of splits cut (a streamed body without a Content-Length decides it only at its end).

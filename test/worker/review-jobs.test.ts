@@ -1,6 +1,6 @@
 // Review evidence (streamed MapReduce input, report()'s boolean, executors' re-runs). Each test names
 // the behaviour it expects; the ones that fail show a bug found in review. Real Durable Objects.
-import { env, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { coordinatorStub, type JobCoordinator, type JobStatus } from "../../durable-objects/job-coordinator";
 import { executorStub, type SplitRef } from "../../durable-objects/task-executor";
@@ -147,6 +147,27 @@ describe("what a job stores fits Cloudflare's storage limits", () => {
 });
 
 describe("cleanup of what a job left on the executors", () => {
+  it("an upload no job ever took (the request died before the job started) is swept by the executor's alarm once retention and a day have passed; a recent one is kept", async () => {
+    const name = `review-sweep-${hex(6)}`;
+    const ex = executorStub(env, name);
+    const [old, recent] = [`u${hex(20)}`, `u${hex(20)}`];
+    const split = (i: number): InputSplit => ({ index: i, bytes: 6, pieces: [{ documentId: "input", firstLine: 1, text: "hello\n" }] });
+    for (const upload of [old, recent]) for (let i = 0; i < 3; i++) await ex.stashSplit(upload, split(i));
+    const keys = () => runInDurableObject(ex, async (_: unknown, ctx: DurableObjectState) => [...(await ctx.storage.list({ prefix: "in:" })).keys()].map((k) => k.split(":")[1]));
+    // Stashing set the sweep alarm (retention + a day ahead).
+    const alarm = await runInDurableObject(ex, (_: unknown, ctx: DurableObjectState) => ctx.storage.getAlarm());
+    expect(alarm).toBeGreaterThan(Date.now() + 2 * 86_400_000 - 60_000);
+    // `old` was stored three days ago.
+    await runInDurableObject(ex, (_: unknown, ctx: DurableObjectState) => ctx.storage.put(`up:${old}`, Date.now() - 3 * 86_400_000));
+    expect(await runDurableObjectAlarm(ex)).toBe(true);
+    expect(new Set(await keys())).toEqual(new Set([recent]));
+    // The alarm is set again for the recent upload's turn.
+    expect(await runInDurableObject(ex, (_: unknown, ctx: DurableObjectState) => ctx.storage.getAlarm())).toBeGreaterThan(Date.now() + 86_400_000);
+    await ex.dropJob(recent, []);
+    expect(await keys()).toEqual([]);
+    expect(await runInDurableObject(ex, async (_: unknown, ctx: DurableObjectState) => (await ctx.storage.list({ prefix: "up:" })).size)).toBe(0);
+  });
+
   it("a DELETE of a running job during which one executor fails its dropJob call once still leaves nothing of the job there (the drop is retried, or swept later)", async () => {
     const id = `j${hex(20)}`;
     const upload = `u${hex(20)}`;
