@@ -289,9 +289,9 @@ describe("the simulated pipeline equals the single-process reference", () => {
     const documents = asDocuments(PUNCTUATED_SENTENCES);
     expect(runPipeline(spec({ kind: "top-k", options: { k: 4 }, input: { documents }, M: 3, R: 2 })).result).toEqual([["the", 6], ["fox", 4], ["lazy", 3], ["quick", 3]]);
     const oneText = [{ id: "sentences", text: PUNCTUATED_SENTENCES.join("\n") }];
-    expect(runPipeline(spec({ kind: "grep", options: { pattern: "fox" }, input: { documents: oneText }, M: 3, R: 2 })).result).toEqual([
-      ["sentences", [{ line: 1, text: PUNCTUATED_SENTENCES[0] }, { line: 2, text: PUNCTUATED_SENTENCES[1] }, { line: 3, text: PUNCTUATED_SENTENCES[2] }]],
-    ]);
+    expect(runPipeline(spec({ kind: "grep", options: { pattern: "fox" }, input: { documents: oneText }, M: 3, R: 2 })).result).toEqual(
+      [1, 2, 3].map((line) => [`sentences:${String(line).padStart(10, "0")}`, { document: "sentences", line, text: PUNCTUATED_SENTENCES[line - 1] }]),
+    );
     expect(runPipeline(spec({ kind: "inverted-index", input: { documents }, M: 2, R: 5 })).result).toContainEqual(["fox", ["doc1", "doc2", "doc3"]]);
   });
 
@@ -382,16 +382,16 @@ describe("grep", () => {
     const text = Array.from({ length: 100 }, (_, i) => (i % 10 === 3 ? `ERROR at step ${i + 1}` : `ok ${i + 1}`)).join("\r\n");
     const documents = [{ id: "log-b", text }, { id: "log-a", text: "fine\nerror: disk\n" }];
     const run = runPipeline(spec({ kind: "grep", options: { pattern: "^error", flags: "i" }, input: { documents }, M: 7, R: 2 }));
-    expect(run.result.map(([id]) => id)).toEqual(["log-a", "log-b"]);
-    expect(run.result[0]).toEqual(["log-a", [{ line: 2, text: "error: disk" }]]);
-    expect(run.result[1]![1]).toEqual(Array.from({ length: 10 }, (_, j) => ({ line: j * 10 + 4, text: `ERROR at step ${j * 10 + 4}` })));
+    // One entry per line, keyed <document>:<10-digit line>: documents in order, lines in numeric order (4 before 14 before 104).
+    expect(run.result[0]).toEqual(["log-a:0000000002", { document: "log-a", line: 2, text: "error: disk" }]);
+    expect(run.result.slice(1)).toEqual(Array.from({ length: 10 }, (_, j) => [`log-b:${String(j * 10 + 4).padStart(10, "0")}`, { document: "log-b", line: j * 10 + 4, text: `ERROR at step ${j * 10 + 4}` }]));
   });
 
   test("the text of a very long matching line is cut, and says so", () => {
     const long = `needle ${"x".repeat(MAX_GREP_LINE_TEXT * 2)}`;
-    const [[, matches]] = runPipeline(spec({ kind: "grep", options: { pattern: "needle" }, input: { documents: [{ id: "d", text: long }] } })).result as [Entry<Array<{ text: string; truncated?: true }>>];
-    expect(matches[0]!.text.length).toBe(MAX_GREP_LINE_TEXT);
-    expect(matches[0]!.truncated).toBe(true);
+    const [[, match]] = runPipeline(spec({ kind: "grep", options: { pattern: "needle" }, input: { documents: [{ id: "d", text: long }] } })).result as [Entry<{ text: string; truncated?: true }>];
+    expect(match.text.length).toBe(MAX_GREP_LINE_TEXT);
+    expect(match.truncated).toBe(true);
   });
 });
 

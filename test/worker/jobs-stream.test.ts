@@ -236,7 +236,7 @@ describe("MapReduce over a streamed body (POST /jobs?kind=…, text as the raw b
     const st = await run({ kind: "grep", pattern: "needle", flags: "i", M: 5, R: 2 }, body);
     const out = await result(st.id);
     expect(out).toEqual(reference("grep", { pattern: "needle", flags: "i" }, body));
-    expect(out).toEqual([["input", planted.map((n) => ({ line: n, text: `the NEEDLE in line ${n}` }))]]);
+    expect(out).toEqual(planted.map((n) => [`input:${String(n).padStart(10, "0")}`, { document: "input", line: n, text: `the NEEDLE in line ${n}` }]));
   });
 
   it("a body without a Content-Length (chunked, odd-sized chunks) is cut into 1 MiB splits and gives the reference; M in the query is then a 400 naming M", async () => {

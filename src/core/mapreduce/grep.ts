@@ -3,8 +3,10 @@ import type { Entry, JobKind } from "./kind";
 import { linesOf } from "./partition";
 
 /**
- * grep: the lines matching a regular expression, keyed by document id, each with its 1-based line
- * number in the document.
+ * grep: the lines matching a regular expression, one output entry per line, keyed
+ * `<document id>:<line number, 10 digits>` (so the output is in document order, then line order, and
+ * no entry grows with the number of matches: a 50 MB text with a million matching lines is a million
+ * small entries), valued with the document, the 1-based line number and the line's text.
  *
  * The pattern is compiled with the engine's RegExp (Workers forbid eval, but RegExp is allowed).
  * Flags g and y are refused: they make `test` stateful (lastIndex), so a line's result would depend on
@@ -18,6 +20,8 @@ export const MAX_GREP_LINE_TEXT = 2048;
 export const GREP_FLAGS = "imsuv";
 
 export interface GrepMatch {
+  /** The document the line is in. */
+  document: string;
   /** 1-based line number in the document. */
   line: number;
   /** The line without its line terminator, at most MAX_GREP_LINE_TEXT code units. */
@@ -65,26 +69,35 @@ export function compileGrepPattern(options: GrepOptions): RegExp {
   return new RegExp(options.pattern, options.flags);
 }
 
+/** Digits of the line number in a grep key: line numbers up to 9,999,999,999 sort as numbers. */
+const LINE_DIGITS = 10;
+
+/** The output key of a matching line: `<document>:<line, zero-padded>`. */
+export function grepKey(document: string, line: number): string {
+  return `${document}:${String(line).padStart(LINE_DIGITS, "0")}`;
+}
+
 /** The match record of a line (text cut to MAX_GREP_LINE_TEXT without splitting a surrogate pair). */
-export function grepMatch(line: number, text: string): GrepMatch {
-  if (text.length <= MAX_GREP_LINE_TEXT) return { line, text };
+export function grepMatch(document: string, line: number, text: string): GrepMatch {
+  if (text.length <= MAX_GREP_LINE_TEXT) return { document, line, text };
   let end = MAX_GREP_LINE_TEXT;
   const last = text.charCodeAt(end - 1);
   if (last >= 0xd800 && last <= 0xdbff) end--;
-  return { line, text: text.slice(0, end), truncated: true };
+  return { document, line, text: text.slice(0, end), truncated: true };
 }
 
-/** grep: document id -> its matching lines, by line number. No combiner: every match is kept. */
-export const grepKind: JobKind<GrepOptions, GrepMatch, GrepMatch[]> = {
+/** grep: `<document>:<line>` -> the matching line. No combiner: a key has exactly one value. */
+export const grepKind: JobKind<GrepOptions, GrepMatch, GrepMatch> = {
   map(split, options) {
     const re = compileGrepPattern(options);
     const out: Entry<GrepMatch>[] = [];
     for (const piece of split.pieces) {
       linesOf(piece.text).forEach((text, i) => {
-        if (re.test(text)) out.push([piece.documentId, grepMatch(piece.firstLine + i, text)]);
+        const line = piece.firstLine + i;
+        if (re.test(text)) out.push([grepKey(piece.documentId, line), grepMatch(piece.documentId, line, text)]);
       });
     }
     return out;
   },
-  reduce: (_key, values) => [...values].sort((a, b) => a.line - b.line),
+  reduce: (_key, values) => values[0] as GrepMatch,
 };

@@ -1,4 +1,4 @@
-import { compileGrepPattern, grepMatch, type GrepMatch } from "./grep";
+import { compileGrepPattern, grepKey, grepMatch, type GrepMatch } from "./grep";
 import type { Entry, JobSpec } from "./jobs";
 import { compareKeys } from "./key-order";
 import { type InputDocument, linesOf } from "./partition";
@@ -34,16 +34,14 @@ export function referenceInvertedIndex(documents: Documents, unicode = false): E
   return [...index].map(([w, ids]): Entry<string[]> => [w, [...ids].sort(compareKeys)]).sort((a, b) => compareKeys(a[0], b[0]));
 }
 
-/** document id -> its matching lines in order, for documents with a match, sorted by id. */
-export function referenceGrep(documents: Documents, pattern: string, flags = ""): Entry<GrepMatch[]>[] {
+/** `<document>:<line>` -> each matching line, in key order (document, then line). */
+export function referenceGrep(documents: Documents, pattern: string, flags = ""): Entry<GrepMatch>[] {
   const re = compileGrepPattern({ pattern, flags });
-  const out: Entry<GrepMatch[]>[] = [];
+  const out: Entry<GrepMatch>[] = [];
   for (const doc of documents) {
-    const matches: GrepMatch[] = [];
     linesOf(doc.text).forEach((text, i) => {
-      if (re.test(text)) matches.push(grepMatch(i + 1, text));
+      if (re.test(text)) out.push([grepKey(doc.id, i + 1), grepMatch(doc.id, i + 1, text)]);
     });
-    if (matches.length > 0) out.push([doc.id, matches]);
   }
   return out.sort((a, b) => compareKeys(a[0], b[0]));
 }
