@@ -34,6 +34,13 @@ export interface TxnRequest {
 /** What the coordinator reports about a transaction. */
 export type TxnView = Omit<CoordinatorState, "nextResendAt" | "voteDeadline">;
 
+/** A transaction as a list shows it: its state and participants, without its values. */
+export type TxnSummary = Pick<TxnView, "id" | "phase" | "participants" | "startedAt" | "decidedAt" | "endedAt" | "reason" | "resends"> & { ops: number };
+
+function summaryOf(v: TxnView): TxnSummary {
+  return { id: v.id, phase: v.phase, participants: v.participants, startedAt: v.startedAt, decidedAt: v.decidedAt, endedAt: v.endedAt, reason: v.reason, resends: v.resends, ops: v.ops.length };
+}
+
 export type RunResult = { ok: true; view: TxnView } | { ok: false; error: "id_reused" };
 
 /** A transaction this incarnation is working on: its state, its votes' records (memory only) and its run. */
@@ -267,6 +274,24 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
     if (l) return view(l.logged || l.state.phase === "preparing" ? l.state : { ...l.state, phase: "preparing", decidedAt: null, reason: null, writes: null, results: null });
     const row = this.sql.exec<{ state: string }>("SELECT state FROM txns WHERE id = ?", id).toArray()[0];
     return row ? view(JSON.parse(row.state) as CoordinatorState) : null;
+  }
+
+  /**
+   * The newest `limit` transactions this object knows, newest first, without their values: those in
+   * memory (as status() shows them: a decision not yet written is still "preparing") and those written.
+   */
+  async recent(limit: number): Promise<TxnSummary[]> {
+    const rows = this.sql.exec<{ state: string }>("SELECT state FROM txns ORDER BY json_extract(state, '$.startedAt') DESC LIMIT ?", limit).toArray();
+    const byId = new Map<string, TxnView>();
+    for (const r of rows) {
+      const v = view(JSON.parse(r.state) as CoordinatorState);
+      byId.set(v.id, v);
+    }
+    for (const id of this.live.keys()) {
+      const v = await this.status(id);
+      if (v !== null) byId.set(id, v);
+    }
+    return [...byId.values()].sort((a, b) => b.startedAt - a.startedAt).slice(0, limit).map(summaryOf);
   }
 
   /** Test hook: how many transactions this incarnation still holds in memory (finished ones must not stay). */

@@ -24,7 +24,7 @@ export function registryStub(env: Cloudflare.Env): DurableObjectStub<WorkRegistr
 /**
  * The index of recent batches and jobs (one object): what lets GET /tasks?status= search across
  * batches and GET /jobs list jobs without knowing their ids. One row per submission; the newest
- * REGISTRY_KEEP per type are kept.
+ * REGISTRY_KEEP per type are kept. It also lists the load balancer's pools (GET /lb/pools).
  */
 export class WorkRegistry extends DurableObject<Cloudflare.Env> {
   async record(entry: WorkEntry): Promise<void> {
@@ -37,6 +37,20 @@ export class WorkRegistry extends DurableObject<Cloudflare.Env> {
   /** Forgets an entry (its batch or job was deleted). */
   async forget(entry: Pick<WorkEntry, "id" | "type" | "createdAt">): Promise<void> {
     await this.ctx.storage.delete(keyOf(entry));
+  }
+
+  /** Load-balancer pools by name (so the dashboard can list them): recorded on PUT, forgotten on DELETE. */
+  async recordPool(name: string): Promise<void> {
+    await this.ctx.storage.put(`pool:${name}`, Date.now());
+  }
+
+  async forgetPool(name: string): Promise<void> {
+    await this.ctx.storage.delete(`pool:${name}`);
+  }
+
+  /** Every recorded pool name, in name order. */
+  async pools(): Promise<string[]> {
+    return [...(await this.ctx.storage.list({ prefix: "pool:" })).keys()].map((k) => k.slice(5));
   }
 
   /** The newest `limit` entries of a type, newest first. */

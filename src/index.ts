@@ -16,6 +16,7 @@ import { raftRoutes } from "./routes/raft";
 import { redisRoutes } from "./routes/redis";
 import { taskRoutes } from "./routes/tasks";
 import { isStreamedJobUpload, jobRoutes } from "./routes/jobs";
+import { dashboardStatus, dashboardStatusDoc } from "./routes/dashboard";
 import { txnRoutes } from "./routes/txn";
 
 export { CacheShard } from "../durable-objects/cache-shard";
@@ -42,6 +43,7 @@ app.use("/kv/*", requireToken("API_TOKEN", false));
 app.use("/raft/status", requireToken("API_TOKEN", false));
 app.use("/txn", requireToken("API_TOKEN", false));
 app.use("/txn/*", requireToken("API_TOKEN", false));
+app.use("/lb/pools", requireToken("API_TOKEN", false));
 app.use("/lb/pools/*", requireToken("API_TOKEN", false));
 app.use("/tasks", requireToken("API_TOKEN", false));
 app.use("/tasks/*", requireToken("API_TOKEN", false));
@@ -58,6 +60,9 @@ app.route("/", redisRoutes);
 app.route("/", lbRoutes);
 app.route("/", taskRoutes);
 app.route("/", jobRoutes);
+app.use("/dashboard/*", requireToken("API_TOKEN", false));
+app.get("/dashboard/status", dashboardStatus(app));
+app.openAPIRegistry.registerPath(dashboardStatusDoc);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" });
 app.openAPIRegistry.registerComponent("securitySchemes", "apiToken", { type: "http", scheme: "bearer", description: "API_TOKEN (only when configured)" });

@@ -94,3 +94,11 @@ export async function readJsonBody(req: Request, maxBytes: number): Promise<unkn
     throw new HttpError(400, "invalid_json", "the body is not valid JSON");
   }
 }
+
+/** ?limit= of a list: 1..max, `fallback` when absent; a 400 naming `limit` otherwise. */
+export function limitParam(c: Context, fallback: number, max: number): number {
+  const raw = c.req.query("limit");
+  if (raw === undefined) return fallback;
+  if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw new HttpError(400, "invalid_request", `limit: 1..${max}`, { field: "limit" });
+  return Number(raw);
+}

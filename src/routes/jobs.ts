@@ -12,9 +12,9 @@ import { type AppEnv, createRouter } from "../http/app-env";
 import { requireToken } from "../http/auth";
 import { HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
-import { readJsonBody } from "../http/validation";
+import { limitParam, readJsonBody } from "../http/validation";
 import { withTimeout } from "../services/replica-call";
-import { call, IdempotencyHeaders, limitParam, overRecent, recordWork, refusedSubmission, schedulerConfig, sha256Hex, submissionId } from "./tasks";
+import { call, IdempotencyHeaders, overRecent, recordWork, refusedSubmission, schedulerConfig, sha256Hex, submissionId } from "./tasks";
 
 /**
  * MapReduce jobs (Dean & Ghemawat) on the task executor's scheduler: POST /jobs with inline documents

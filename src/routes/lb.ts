@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { type PoolStatus, poolStub } from "../../durable-objects/upstream-pool";
+import { registryStub } from "../../durable-objects/work-registry";
 import { getConfig, LIMITS } from "../config";
 import { BALANCER_ALGORITHMS } from "../core/balancer";
 import { isValidPoolName, normalizePoolConfig, PoolConfigError } from "../core/balancer/pool-config";
@@ -75,6 +76,7 @@ lbRoutes.put("/admin/lb/pools/:pool", async (c) => {
   const stored = await callPool(poolStub(c.env, pool).configure(pool, config));
   // This isolate routes with the new definition at once; others pick it up within LB_STATE_TTL_MS.
   forget(pool);
+  await listed(registryStub(c.env).recordPool(pool));
   return c.json(stored, 200);
 });
 lbRoutes.openAPIRegistry.registerPath({
@@ -108,6 +110,7 @@ lbRoutes.openapi(
     const pool = poolName(c);
     const removed = await callPool(poolStub(c.env, pool).remove());
     forget(pool);
+    await listed(registryStub(c.env).forgetPool(pool));
     if (!removed) throw unknownPool(pool);
     return c.json({ pool, deleted: true as const }, 200);
   },
@@ -164,6 +167,22 @@ lbRoutes.openapi(
     return c.json(status, 200);
   },
 );
+
+/** Best effort: the pool list is for display; the pool itself is what the proxy uses. */
+async function listed(p: Promise<void>): Promise<void> {
+  await withTimeout(p, 5_000).catch((err: unknown) => console.error(JSON.stringify({ msg: "pool list not updated", err: String(err) })));
+}
+
+// Every pool's status (for the dashboard); before the proxy routes, which would take "pools" for a pool.
+lbRoutes.get("/lb/pools", async (c) => {
+  const names = await callPool(registryStub(c.env).pools());
+  const pools = await Promise.all(names.map(async (name) => (await callPool(poolStub(c.env, name).status())) ?? { pool: name, missing: true }));
+  return c.json({ pools }, 200);
+});
+lbRoutes.openAPIRegistry.registerPath({
+  method: "get", path: "/lb/pools", tags: ["lb"], summary: "Every pool's status (as GET /lb/pools/{pool})",
+  responses: { 200: { description: "{pools: [...]}" }, ...errorResponses(401, 503) },
+});
 
 async function proxied(c: Context<AppEnv>): Promise<Response> {
   const pool = poolName(c);

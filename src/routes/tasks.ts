@@ -10,7 +10,7 @@ import { createRouter, type AppEnv } from "../http/app-env";
 import { requireToken } from "../http/auth";
 import { HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
-import { readJsonBody } from "../http/validation";
+import { limitParam, readJsonBody } from "../http/validation";
 import { withTimeout } from "../services/replica-call";
 
 /**
@@ -132,14 +132,6 @@ export async function overRecent<T>(env: Cloudflare.Env, type: WorkEntry["type"]
 /** Best effort: a batch or job missing from the registry is still reachable by its id. */
 export async function recordWork(env: Cloudflare.Env, entry: WorkEntry): Promise<void> {
   await withTimeout(registryStub(env).record(entry), CALL_TIMEOUT_MS).catch((err: unknown) => console.error(JSON.stringify({ msg: "work registry: not recorded", id: entry.id, err: String(err) })));
-}
-
-/** ?limit= of a list: 1..max, `fallback` when absent. */
-export function limitParam(c: Context<AppEnv>, fallback: number, max: number): number {
-  const raw = c.req.query("limit");
-  if (raw === undefined) return fallback;
-  if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw new HttpError(400, "invalid_request", `limit: 1..${max}`, { field: "limit" });
-  return Number(raw);
 }
 
 taskRoutes.get("/tasks", async (c) => {

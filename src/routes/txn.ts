@@ -6,8 +6,8 @@ import type { AbortCode, TxnCondition, TxnOp } from "../core/txn/types";
 import { createRouter } from "../http/app-env";
 import { HttpError } from "../http/errors";
 import { ContentTypeSchema, errorResponses } from "../http/schemas";
-import { assertKey, decodePathSegment } from "../http/validation";
-import { runTxn, txnStatus } from "../services/txn";
+import { assertKey, decodePathSegment, limitParam } from "../http/validation";
+import { recentTxns, runTxn, txnStatus } from "../services/txn";
 
 /** Cross-shard atomic transactions (two-phase commit over the cache shards). */
 export const txnRoutes = createRouter();
@@ -109,6 +109,19 @@ txnRoutes.openapi(
     return c.json({ ...out, error: { code: reason.code, message: reason.message } }, status, status === 503 ? { "Retry-After": "1" } : {});
   },
 );
+
+// The newest transactions across the coordinator pool (for the dashboard), newest first, without values.
+txnRoutes.get("/txn", async (c) => {
+  const limit = limitParam(c, 20, 100);
+  const txns = await recentTxns(c.env, getConfig(c.env), limit, Date.now());
+  if (txns === null) throw new HttpError(400, "invalid_request", "TXN_COORDINATORS=0: every transaction has an object of its own; there is no list to show");
+  return c.json({ transactions: txns }, 200);
+});
+txnRoutes.openAPIRegistry.registerPath({
+  method: "get", path: "/txn", tags: ["txn"], summary: "The newest transactions (?limit= 1..100, default 20): state, participants, timings, in doubt when not ended after the vote deadline",
+  request: { query: z.object({ limit: z.string().optional() }) },
+  responses: { 200: { description: "{transactions: [...]}" }, ...errorResponses(400, 401) },
+});
 
 txnRoutes.openapi(
   createRoute({

@@ -1,4 +1,4 @@
-import type { RunResult, TxnRequest, TxnView } from "../../durable-objects/txn-coordinator";
+import type { RunResult, TxnRequest, TxnSummary, TxnView } from "../../durable-objects/txn-coordinator";
 import { LIMITS, type Config } from "../config";
 import { planTxn } from "../core/txn/plan";
 import type { TxnSpec } from "../core/txn/types";
@@ -68,4 +68,24 @@ export function checkTxnSize(spec: TxnSpec): void {
 
 export async function txnStatus(env: Cloudflare.Env, config: Config, id: string): Promise<TxnView | null> {
   return coordinatorStub(env, coordinatorName(config, id)).status(id);
+}
+
+/** A recent transaction, flagged when it is in doubt: not ended after its vote deadline (participants may hold locks). */
+export type RecentTxn = TxnSummary & { inDoubt: boolean };
+
+/**
+ * The newest transactions across the coordinator pool, newest first (at most `limit`). With
+ * TXN_COORDINATORS=0 every transaction has an object of its own and there is nothing to list: null.
+ */
+export async function recentTxns(env: Cloudflare.Env, config: Config, limit: number, now: number): Promise<RecentTxn[] | null> {
+  const pool = config.txn.coordinators;
+  if (pool === 0) return null;
+  const names = Array.from({ length: pool }, (_, i) => `txn-coordinator-${i}`);
+  const lists: TxnSummary[][] = [];
+  for (let i = 0; i < names.length; i += 6) lists.push(...(await Promise.all(names.slice(i, i + 6).map((n) => coordinatorStub(env, n).recent(limit) as Promise<TxnSummary[]>))));
+  return lists
+    .flat()
+    .sort((a, b) => b.startedAt - a.startedAt)
+    .slice(0, limit)
+    .map((t) => ({ ...t, inDoubt: t.endedAt === null && now - t.startedAt > config.txn.voteTimeoutMs }));
 }

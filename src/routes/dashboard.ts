@@ -1,0 +1,48 @@
+import { z } from "@hono/zod-openapi";
+import type { Context, Hono } from "hono";
+import type { AppEnv } from "../http/app-env";
+import { errorResponses } from "../http/schemas";
+
+/**
+ * What the dashboard shows, in one call: every capability's own status route, run in this isolate
+ * through the app itself (the same code, the same auth as the caller's), a section each. A section
+ * whose route fails carries its status and error instead, so one unreachable part never blanks the rest.
+ */
+export const DASHBOARD_SECTIONS = {
+  raft: "/raft/status",
+  cacheStats: "/cache/stats",
+  ring: "/cache/ring",
+  transactions: "/txn?limit=20",
+  pools: "/lb/pools",
+  jobs: "/jobs?limit=10",
+  tasks: "/tasks?limit=50",
+} as const;
+
+export type DashboardSection = { ok: true; data: unknown } | { ok: false; status: number; error: unknown };
+
+/** The handler of GET /dashboard/status, for the root app (its routes answer the sections). */
+export function dashboardStatus(app: Hono<AppEnv>) {
+  return async (c: Context<AppEnv>): Promise<Response> => {
+    const headers: Record<string, string> = {};
+    const auth = c.req.header("authorization");
+    if (auth !== undefined) headers.authorization = auth;
+    const entries = await Promise.all(
+      Object.entries(DASHBOARD_SECTIONS).map(async ([name, path]): Promise<[string, DashboardSection]> => {
+        try {
+          const res = await app.fetch(new Request(new URL(path, c.req.url), { headers }), c.env, c.executionCtx);
+          const body: unknown = await res.json().catch(() => null);
+          return [name, res.ok ? { ok: true, data: body } : { ok: false, status: res.status, error: (body as { error?: unknown } | null)?.error ?? body }];
+        } catch (err) {
+          return [name, { ok: false, status: 500, error: { message: err instanceof Error ? err.message : String(err) } }];
+        }
+      }),
+    );
+    return c.json({ at: Date.now(), ...Object.fromEntries(entries) }, 200);
+  };
+}
+
+export const dashboardStatusDoc = {
+  method: "get" as const, path: "/dashboard/status", tags: ["dashboard"],
+  summary: "Everything the dashboard shows, in one call: Raft members, cache stats and ring, recent transactions, load-balancer pools, recent jobs and tasks (each section {ok, data} or {ok: false, status, error})",
+  responses: { 200: { description: "One section per capability", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...errorResponses(401) },
+};
