@@ -16,7 +16,8 @@ import { raftRoutes } from "./routes/raft";
 import { redisRoutes } from "./routes/redis";
 import { taskRoutes } from "./routes/tasks";
 import { isStreamedJobUpload, jobRoutes } from "./routes/jobs";
-import { dashboardStatus, dashboardStatusDoc } from "./routes/dashboard";
+import { dashboardStatus, dashboardStatusDoc, replicasOf } from "./routes/dashboard";
+import { dashboardPages } from "./routes/dashboard-page";
 import { txnRoutes } from "./routes/txn";
 
 export { CacheShard } from "../durable-objects/cache-shard";
@@ -63,6 +64,12 @@ app.route("/", jobRoutes);
 app.use("/dashboard/*", requireToken("API_TOKEN", false));
 app.get("/dashboard/status", dashboardStatus(app));
 app.openAPIRegistry.registerPath(dashboardStatusDoc);
+app.get("/dashboard/replicas", replicasOf);
+// The page itself has no token check (a browser cannot send one on navigation): with API_TOKEN set its
+// sections come back 401 until the token is typed into the page, which then sends it with each refresh.
+const pages = dashboardPages(app);
+app.get("/", pages.page);
+app.get("/dashboard/fragment", pages.fragment);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" });
 app.openAPIRegistry.registerComponent("securitySchemes", "apiToken", { type: "http", scheme: "bearer", description: "API_TOKEN (only when configured)" });

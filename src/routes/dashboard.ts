@@ -1,6 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import type { Context, Hono } from "hono";
+import { getConfig, LIMITS } from "../config";
 import type { AppEnv } from "../http/app-env";
+import { assertKey } from "../http/validation";
+import { ringFor } from "../services/cache";
 import { errorResponses } from "../http/schemas";
 
 /**
@@ -20,9 +23,10 @@ export const DASHBOARD_SECTIONS = {
 
 export type DashboardSection = { ok: true; data: unknown } | { ok: false; status: number; error: unknown };
 
-/** The handler of GET /dashboard/status, for the root app (its routes answer the sections). */
-export function dashboardStatus(app: Hono<AppEnv>) {
-  return async (c: Context<AppEnv>): Promise<Response> => {
+export type DashboardStatus = { at: number } & Record<keyof typeof DASHBOARD_SECTIONS, DashboardSection>;
+
+/** Every section, from the root app's own routes, with the caller's credentials. */
+export async function collectStatus(app: Hono<AppEnv>, c: Context<AppEnv>): Promise<DashboardStatus> {
     const headers: Record<string, string> = {};
     const auth = c.req.header("authorization");
     if (auth !== undefined) headers.authorization = auth;
@@ -37,8 +41,12 @@ export function dashboardStatus(app: Hono<AppEnv>) {
         }
       }),
     );
-    return c.json({ at: Date.now(), ...Object.fromEntries(entries) }, 200);
-  };
+    return { at: Date.now(), ...Object.fromEntries(entries) } as DashboardStatus;
+}
+
+/** The handler of GET /dashboard/status, for the root app (its routes answer the sections). */
+export function dashboardStatus(app: Hono<AppEnv>) {
+  return async (c: Context<AppEnv>): Promise<Response> => c.json(await collectStatus(app, c), 200);
 }
 
 export const dashboardStatusDoc = {
@@ -46,3 +54,11 @@ export const dashboardStatusDoc = {
   summary: "Everything the dashboard shows, in one call: Raft members, cache stats and ring, recent transactions, load-balancer pools, recent jobs and tasks (each section {ok, data} or {ok: false, status, error})",
   responses: { 200: { description: "One section per capability", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...errorResponses(401) },
 };
+
+/** GET /dashboard/replicas?key=: the shards holding a key (its preference list on the ring), for the page's lookup. */
+export function replicasOf(c: Context<AppEnv>): Response {
+  const key = c.req.query("key") ?? "";
+  const config = getConfig(c.env).cache;
+  assertKey(key, LIMITS.keyBytes);
+  return c.json({ key, replicas: ringFor(config).preferenceList(key, config.replicas) }, 200);
+}

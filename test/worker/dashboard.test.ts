@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, json } from "./helpers";
+import { ADMIN, call, eventually, json } from "./helpers";
 
 // GET /dashboard/status (what the dashboard polls) and the lists it is made of: GET /txn, GET /lb/pools.
 
@@ -61,5 +61,37 @@ describe("the dashboard's status", () => {
     expect(listed.find((t) => t.id === ids[0])?.ops).toBe(1);
     expect((await call("/txn?limit=0")).status).toBe(400);
     expect((await call("/txn?limit=abc")).status).toBe(400);
+  });
+});
+
+describe("the dashboard page", () => {
+  it("GET / renders every section server-side, offline (no external scripts, styles or fonts), with labelled controls", async () => {
+    // A leader first (the group elects one through its alarms once a member is woken).
+    await eventually(async () => (await json<{ leader: string | null }>(await call("/raft/status"))).leader !== null, 10_000);
+    const res = await call("/");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/text\/html/);
+    const html = await res.text();
+    expect(html.startsWith("<!doctype html>")).toBe(true);
+    for (const id of ["raft", "cache", "txns", "lb", "jobs"]) expect(html).toContain(`<section id="${id}"`);
+    expect(html).toMatch(/Leader: <strong>n\d/);
+    expect(html).toMatch(/<tr class="leader"[^>]*data-node="n\d"/);
+    expect(html).toContain("prefers-color-scheme: dark");
+    expect(html).toContain('name="viewport"');
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="https?:|@import|url\(https?:/);
+    for (const id of ["admin-token", "api-token", "lookup-key"]) expect(html).toMatch(new RegExp(`<label for="${id}">`));
+  });
+
+  it("GET /dashboard/fragment answers the sections alone (the page's refresh); GET /dashboard/replicas answers a key's shards", async () => {
+    const frag = await call("/dashboard/fragment");
+    expect(frag.status).toBe(200);
+    const html = await frag.text();
+    expect(html.startsWith('<div id="live"')).toBe(true);
+    expect(html).not.toContain("<html");
+    await call("/cache/frag-key", { method: "PUT", body: "x" });
+    const rep = await json<{ key: string; replicas: string[] }>(await call("/dashboard/replicas?key=frag-key"));
+    expect(rep.replicas).toHaveLength(3);
+    expect(new Set(rep.replicas).size).toBe(3);
+    expect((await call("/dashboard/replicas?key=")).status).toBe(400);
   });
 });
