@@ -22,6 +22,10 @@ export default defineConfig({
         test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], environment: "node", testTimeout: 120_000, hookTimeout: 120_000 },
       },
       {
+        // The dashboard in Debian's Chromium (playwright-core) against `npm run dev`.
+        test: { name: "browser", include: ["test/browser/**/*.test.ts"], environment: "node", testTimeout: 120_000, hookTimeout: 180_000, fileParallelism: false },
+      },
+      {
         // The load balancer against real upstreams on 127.0.0.1, the worker under Miniflare. One file at
         // a time: the tests measure timing and load spread, which a second Miniflare on 2 cores would skew.
         test: { name: "lb", include: ["test/lb/**/*.test.ts"], environment: "node", testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false },

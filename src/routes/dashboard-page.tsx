@@ -155,7 +155,7 @@ function Pools({ s }: { s: DashboardSection }) {
             <tbody>
               {arr(p.upstreams).map((u) => {
                 const breaker = str((u.breaker as Obj | undefined)?.status);
-                const requests = num(u.requests) || num(u.successes) + num(u.failures);
+                const requests = num((u.counts as Obj | undefined)?.requests);
                 return (
                   <tr class={breaker === "open" ? "down" : ""} data-upstream={str(u.id)} data-breaker={breaker} data-requests={String(requests)}>
                     <th scope="row">{str(u.id)} <span class="muted">{str(u.url)}</span></th>
@@ -309,6 +309,7 @@ export function Page({ status }: { status: DashboardStatus }) {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>durable-cluster</title>
+        <link rel="icon" href="data:," />
         <style dangerouslySetInnerHTML={{ __html: CSS }} />
       </head>
       <body>

@@ -1,0 +1,108 @@
+// The dashboard in a real browser: Debian's Chromium driven by playwright-core, against the worker
+// started by the README's own `npm run dev` (wrangler dev), with a real failing upstream on 127.0.0.1
+// for the breaker. Screenshots go to test-artifacts/screenshots/ (copies of them are in
+// docs/screenshots/, linked from the README).
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDevServer, type DevServer } from "../e2e/dev-server";
+import { startFarm, type Farm } from "../support/upstream-farm";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ADMIN_TOKEN = "dev-admin-token"; // .dev.vars.example, which `npm run dev` copies
+const SHOTS = join("test-artifacts", "screenshots");
+
+let server: DevServer;
+let browser: Browser;
+let farm: Farm<"bad">;
+let page: Page;
+const consoleErrors: string[] = [];
+
+const api = (path: string, init: RequestInit = {}) => fetch(`${server.url}${path}`, init);
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const leaderOnPage = async () => (await page.locator("#raft-leader").getAttribute("data-leader")) ?? "";
+const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  [server, farm] = await Promise.all([startDevServer(), startFarm(["bad"] as const)]);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu"] });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on("console", (m) => void (m.type() === "error" && consoleErrors.push(m.text())));
+  page.on("pageerror", (e) => void consoleErrors.push(String(e)));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await farm?.close();
+  await server?.stop();
+});
+
+describe("the dashboard in Chromium", () => {
+  it("loads with no console errors and shows a leader, highlighted", async () => {
+    await page.goto(server.url);
+    await expect.poll(leaderOnPage, { timeout: 20_000, interval: 250 }).toMatch(/^n\d$/);
+    const leader = await leaderOnPage();
+    await expect.poll(async () => page.locator(`tr.leader[data-node="${leader}"]`).count(), { timeout: 5_000 }).toBe(1);
+    await shot("dashboard-1280x800");
+    expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
+  });
+
+  it("crashing the leader from the page (with the admin token typed in) moves the highlight to a new leader within seconds", async () => {
+    await page.fill("#admin-token", ADMIN_TOKEN);
+    await page.click("#token-form button[type=submit]");
+    await expect.poll(() => page.locator("body.is-admin").count()).toBe(1);
+    const before = await leaderOnPage();
+    await page.click(`button[data-action="crash-node"][data-node="${before}"]`);
+    await expect.poll(async () => page.locator("#admin-result").textContent()).toMatch(/crash: 200/);
+    const started = Date.now();
+    await expect.poll(async () => {
+      const now = await leaderOnPage();
+      return now !== "" && now !== before;
+    }, { timeout: 10_000, interval: 200 }).toBe(true);
+    const after = await leaderOnPage();
+    expect(await page.locator(`tr.leader[data-node="${after}"]`).count()).toBe(1);
+    console.log(`leader ${before} crashed from the page; ${after} highlighted after ${Date.now() - started} ms`);
+    expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
+  });
+
+  it("a cache write shows up in its shards' key counts", async () => {
+    const key = `browser-${Date.now()}`;
+    const { replicas } = (await (await api(`/dashboard/replicas?key=${key}`)).json()) as { replicas: string[] };
+    const keysOf = async (shard: string) => Number(await page.locator(`tr[data-shard="${shard}"]`).getAttribute("data-keys"));
+    const before = await Promise.all(replicas.map(keysOf));
+    expect((await api(`/cache/${key}`, { method: "PUT", body: "hello" })).status).toBe(200);
+    await expect.poll(async () => (await Promise.all(replicas.map(keysOf))).every((n, i) => n === before[i]! + 1), { timeout: 5_000, interval: 200 }).toBe(true);
+    // The lookup form answers the same replicas.
+    await page.fill("#lookup-key", key);
+    await page.click("#key-form button[type=submit]");
+    await expect.poll(async () => page.locator("#replicas").textContent()).toBe(`${key} → ${replicas.join(", ")}`);
+  });
+
+  it("a breaker opened by a failing upstream shows as open", async () => {
+    await farm.servers.bad.set({ status: 500 });
+    const pool = { upstreams: [{ url: farm.servers.bad.url, id: "bad" }], breaker: { consecutiveFailures: 3, openMs: 60_000 }, retry: { attempts: 1 } };
+    expect((await api("/admin/lb/pools/browser", { method: "PUT", headers: { ...admin, "content-type": "application/json" }, body: JSON.stringify(pool) })).status).toBe(200);
+    for (let i = 0; i < 5; i++) await (await api("/lb/browser/x")).arrayBuffer();
+    const breaker = page.locator('div[data-pool="browser"] tr[data-upstream="bad"]');
+    await expect.poll(async () => breaker.getAttribute("data-breaker"), { timeout: 10_000, interval: 200 }).toBe("open");
+    expect(await breaker.locator("td.breaker-open").textContent()).toBe("open");
+    await page.locator("#lb").scrollIntoViewIfNeeded();
+    await shot("dashboard-breaker-open");
+  });
+
+  it("is readable at phone width (no sideways scrolling of the page) and follows the system's dark mode", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    // Evaluated in the page (strings: this file is type-checked without the DOM library).
+    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
+    await shot("dashboard-phone");
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.emulateMedia({ colorScheme: "dark" });
+    const bg = await page.evaluate("getComputedStyle(document.body).backgroundColor");
+    expect(bg).toBe("rgb(18, 18, 18)");
+    await shot("dashboard-dark");
+    expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
+  });
+});
