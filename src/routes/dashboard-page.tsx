@@ -35,7 +35,10 @@ function Raft({ s, now }: { s: DashboardSection; now: number }) {
   const d = s.ok ? (s.data as Obj) : {};
   const leader = str(d.leader);
   const members = arr(d.members);
-  const leaderTerm = num((members.find((m) => m.node === leader)?.status as Obj | undefined)?.term);
+  const leaderStatus = members.find((m) => m.node === leader)?.status as Obj | undefined;
+  const leaderTerm = num(leaderStatus?.term);
+  // The leader's view of each follower: when it last answered (its replication progress).
+  const contact = new Map(arr(leaderStatus?.progress).map((p) => [str(p.id), p.lastContact]));
   return (
     <Card id="raft" title="Raft">
       <Failed s={s} />
@@ -44,7 +47,7 @@ function Raft({ s, now }: { s: DashboardSection; now: number }) {
         {leader === "" ? null : <> · term {leaderTerm}</>}
       </p>
       <table>
-        <thead><tr><th scope="col">Node</th><th scope="col">Role</th><th scope="col">Term</th><th scope="col">Commit</th><th scope="col">Applied</th><th scope="col">Log</th><th scope="col">Snapshot</th><th scope="col">Admin</th></tr></thead>
+        <thead><tr><th scope="col">Node</th><th scope="col">Role</th><th scope="col">Term</th><th scope="col">Commit</th><th scope="col">Applied</th><th scope="col">Log</th><th scope="col">Snapshot</th><th scope="col">Last contact</th><th scope="col">Admin</th></tr></thead>
         <tbody>
           {members.map((m) => {
             const st = (m.status ?? {}) as Obj;
@@ -56,6 +59,7 @@ function Raft({ s, now }: { s: DashboardSection; now: number }) {
                 <td>{m.reachable === false ? "unreachable" : str(st.role)}</td>
                 <td>{num(st.term)}</td><td>{num(st.commit)}</td><td>{num(st.applied)}</td>
                 <td>{num(st.lastIndex) - num(st.snapshotIndex)}</td><td>{num(st.snapshotIndex)}</td>
+                <td>{isLeader ? "(leader)" : ago(now, contact.get(node))}</td>
                 <td><button type="button" class="admin" data-action="crash-node" data-node={node} aria-label={`Crash ${node}`}>Crash</button></td>
               </tr>
             );
