@@ -19,7 +19,7 @@ const ago = (now: number, t: unknown) => (typeof t === "number" && t > 0 ? `${Ma
 
 function Failed({ s }: { s: DashboardSection }) {
   if (s.ok) return null;
-  return <p class="error" role="alert">Unavailable ({s.status}): {JSON.stringify(s.error).slice(0, 200)}</p>;
+  return <p class="error">Unavailable ({s.status}): {JSON.stringify(s.error).slice(0, 200)}</p>;
 }
 
 function Card({ id, title, children }: { id: string; title: string; children: Child }) {
@@ -96,6 +96,7 @@ function Cache({ stats, ring }: { stats: DashboardSection; ring: DashboardSectio
   return (
     <Card id="cache" title="Cache">
       <Failed s={stats} />
+      <Failed s={ring} />
       <div class="row">
         <Ring shards={ringShards} />
         <table>
@@ -127,6 +128,8 @@ function Transactions({ s, now }: { s: DashboardSection; now: number }) {
   return (
     <Card id="txns" title="Transactions">
       <Failed s={s} />
+      {s.ok && str((s.data as Obj).note) !== "" ? <p class="muted">{str((s.data as Obj).note)}</p> : null}
+      {s.ok && arr((s.data as Obj).unreachable).length > 0 ? <p class="error">Not answering: {(((s.data as Obj).unreachable as string[]) ?? []).join(", ")}</p> : null}
       {txns.length === 0 ? <p class="muted">No recent transactions.</p> : (
         <table>
           <thead><tr><th scope="col">Id</th><th scope="col">State</th><th scope="col">Participants</th><th scope="col">Started</th></tr></thead>
@@ -154,6 +157,7 @@ function Pools({ s }: { s: DashboardSection }) {
       {pools.length === 0 ? <p class="muted">No pools (PUT /admin/lb/pools/&lt;name&gt;).</p> : pools.map((p) => (
         <div class="pool" data-pool={str(p.pool)}>
           <h3>{str(p.pool)} <span class="muted">({str(p.algorithm)})</span></h3>
+          {str(p.error) !== "" ? <p class="error">{str(p.error)}</p> : null}
           <table>
             <thead><tr><th scope="col">Upstream</th><th scope="col">Health</th><th scope="col">Phi</th><th scope="col">Breaker</th><th scope="col">In flight</th><th scope="col">EWMA</th><th scope="col">Requests</th></tr></thead>
             <tbody>
@@ -197,11 +201,13 @@ function Jobs({ jobs, tasks }: { jobs: DashboardSection; tasks: DashboardSection
             return (
               <p>
                 <label>{str(st.name)} <progress max={String(Math.max(1, total))} value={String(done)}>{done}/{total}</progress> {done}/{total}</label>
+                <span class="muted"> · {num(st.inProgress)} running, {num(st.idle) + num(st.waiting)} waiting, {num(st.failed)} failed</span>
               </p>
             );
           })}
         </div>
       ))}
+      <Failed s={tasks} />
       <p class="muted">Recent tasks: {[...byState].map(([k, v]) => `${v} ${k}`).join(", ") || "none"}</p>
     </Card>
   );
@@ -258,7 +264,7 @@ const SCRIPT = `
       if (leader && (!last || last.term !== term)) elections.push({ term, leader, at: Date.now() });
       while (elections.length && Date.now() - elections[0].at > 10 * 60_000) elections.shift();
       $("#elections-count").textContent = String(Math.max(0, elections.length - 1));
-      $("#timeline").innerHTML = elections.map((e) => "<li>term " + e.term + ": " + e.leader + " at " + new Date(e.at).toLocaleTimeString() + "</li>").join("");
+      $("#timeline").replaceChildren(...elections.map((e) => { const li = document.createElement("li"); li.textContent = "term " + e.term + ": " + e.leader + " at " + new Date(e.at).toLocaleTimeString(); return li; }));
     }
     for (const row of document.querySelectorAll("tr[data-upstream]")) {
       const svg = row.querySelector("svg[data-spark]"); if (!svg) continue;
@@ -268,41 +274,54 @@ const SCRIPT = `
       svg.querySelector("polyline").setAttribute("points", rates.map((r, i) => (i * 80) / 29 + "," + (19 - (r * 18) / max)).join(" "));
     }
   }
+  // One refresh at a time (the next starts a second after the last answered), keeping keyboard focus.
   async function refresh() {
     try {
       const res = await fetch("/dashboard/fragment", { headers: auth(apiToken()) });
-      if (res.ok) { $("#live").outerHTML = await res.text(); afterRender(); $("#conn").textContent = "live"; }
-      else $("#conn").textContent = "error " + res.status;
+      if (res.ok) {
+        const html = await res.text();
+        const f = document.activeElement && document.activeElement.closest("#live") ? document.activeElement.dataset : null;
+        $("#live").outerHTML = html;
+        if (f && f.action) { const sel = "#live [data-action='" + f.action + "']" + (f.node ? "[data-node='" + f.node + "']" : "") + (f.shard ? "[data-shard='" + f.shard + "']" : ""); const el = document.querySelector(sel); if (el) el.focus(); }
+        afterRender(); $("#conn").textContent = "live";
+      } else $("#conn").textContent = "error " + res.status;
     } catch { $("#conn").textContent = "offline"; }
+    setTimeout(refresh, 1000);
   }
   async function post(path, body) {
-    const res = await fetch(path, { method: "POST", headers: { ...auth(token), "content-type": "application/json" }, body: JSON.stringify(body || {}) });
-    $("#admin-result").textContent = path + ": " + res.status;
-    refresh();
+    try {
+      const res = await fetch(path, { method: "POST", headers: { ...auth(token), "content-type": "application/json" }, body: JSON.stringify(body || {}) });
+      $("#admin-result").textContent = path + ": " + res.status;
+    } catch (err) { $("#admin-result").textContent = path + ": " + err; }
   }
   document.addEventListener("click", (e) => {
     const b = e.target.closest("button[data-action]"); if (!b) return;
     const a = b.dataset.action;
-    if (a === "crash-node") post("/admin/raft/nodes/" + b.dataset.node + "/crash");
-    if (a === "crash-shard") post("/admin/cache/shards/" + b.dataset.shard + "/crash");
+    if (a === "crash-node") post("/admin/raft/nodes/" + encodeURIComponent(b.dataset.node) + "/crash");
+    if (a === "crash-shard") post("/admin/cache/shards/" + encodeURIComponent(b.dataset.shard) + "/crash");
     if (a === "partition") {
       const l = $("#raft-leader").dataset.leader;
       const others = [...document.querySelectorAll("tr[data-node]")].map((r) => r.dataset.node).filter((n) => n !== l);
       if (l && others.length) post("/admin/raft/partition", { sides: [[l], others] });
     }
-    if (a === "heal") { post("/admin/raft/heal"); }
+    if (a === "heal") {
+      post("/admin/raft/heal");
+      for (const r of document.querySelectorAll("tr[data-shard]")) post("/admin/cache/shards/" + encodeURIComponent(r.dataset.shard) + "/fault", { mode: "healthy" });
+    }
   });
   $("#token-form").addEventListener("submit", (e) => { e.preventDefault(); token = $("#admin-token").value.trim(); sessionStorage.setItem("adminToken", token); admin(token !== ""); });
   $("#api-form").addEventListener("submit", (e) => { e.preventDefault(); sessionStorage.setItem("apiToken", $("#api-token").value.trim()); refresh(); });
   $("#key-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const key = $("#lookup-key").value;
-    const res = await fetch("/dashboard/replicas?key=" + encodeURIComponent(key), { headers: auth(apiToken()) });
-    const body = await res.json();
-    $("#replicas").textContent = res.ok ? key + " → " + body.replicas.join(", ") : (body.error && body.error.message) || res.status;
+    try {
+      const res = await fetch("/dashboard/replicas?key=" + encodeURIComponent(key), { headers: auth(apiToken()) });
+      const body = await res.json();
+      $("#replicas").textContent = res.ok ? key + " → " + body.replicas.join(", ") : (body.error && body.error.message) || String(res.status);
+    } catch (err) { $("#replicas").textContent = String(err); }
   });
   afterRender();
-  setInterval(refresh, 1000);
+  setTimeout(refresh, 1000);
 })();
 `;
 
@@ -327,7 +346,7 @@ export function Page({ status }: { status: DashboardStatus }) {
             <form id="token-form"><label for="admin-token">Admin token</label><input id="admin-token" type="password" autocomplete="off" /><button type="submit">Use</button></form>
             <form id="api-form"><label for="api-token">API token (if set)</label><input id="api-token" type="password" autocomplete="off" /><button type="submit">Use</button></form>
             <form id="key-form"><label for="lookup-key">Replicas of key</label><input id="lookup-key" type="text" required /><button type="submit">Look up</button><output id="replicas" for="lookup-key"></output></form>
-            <p class="admin"><button type="button" data-action="partition">Partition the leader</button> <button type="button" data-action="heal">Heal</button> <output id="admin-result"></output></p>
+            <p class="admin"><button type="button" data-action="partition">Partition the leader</button> <button type="button" data-action="heal">Heal (Raft and cache faults)</button> <output id="admin-result" aria-live="polite"></output></p>
             <details><summary>Election timeline (last 10 minutes)</summary><ol id="timeline"></ol></details>
           </section>
           <Live status={status} />

@@ -4,6 +4,7 @@ import { getConfig, LIMITS } from "../config";
 import type { AppEnv } from "../http/app-env";
 import { assertKey } from "../http/validation";
 import { ringFor } from "../services/cache";
+import { withTimeout } from "../services/replica-call";
 import { errorResponses } from "../http/schemas";
 
 /**
@@ -18,8 +19,11 @@ export const DASHBOARD_SECTIONS = {
   transactions: "/txn?limit=20",
   pools: "/lb/pools",
   jobs: "/jobs?limit=10",
-  tasks: "/tasks?limit=50",
+  tasks: "/tasks?limit=20",
 } as const;
+
+/** A section that has not answered in this long is shown as unavailable (504), so a stuck object never holds the page. */
+const SECTION_TIMEOUT_MS = 3_000;
 
 export type DashboardSection = { ok: true; data: unknown } | { ok: false; status: number; error: unknown };
 
@@ -33,7 +37,9 @@ export async function collectStatus(app: Hono<AppEnv>, c: Context<AppEnv>): Prom
     const entries = await Promise.all(
       Object.entries(DASHBOARD_SECTIONS).map(async ([name, path]): Promise<[string, DashboardSection]> => {
         try {
-          const res = await app.fetch(new Request(new URL(path, c.req.url), { headers }), c.env, c.executionCtx);
+          const res = await withTimeout(Promise.resolve(app.fetch(new Request(new URL(path, c.req.url), { headers }), c.env, c.executionCtx)), SECTION_TIMEOUT_MS).catch(
+            () => new Response(JSON.stringify({ error: { code: "timeout", message: `no answer within ${SECTION_TIMEOUT_MS} ms` } }), { status: 504 }),
+          );
           const body: unknown = await res.json().catch(() => null);
           return [name, res.ok ? { ok: true, data: body } : { ok: false, status: res.status, error: (body as { error?: unknown } | null)?.error ?? body }];
         } catch (err) {

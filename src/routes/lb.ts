@@ -168,6 +168,9 @@ lbRoutes.openapi(
   },
 );
 
+/** Pools whose status one list shows (each is a call to its object). */
+const MAX_LISTED_POOLS = 20;
+
 /** Best effort: the pool list is for display; the pool itself is what the proxy uses. */
 async function listed(p: Promise<void>): Promise<void> {
   await withTimeout(p, 5_000).catch((err: unknown) => console.error(JSON.stringify({ msg: "pool list not updated", err: String(err) })));
@@ -176,8 +179,17 @@ async function listed(p: Promise<void>): Promise<void> {
 // Every pool's status (for the dashboard); before the proxy routes, which would take "pools" for a pool.
 lbRoutes.get("/lb/pools", async (c) => {
   const names = await callPool(registryStub(c.env).pools());
-  const pools = await Promise.all(names.map(async (name) => (await callPool(poolStub(c.env, name).status())) ?? { pool: name, missing: true }));
-  return c.json({ pools }, 200);
+  // One pool object that does not answer is shown as such; it does not fail the list.
+  const pools = await Promise.all(
+    names.slice(0, MAX_LISTED_POOLS).map(async (name) => {
+      try {
+        return (await callPool(poolStub(c.env, name).status())) ?? { pool: name, error: "deleted" };
+      } catch (err) {
+        return { pool: name, error: err instanceof Error ? err.message : String(err) };
+      }
+    }),
+  );
+  return c.json({ pools, truncated: names.length > MAX_LISTED_POOLS }, 200);
 });
 lbRoutes.openAPIRegistry.registerPath({
   method: "get", path: "/lb/pools", tags: ["lb"], summary: "Every pool's status (as GET /lb/pools/{pool})",

@@ -6,6 +6,7 @@ import { murmur3_32 } from "../core/hash/murmur3";
 import { HttpError } from "../http/errors";
 import { utf8Length } from "../http/validation";
 import { ringFor } from "./cache";
+import { withTimeout } from "./replica-call";
 
 /**
  * The coordinator object of a transaction: one of a fixed pool (by a stable hash of the id), or with
@@ -77,15 +78,24 @@ export type RecentTxn = TxnSummary & { inDoubt: boolean };
  * The newest transactions across the coordinator pool, newest first (at most `limit`). With
  * TXN_COORDINATORS=0 every transaction has an object of its own and there is nothing to list: null.
  */
-export async function recentTxns(env: Cloudflare.Env, config: Config, limit: number, now: number): Promise<RecentTxn[] | null> {
+export async function recentTxns(env: Cloudflare.Env, config: Config, limit: number, now: number): Promise<{ transactions: RecentTxn[]; unreachable: string[] } | null> {
   const pool = config.txn.coordinators;
   if (pool === 0) return null;
   const names = Array.from({ length: pool }, (_, i) => `txn-coordinator-${i}`);
   const lists: TxnSummary[][] = [];
-  for (let i = 0; i < names.length; i += 6) lists.push(...(await Promise.all(names.slice(i, i + 6).map((n) => coordinatorStub(env, n).recent(limit) as Promise<TxnSummary[]>))));
-  return lists
+  const unreachable: string[] = [];
+  // A coordinator that does not answer (crashed, restarting) is left out and named; the others still list.
+  const ask = (n: string) => withTimeout(coordinatorStub(env, n).recent(limit) as Promise<TxnSummary[]>, RECENT_TIMEOUT_MS).catch((): TxnSummary[] => {
+      unreachable.push(n);
+      return [];
+    });
+  for (let i = 0; i < names.length; i += 6) lists.push(...(await Promise.all(names.slice(i, i + 6).map(ask))));
+  const transactions = lists
     .flat()
     .sort((a, b) => b.startedAt - a.startedAt)
     .slice(0, limit)
     .map((t) => ({ ...t, inDoubt: t.endedAt === null && now - t.startedAt > config.txn.voteTimeoutMs }));
+  return { transactions, unreachable };
 }
+
+const RECENT_TIMEOUT_MS = 2_000;

@@ -34,6 +34,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // The dev server's state persists in a temporary directory, but leave nothing pointing at a closed port.
+  if (server) await api("/admin/lb/pools/browser", { method: "DELETE", headers: admin }).catch(() => undefined);
   await browser?.close();
   await farm?.close();
   await server?.stop();
@@ -64,6 +66,21 @@ describe("the dashboard in Chromium", () => {
     const after = await leaderOnPage();
     expect(await page.locator(`tr.leader[data-node="${after}"]`).count()).toBe(1);
     console.log(`leader ${before} crashed from the page; ${after} highlighted after ${Date.now() - started} ms`);
+    expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
+  });
+
+  it("partitioning the leader from the page elects another among the majority; Heal takes the partition away", async () => {
+    const before = await leaderOnPage();
+    await page.click('button[data-action="partition"]');
+    await expect.poll(async () => page.locator("#admin-result").textContent()).toMatch(/partition: 200/);
+    await expect.poll(async () => {
+      const now = await leaderOnPage();
+      return now !== "" && now !== before;
+    }, { timeout: 10_000, interval: 200 }).toBe(true);
+    await page.click('button[data-action="heal"]');
+    await expect.poll(async () => page.locator("#admin-result").textContent(), { timeout: 5_000 }).toMatch(/: 200$/);
+    // Every heal call answered 200 (Raft's and each shard's fault); the group is whole again for what follows.
+    expect((await api("/raft/status").then((r) => r.json() as Promise<{ members: { reachable: boolean }[] }>)).members.every((m) => m.reachable)).toBe(true);
     expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
   });
 

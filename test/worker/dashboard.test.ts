@@ -1,4 +1,7 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { registryStub } from "../../durable-objects/work-registry";
+import { Live } from "../../src/routes/dashboard-page";
 import { ADMIN, call, eventually, json } from "./helpers";
 
 // GET /dashboard/status (what the dashboard polls) and the lists it is made of: GET /txn, GET /lb/pools.
@@ -93,5 +96,29 @@ describe("the dashboard page", () => {
     expect(rep.replicas).toHaveLength(3);
     expect(new Set(rep.replicas).size).toBe(3);
     expect((await call("/dashboard/replicas?key=")).status).toBe(400);
+  });
+});
+
+describe("the dashboard's sections when parts fail", () => {
+  it("a pool listed but gone, and a section that failed, are shown as such while the rest renders", async () => {
+    await registryStub(env).recordPool("ghost-pool");
+    const list = await json<{ pools: { pool: string; error?: string }[] }>(await call("/lb/pools"));
+    expect(list.pools.find((p) => p.pool === "ghost-pool")?.error).toBe("deleted");
+    const html = (await call("/dashboard/fragment").then((r) => r.text()));
+    expect(html).toMatch(/data-pool="ghost-pool"[\s\S]*?class="error">deleted</);
+    await registryStub(env).forgetPool("ghost-pool");
+  });
+
+  it("every value is escaped in the HTML, whatever a section carries", () => {
+    const evil = "<script>alert(1)</script>";
+    const failed = { ok: false as const, status: 500, error: { message: evil } };
+    const status = {
+      at: Date.now(), raft: failed, cacheStats: failed, ring: failed, transactions: failed, tasks: failed,
+      pools: { ok: true as const, data: { pools: [{ pool: evil, algorithm: evil, error: evil, upstreams: [{ id: evil, url: evil, breaker: { status: evil } }] }] } },
+      jobs: { ok: true as const, data: { jobs: [{ id: evil, kind: evil, phase: evil, stages: [{ name: evil, total: 1, completed: 0 }] }] } },
+    };
+    const html = String(Live({ status }));
+    expect(html).not.toContain("<script>");
+    expect(html).toContain("&lt;script&gt;");
   });
 });
