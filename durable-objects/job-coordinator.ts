@@ -1,10 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
 import {
-  cancel, createBatch, createJob, nextWakeAt, progressView, resultRefs, taskCompleted, taskFailed, taskHeartbeat, tick,
+  cancel, createBatch, createJob, isFinished, nextWakeAt, progressView, resultRefs, taskCompleted, taskFailed, taskHeartbeat, tick,
   type ProgressView, type SchedulerConfig, type SchedulerEffect, type SchedulerState, type Step, type TaskView,
 } from "../src/core/scheduler";
 import type { TaskResult, TaskSpec } from "../src/core/tasks";
 import { getConfig } from "../src/config";
+import { utf8Length } from "../src/core/text/utf8";
 import { registryStub } from "./work-registry";
 import { withTimeout } from "../src/services/replica-call";
 import { bindJob, type Entry, type JobParams } from "../src/core/mapreduce/jobs";
@@ -31,15 +32,13 @@ interface Tombstone {
 /** Attempts at cleaning the executors after a delete (1 s, 2 s, 4 s ... apart). */
 const CLEANUP_TRIES = 8;
 
-/** Phases after which nothing runs any more. */
-const ENDED: readonly string[] = ["done", "failed", "cancelled"];
 /** Cloudflare's limits on one stored row: 2 KiB keys, 2 MiB values (kept under, with room for encoding). */
 const MAX_KEY_BYTES = 2048;
 const MAX_VALUE_CHARS = 2_000_000;
 
 /** Why an output row cannot be stored on Cloudflare, or null. */
 function unstorableRow(key: string, value: unknown): string | null {
-  const keyBytes = new TextEncoder().encode(key).length;
+  const keyBytes = utf8Length(key);
   if (keyBytes > MAX_KEY_BYTES) return `an output key is ${keyBytes} bytes, over the 2 KiB key limit (a token that long?)`;
   const chars = JSON.stringify(value).length;
   if (chars > MAX_VALUE_CHARS) return `the output of ${JSON.stringify(key.slice(4, 40))} is ${chars} chars, over a stored value (2 MiB)`;
@@ -102,7 +101,7 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
       // After a restart: attempts recorded as running may never have been sent (a crash between writing
       // the state and assigning). Sending them again is harmless (an executor keeps one copy per attempt
       // id, and only the first completion counts) and spares them the attempt timeout.
-      if (this.state !== null && !this.state.phase.match(/^(done|failed|cancelled)$/)) this.resendRunning = true;
+      if (this.state !== null && !isFinished(this.state)) this.resendRunning = true;
     }
     return this.state;
   }
@@ -155,7 +154,7 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
       // Only a completion that will count is stored (first one wins); its keys are deterministic, so
       // writing them again is harmless.
       const task = s.tasks.find((t) => t.id === taskId);
-      const willCount = task !== undefined && task.state !== "completed" && task.state !== "failed" && task.attempts.some((a) => a.id === attemptId) && !ENDED.includes(s.phase);
+      const willCount = task !== undefined && task.state !== "completed" && task.state !== "failed" && task.attempts.some((a) => a.id === attemptId) && !isFinished(s);
       let unstorable: string | null = null;
       if (willCount) {
         const r = outcome.result;
@@ -199,7 +198,7 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
     // True while this attempt's output is the one that counts and is still needed (the executor keeps
     // its map runs for the reducers); once the job has ended, nothing is.
-    return !ENDED.includes(s.phase) && s.tasks.find((t) => t.id === taskId)?.completedBy === attemptId;
+    return !isFinished(s) && s.tasks.find((t) => t.id === taskId)?.completedBy === attemptId;
   }
 
   private flushTimer: ReturnType<typeof setTimeout> | null = null;

@@ -14,7 +14,7 @@ import { HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
 import { limitParam, readJsonBody } from "../http/validation";
 import { withTimeout } from "../services/replica-call";
-import { call, IdempotencyHeaders, overRecent, recordWork, refusedSubmission, schedulerConfig, sha256Hex, submissionId } from "./tasks";
+import { call, IdempotencyHeaders, overRecent, randomId, recordWork, refusedSubmission, schedulerConfig, sha256Hex, submissionId } from "./tasks";
 
 /**
  * MapReduce jobs (Dean & Ghemawat) on the task executor's scheduler: POST /jobs with inline documents
@@ -69,7 +69,7 @@ export function isStreamedJobUpload(req: Request, path: string): boolean {
  */
 class InputStash {
   readonly refs: SplitRef[] = [];
-  readonly upload = `u${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+  readonly upload = randomId("u");
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown = null;
 

@@ -6,6 +6,7 @@ import { registryStub, type WorkEntry } from "../../durable-objects/work-registr
 import { getConfig, LIMITS } from "../config";
 import { DEFAULT_BACKUP_POLICY, type ProgressView, type SchedulerConfig, type TaskState } from "../core/scheduler";
 import { parseTaskSubmission, TASK_KINDS, type TaskResult } from "../core/tasks";
+import { toHex } from "../core/tasks/sha256";
 import { createRouter, type AppEnv } from "../http/app-env";
 import { requireToken } from "../http/auth";
 import { HttpError } from "../http/errors";
@@ -51,8 +52,12 @@ const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/;
 
 /** Hex SHA-256 of a text (ids from Idempotency-Keys, fingerprints of submissions). */
 export async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+}
+
+/** A fresh id: `prefix` and 20 random hex digits (batches "b…", jobs "j…", uploads "u…"). */
+export function randomId(prefix: string): string {
+  return `${prefix}${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
 }
 
 /**
@@ -61,7 +66,7 @@ export async function sha256Hex(text: string): Promise<string> {
  */
 export async function submissionId(req: Request, prefix: "b" | "j"): Promise<{ id: string; keyed: boolean }> {
   const key = req.headers.get("idempotency-key");
-  if (key === null) return { id: `${prefix}${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`, keyed: false };
+  if (key === null) return { id: randomId(prefix), keyed: false };
   if (!IDEMPOTENCY_KEY_RE.test(key)) throw new HttpError(400, "invalid_request", "Idempotency-Key: 1..255 visible ASCII characters", { field: "Idempotency-Key" });
   return { id: prefix + (await sha256Hex(`${prefix}\n${key}`)).slice(0, 20), keyed: true };
 }
