@@ -1,11 +1,17 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
+// Timeouts are ceilings for a stuck test, not claims about speed: on a quiet machine the suite never
+// comes near them, and on a loaded one (CI beside other jobs, two busy loops beside it) a slow but
+// correct test must not fail. What a test proves about timing it checks itself, with conditions awaited
+// up to a deadline. The uncaught guard fails the run on any unhandled promise rejection workerd logs.
+const UNCAUGHT_GUARD = "./test/support/uncaught-guard.ts";
+
 export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: "core", include: ["test/core/**/*.test.ts"], environment: "node" },
+        test: { name: "core", include: ["test/core/**/*.test.ts"], environment: "node", testTimeout: 120_000 },
       },
       {
         plugins: [
@@ -16,7 +22,7 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 90_000, hookTimeout: 90_000, globalSetup: [UNCAUGHT_GUARD] },
       },
       {
         test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], environment: "node", testTimeout: 120_000, hookTimeout: 120_000 },
@@ -28,7 +34,7 @@ export default defineConfig({
       {
         // The load balancer against real upstreams on 127.0.0.1, the worker under Miniflare. One file at
         // a time: the tests measure timing and load spread, which a second Miniflare on 2 cores would skew.
-        test: { name: "lb", include: ["test/lb/**/*.test.ts"], environment: "node", testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false },
+        test: { name: "lb", include: ["test/lb/**/*.test.ts"], environment: "node", testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false, globalSetup: [UNCAUGHT_GUARD] },
       },
     ],
   },

@@ -5,8 +5,9 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startDevServer, type DevServer } from "../e2e/dev-server";
+import { summarize } from "../support/uncaught-guard";
 import { startFarm, type Farm } from "../support/upstream-farm";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -39,6 +40,12 @@ afterAll(async () => {
   await browser?.close();
   await farm?.close();
   await server?.stop();
+});
+
+// No call may end in an exception in the server, crashes and partitions included (test/support/uncaught-guard.ts).
+afterEach(() => {
+  const unexpected = server.unexpectedExceptions();
+  expect(unexpected, summarize(unexpected)).toEqual([]);
 });
 
 describe("the dashboard in Chromium", () => {

@@ -3,10 +3,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { unexpectedExceptions } from "../support/uncaught-guard";
 
 export interface DevServer {
   url: string;
   port: number;
+  /** Everything `wrangler dev` (and workerd under it) printed so far, colours stripped. */
+  output: () => string;
+  /**
+   * workerd's reports of calls that ended in an exception ("uncaught exception; source = Uncaught (in
+   * promise)"), beyond the faults a test injected (see test/support/uncaught-guard.ts).
+   */
+  unexpectedExceptions: () => string[];
   stop: () => Promise<void>;
 }
 
@@ -25,7 +33,9 @@ export async function startDevServer(): Promise<DevServer> {
   const port = await freePort();
   const state = mkdtempSync(join(tmpdir(), "durable-cluster-e2e-"));
   const child: ChildProcess = spawn("npm", ["run", "dev", "--", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", state], {
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", BROWSER: "none" },
+    // WRANGLER_LOG=debug: only then does wrangler pass on workerd's "uncaught exception; source =
+    // Uncaught (in promise)" lines, which unexpectedExceptions() looks for.
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", BROWSER: "none", WRANGLER_LOG: "debug" },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
@@ -45,9 +55,12 @@ export async function startDevServer(): Promise<DevServer> {
     if (Date.now() > until) throw new Error(`wrangler dev did not become ready:\n${output}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+  const clean = () => output.replace(/\x1b\[[0-9;]*m/g, "");
   return {
     url,
     port,
+    output: clean,
+    unexpectedExceptions: () => unexpectedExceptions(output),
     stop: async () => {
       if (child.pid !== undefined && child.exitCode === null) {
         const exited = new Promise((r) => child.once("exit", r));

@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { summarize } from "../support/uncaught-guard";
 import { startDevServer, type DevServer } from "./dev-server";
 
 const run = promisify(execFile);
@@ -24,6 +25,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.stop();
+});
+// No call may end in an exception in the server (test/support/uncaught-guard.ts).
+afterEach(() => {
+  const unexpected = server.unexpectedExceptions();
+  expect(unexpected, summarize(unexpected)).toEqual([]);
 });
 
 describe("the README, tried as a new user would", () => {

@@ -1,7 +1,8 @@
 // The Redis endpoint driven by the official @upstash/redis client, unchanged and with its defaults
 // (auto-pipelining, base64 responses, read-your-writes), against `npm run dev`.
 import { Redis } from "@upstash/redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { summarize } from "../support/uncaught-guard";
 import { startDevServer, type DevServer } from "./dev-server";
 
 let server: DevServer;
@@ -14,6 +15,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.stop();
+});
+// No call may end in an exception in the server (test/support/uncaught-guard.ts).
+afterEach(() => {
+  const unexpected = server.unexpectedExceptions();
+  expect(unexpected, summarize(unexpected)).toEqual([]);
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
