@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { AdmissionConfig } from "./core/admission/limiter";
 import { DEFAULT_BREAKER_CONFIG, type BreakerConfig } from "./core/health/circuit-breaker";
 import { planRing } from "./core/ring/hash-ring";
 import { HttpError } from "./http/errors";
@@ -36,6 +37,15 @@ const ShardWeights = z
   })
   .pipe(z.record(z.string(), z.number().positive()));
 
+/** Raft's ms settings in ticks of tickMs (a heartbeat is at least one tick). */
+function raftTicks(tickMs: number, electionMinMs: number, electionMaxMs: number, heartbeatMs: number) {
+  return {
+    election: Math.round(electionMinMs / tickMs),
+    maxElection: Math.round(electionMaxMs / tickMs),
+    heartbeat: Math.max(1, Math.round(heartbeatMs / tickMs)),
+  };
+}
+
 const ConfigSchema = z
   .object({
     CACHE_SHARDS: int(1, 1024).default(8),
@@ -52,6 +62,9 @@ const ConfigSchema = z
     RAFT_ELECTION_MIN_MS: int(20, 60_000).default(150),
     RAFT_ELECTION_MAX_MS: int(21, 120_000).default(300),
     RAFT_HEARTBEAT_MS: int(5, 30_000).default(50),
+    // Raft counts time in ticks of each member's alarm (a late alarm is one tick); the ms knobs above are
+    // converted to ticks of this length.
+    RAFT_TICK_MS: int(5, 10_000).default(50),
     RAFT_REQUEST_DEADLINE_MS: int(100, 120_000).default(5000),
     RAFT_COMPACT_EVERY: int(10, 1_000_000).default(1000),
     TXN_VOTE_TIMEOUT_MS: int(50, 60_000).default(2000),
@@ -77,6 +90,11 @@ const ConfigSchema = z
     DO_BREAKER_WINDOW_MS: int(100, 600_000).default(10_000),
     DO_BREAKER_OPEN_MS: int(10, 600_000).default(2000),
     DO_BREAKER_MAX_OPEN_MS: int(10, 3_600_000).default(30_000),
+    // Admission control in front of each Durable Object, per isolate (src/services/admission.ts).
+    ADMISSION_INITIAL_LIMIT: int(1, 10_000).default(20),
+    ADMISSION_MIN_LIMIT: int(1, 10_000).default(2),
+    ADMISSION_MAX_LIMIT: int(1, 10_000).default(200),
+    ADMISSION_MAX_QUEUE: int(0, 100_000).default(1000),
   })
   .superRefine((c, ctx) => {
     if (c.CACHE_REPLICAS > c.CACHE_SHARDS)
@@ -89,6 +107,11 @@ const ConfigSchema = z
       ctx.addIssue({ code: "custom", path: ["RAFT_ELECTION_MAX_MS"], message: "must be above RAFT_ELECTION_MIN_MS" });
     if (c.RAFT_HEARTBEAT_MS >= c.RAFT_ELECTION_MIN_MS)
       ctx.addIssue({ code: "custom", path: ["RAFT_HEARTBEAT_MS"], message: "must be below RAFT_ELECTION_MIN_MS" });
+    const ticks = raftTicks(c.RAFT_TICK_MS, c.RAFT_ELECTION_MIN_MS, c.RAFT_ELECTION_MAX_MS, c.RAFT_HEARTBEAT_MS);
+    if (!(ticks.election >= 2 && ticks.maxElection > ticks.election && ticks.heartbeat < ticks.election))
+      ctx.addIssue({ code: "custom", path: ["RAFT_TICK_MS"], message: "in ticks of RAFT_TICK_MS, need election min >= 2 ticks, max > min, heartbeat < election min" });
+    if (!(c.ADMISSION_MIN_LIMIT <= c.ADMISSION_INITIAL_LIMIT && c.ADMISSION_INITIAL_LIMIT <= c.ADMISSION_MAX_LIMIT))
+      ctx.addIssue({ code: "custom", path: ["ADMISSION_INITIAL_LIMIT"], message: "must be between ADMISSION_MIN_LIMIT and ADMISSION_MAX_LIMIT" });
     if (c.DO_BREAKER_MAX_OPEN_MS < c.DO_BREAKER_OPEN_MS)
       ctx.addIssue({ code: "custom", path: ["DO_BREAKER_MAX_OPEN_MS"], message: "must be at least DO_BREAKER_OPEN_MS" });
     for (const id of Object.keys(c.CACHE_SHARD_WEIGHTS)) {
@@ -115,6 +138,12 @@ export interface RaftConfig {
   electionMinMs: number;
   electionMaxMs: number;
   heartbeatMs: number;
+  /** The members' clock: one tick per alarm, at least this many ms apart. */
+  tickMs: number;
+  /** The ms settings above in ticks (rounded): election timeout in (electionTicks, maxElectionTicks]. */
+  electionTicks: number;
+  maxElectionTicks: number;
+  heartbeatTicks: number;
   deadlineMs: number;
   compactEvery: number;
 }
@@ -156,6 +185,8 @@ export interface Config {
   lb: LbConfig;
   /** The breaker of every Durable Object the worker calls (one per object, per isolate). */
   doBreaker: BreakerConfig;
+  /** Admission control in front of every Durable Object the worker calls (one gate per object, per isolate). */
+  admission: AdmissionConfig;
 }
 
 /** Parses and checks the cluster shape from `[vars]`; throws a readable error listing every bad variable. */
@@ -194,6 +225,10 @@ export function parseConfig(env: Record<string, unknown>): Config {
       electionMinMs: c.RAFT_ELECTION_MIN_MS,
       electionMaxMs: c.RAFT_ELECTION_MAX_MS,
       heartbeatMs: c.RAFT_HEARTBEAT_MS,
+      tickMs: c.RAFT_TICK_MS,
+      ...(({ election, maxElection, heartbeat }) => ({ electionTicks: election, maxElectionTicks: maxElection, heartbeatTicks: heartbeat }))(
+        raftTicks(c.RAFT_TICK_MS, c.RAFT_ELECTION_MIN_MS, c.RAFT_ELECTION_MAX_MS, c.RAFT_HEARTBEAT_MS),
+      ),
       deadlineMs: c.RAFT_REQUEST_DEADLINE_MS,
       compactEvery: c.RAFT_COMPACT_EVERY,
     },
@@ -228,6 +263,10 @@ export function parseConfig(env: Record<string, unknown>): Config {
       halfOpenMaxProbes: 1,
       successThreshold: 1,
       probeTimeoutMs: 120_000,
+    },
+    admission: {
+      limiter: { initialLimit: c.ADMISSION_INITIAL_LIMIT, minLimit: c.ADMISSION_MIN_LIMIT, maxLimit: c.ADMISSION_MAX_LIMIT },
+      maxQueue: c.ADMISSION_MAX_QUEUE,
     },
   };
 }

@@ -51,6 +51,13 @@ export function handleError(err: Error, c: Context): Response {
     const code = /malformed json/i.test(err.message) ? "malformed_json" : (CODE_BY_STATUS[status] ?? "error");
     return c.json(errorBody(code, err.message || code), status);
   }
+  // A call refused by the worker's own guards (shed by admission control, or an open breaker) that no
+  // route turned into an answer: a 503 with the guard's own Retry-After, never a 500.
+  const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
+  if ((err.name === "ShedError" || err.name === "CircuitOpenError") && typeof retryAfterMs === "number") {
+    const retryAfter = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+    return c.json(errorBody(err.name === "ShedError" ? "overloaded" : "unavailable", err.message), 503, { "Retry-After": retryAfter });
+  }
   console.error(JSON.stringify({ level: "error", msg: "unhandled error", requestId: c.get("requestId"), error: String(err) }));
   return c.json(errorBody("internal", "internal error"), 500);
 }

@@ -112,6 +112,12 @@ function respond(c: Context<AppEnv>, result: RunResult, single: boolean): Respon
   // Read-your-writes: the token changes with every write; reads hand back the one they were given.
   const token = run.wrote ?? c.req.header("upstash-sync-token") ?? "";
   const headers: Record<string, string> = token ? { "upstash-sync-token": token } : {};
+  // Shed for overload (nothing ran): 503 with Retry-After, so clients and proxies back off.
+  if (run.retryAfterS !== undefined && run.outcomes.every((o) => "error" in o)) {
+    headers["Retry-After"] = String(run.retryAfterS);
+    if (single) return c.json(run.outcomes[0]!, 503, headers);
+    return c.json(run.outcomes.map((o) => encodeOutcome(o, b64)), 503, headers);
+  }
   if (!single) return c.json(run.outcomes.map((o) => encodeOutcome(o, b64)), 200, headers);
   const o = run.outcomes[0]!;
   if ("error" in o) return c.json(o, 400, headers);
@@ -154,7 +160,7 @@ async function batch(c: Context<AppEnv>, kind: "pipeline" | "multi"): Promise<Re
   const run = await runPipeline(ctx, parsed.cmds.filter((_, i) => limits[i] === null));
   const answers = [...run.outcomes];
   const outcomes = limits.map((e): Outcome => (e !== null ? { error: e } : answers.shift()!));
-  return respond(c, { outcomes, wrote: run.wrote }, false);
+  return respond(c, run.retryAfterS === undefined ? { outcomes, wrote: run.wrote } : { outcomes, wrote: run.wrote, retryAfterS: run.retryAfterS }, false);
 }
 
 async function single(c: Context<AppEnv>, raw: unknown): Promise<Response> {

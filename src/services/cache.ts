@@ -4,6 +4,7 @@ import { effectivelyLive, newestRecord, staleIndices } from "../core/cache/repli
 import { compareVersions, VersionClock } from "../core/cache/version";
 import { HashRing } from "../core/ring/hash-ring";
 import { HttpError } from "../http/errors";
+import { overloadedError, ShedError } from "./admission";
 import { guardedCall, ObjectAnswerError, shardGuardName, type GuardOptions } from "./do-guard";
 import { callQuorum, type QuorumResult, type ReplicaGuard } from "./replica-call";
 
@@ -52,9 +53,10 @@ export function shardStub(env: Cloudflare.Env, shard: string): DurableObjectStub
   return env.CACHE_SHARD.get(env.CACHE_SHARD.idFromName(shard));
 }
 
-/** The breaker options of shard calls (config: DO_BREAKER_*). */
+/** The breaker and admission options of shard calls (config: DO_BREAKER_*, ADMISSION_*). */
 function shardGuardOptions(env: Cloudflare.Env): GuardOptions {
-  return { breaker: getConfig(env).doBreaker };
+  const config = getConfig(env);
+  return { breaker: config.doBreaker, admission: config.admission };
 }
 
 /** Puts every replica call of a quorum under the shard's breaker: an open one is skipped at once. */
@@ -96,6 +98,13 @@ function lockedError(key: string, txn: string): HttpError {
 
 function quorumError(kind: "read" | "write", q: Pick<QuorumResult<unknown>, "results" | "failures">, needed: number, replicas: number): HttpError {
   const acks = q.results.length;
+  // Replicas that were not called because they are busy with this isolate's calls: load, not failure.
+  const shed = q.failures.map((f) => f.error).filter((e): e is ShedError => e instanceof ShedError);
+  if (shed.length > 0) {
+    const busiest = shed.reduce((a, b) => (b.retryAfterMs > a.retryAfterMs ? b : a));
+    const err = overloadedError(busiest);
+    return new HttpError(503, "overloaded", `${acks} of ${replicas} replicas answered (the ${kind} quorum is ${needed}): ${busiest.message}`, { acks, needed, replicas, failures: q.failures.map((f) => ({ shard: f.shard, reason: f.reason })) }, err.headers);
+  }
   return new HttpError(
     503,
     "quorum_unavailable",

@@ -1,4 +1,5 @@
 import { createBreaker, onFailure, onSuccess, retryAfterMs, statusAt, tryAcquire, type BreakerConfig, type BreakerState, type BreakerStatus } from "../core/health/circuit-breaker";
+import { admissionLimitOf, admit, DEFAULT_ADMISSION, type AdmissionConfig, type CallOutcome } from "./admission";
 
 // Guards the worker's own calls to Durable Objects (cache shards, Raft nodes) with the load balancer's
 // breaker and a timeout, so a sick object fails fast instead of stalling every request that touches it.
@@ -82,6 +83,8 @@ export function classify(err: unknown, isAnswer?: (err: unknown) => boolean): Ve
 export interface GuardOptions {
   /** The breaker's configuration (config.ts: `doBreaker`); the core's defaults otherwise. */
   breaker?: Partial<BreakerConfig>;
+  /** Admission control in front of the object (config.ts: `admission`); the defaults otherwise. */
+  admission?: AdmissionConfig;
   /** Throws of the object's own code that are application answers, not sickness (see `classify`). */
   isAnswer?: (err: unknown) => boolean;
   /**
@@ -89,6 +92,8 @@ export interface GuardOptions {
    * the object and is not counted against it (unless the call was a half-open probe, which must end).
    */
   timeoutIsFull?: boolean;
+  /** When the caller gives up (epoch ms): a call still queued for admission then is shed, not made. Default: now + timeoutMs. */
+  deadlineAt?: number;
   now?: () => number;
 }
 
@@ -96,46 +101,104 @@ interface Guard {
   state: BreakerState;
   /** The options object the breaker was made from: a different one (another config) starts afresh. */
   source: Partial<BreakerConfig> | undefined;
+  /** This isolate's calls to the object now in flight (admitted, not yet settled). */
+  inflight: number;
 }
 
 const guards = new Map<string, Guard>();
+/** Called with the object's name each time its breaker opens (metrics hook). */
+let onOpen: ((name: string) => void) | null = null;
+
+export function setBreakerOpenListener(fn: ((name: string) => void) | null): void {
+  onOpen = fn;
+}
 
 function guardFor(name: string, breaker: Partial<BreakerConfig> | undefined): Guard {
   let g = guards.get(name);
   if (g === undefined || (g.source !== breaker && JSON.stringify(g.source) !== JSON.stringify(breaker))) {
-    g = { state: createBreaker(breaker), source: breaker };
+    g = { state: createBreaker(breaker), source: breaker, inflight: 0 };
     guards.set(name, g);
   }
   return g;
 }
 
 /**
- * Calls `fn` (one call to the object `name`, e.g. "cache/shard-3" or "raft/main/n2") under the
- * object's breaker and a timeout. An open breaker refuses at once with CircuitOpenError, without
- * calling. Otherwise the outcome is recorded: a timeout or a failure (see `classify`) counts against
- * the object, anything else for it; then the reply or the error is passed on unchanged.
+ * Calls `fn` (one call to the object `name`, e.g. "cache/shard-3" or "raft/main/n2") behind the
+ * object's breaker and admission control, under a timeout. An open breaker refuses at once with
+ * CircuitOpenError, without calling. Then the call waits for a slot of the object's adaptive
+ * concurrency limit (admission.ts), or is shed with ShedError when its deadline cannot be met; the
+ * timeout starts only once it is admitted, so time spent queueing in this isolate is never the
+ * object's. The outcome is recorded: a failure (see `classify`) counts against the object, anything
+ * else for it; then the reply or the error is passed on unchanged.
+ *
+ * Overload is not failure: a timeout counts against the breaker only when this isolate was not
+ * loading the object (fewer than half its concurrency limit of this isolate's calls in flight when
+ * the call was sent): a timeout under our own load is a signal for the limiter (which backs off),
+ * not proof that the object is sick. A hung object is still found out, by the calls that reach it
+ * while it is not busy with ours.
  */
 export async function guardedCall<T>(name: string, timeoutMs: number, fn: () => Promise<T>, options: GuardOptions = {}): Promise<T> {
   const now = options.now ?? Date.now;
   const guard = guardFor(name, options.breaker);
+  const start = now();
+  // An open breaker refuses before queueing: waiting for a slot of an object we will not call is pointless.
+  if (guard.state.status === "open" && statusAt(guard.state, start) === "open") throw new CircuitOpenError(name, retryAfterMs(guard.state, start));
+  const deadlineAt = options.deadlineAt ?? start + timeoutMs;
+  const permit = await admit(name, deadlineAt, options.admission ?? DEFAULT_ADMISSION, now);
   const at = now();
-  const acquired = tryAcquire(guard.state, at);
-  guard.state = acquired.state;
-  if (!acquired.allowed) throw new CircuitOpenError(name, retryAfterMs(acquired.state, at));
+  const g0 = guards.get(name) ?? guard;
+  const acquired = tryAcquire(g0.state, at);
+  g0.state = acquired.state;
+  if (!acquired.allowed) {
+    permit.release({ kind: "ignore" });
+    throw new CircuitOpenError(name, retryAfterMs(acquired.state, at));
+  }
+  const loadedByUs = g0.inflight >= Math.max(1, permitLimitHalf(name));
+  g0.inflight++;
   const record = (verdict: Verdict) => {
     // The state may have moved on while the call ran (other calls' outcomes): apply to the current one.
     const g = guards.get(name) ?? guard;
+    const before = g.state.status;
     g.state = verdict === "failure" ? onFailure(g.state, now(), acquired.probe) : onSuccess(g.state, now(), acquired.probe);
+    if (before !== "open" && g.state.status === "open") onOpen?.(name);
   };
+  // Never longer than the caller's deadline: the caller will not wait for more.
+  const ms = Math.max(1, Math.min(timeoutMs, deadlineAt - at));
+  let outcome: CallOutcome = { kind: "ignore" };
   try {
-    const value = await withTimeout((async () => fn())(), timeoutMs);
+    const call = (async () => fn())();
+    // A call that loses the race to its timeout still settles later: keep it from surfacing as unhandled.
+    call.catch(() => undefined);
+    const value = await withTimeout(call, ms);
+    outcome = { kind: "answer", rttMs: now() - at };
     record("answer");
     return value;
   } catch (err) {
-    const cutShort = err instanceof TimeoutError && options.timeoutIsFull === false;
-    if (!cutShort || acquired.probe) record(classify(err, options.isAnswer));
+    if (err instanceof TimeoutError) {
+      outcome = { kind: "drop" };
+      const full = options.timeoutIsFull !== false && ms >= timeoutMs;
+      if (acquired.probe || (full && !loadedByUs)) record("failure");
+    } else {
+      const verdict = classify(err, options.isAnswer);
+      if (verdict === "failure" && isOverloaded(err)) outcome = { kind: "drop" };
+      else if (verdict === "answer") outcome = { kind: "answer", rttMs: now() - at };
+      record(verdict);
+    }
     throw err;
+  } finally {
+    g0.inflight--;
+    permit.release(outcome);
   }
+}
+
+function isOverloaded(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as DurableObjectErrorFlags).overloaded === true;
+}
+
+/** Half of the object's current concurrency limit in this isolate (the "loaded by us" line). */
+function permitLimitHalf(name: string): number {
+  const limit = admissionLimitOf(name);
+  return limit === null ? 1 : Math.floor(limit / 2);
 }
 
 export interface GuardReport {

@@ -1,6 +1,7 @@
 import { raftStub, type RaftIdentity, type RaftNode } from "../../durable-objects/raft-node";
 import { getConfig, type RaftConfig } from "../config";
 import { HttpError } from "../http/errors";
+import { overloadedError, ShedError } from "./admission";
 import { guardedCall, raftGuardName } from "./do-guard";
 
 /** Where this isolate last found each group's leader (a hint: wrong hints cost one redirect). */
@@ -27,7 +28,7 @@ export async function onLeader<T>(
   learnsLeader = true,
 ): Promise<{ value: T; node: string }> {
   const deadline = Date.now() + config.deadlineMs;
-  const guard = { breaker: getConfig(env).doBreaker };
+  const guard = { breaker: getConfig(env).doBreaker, admission: getConfig(env).admission };
   let target = leaderHints.get(config.group) ?? pickMember(config, null);
   let lastReason = "no attempt";
   for (let round = 0; ; round++) {
@@ -40,6 +41,9 @@ export async function onLeader<T>(
       const stub = raftStub(env, config.group, target);
       outcome = await guardedCall(raftGuardName(config.group, target), timeout + 100, () => attempt(stub, identity, timeout), guard);
     } catch (err) {
+      // Shed by this isolate's admission control: the member is busy with our calls, not sick; trying
+      // another member would only move the load. The caller hears it at once.
+      if (err instanceof ShedError) throw overloadedError(err);
       outcome = { ok: false, reason: err instanceof Error ? err.message : String(err), leader: null };
     }
     if (outcome.ok) {

@@ -6,6 +6,7 @@ import { HASH_CONTENT_TYPE, RedisError, STRING_CONTENT_TYPE, type Command, type 
 import type { TxnCondition, TxnOp } from "../core/txn/types";
 import { HttpError } from "../http/errors";
 import { cacheGet, cacheGetMany, cacheSet, ringFor, shardCall, type CacheDeps, type ReadOutcome } from "./cache";
+import { KeySequencer, SequencerDeadlineError } from "../core/sequencer/key-sequencer";
 import { runTxn } from "./txn";
 
 /** One command's outcome, as the REST protocol sends it. */
@@ -21,10 +22,10 @@ export interface RedisContext {
 export interface RunResult {
   outcomes: Outcome[];
   wrote: string | null;
+  /** Set when the run was refused for overload (shed, or its deadline passed waiting): answer 503 with this Retry-After. */
+  retryAfterS?: number;
 }
 
-/** Optimistic retries of a read-modify-write that lost to a concurrent writer. */
-const MAX_ATTEMPTS = 12;
 /** Keys of one SCAN step read from a shard (Redis's COUNT is a hint of work, like here). */
 const SCAN_PAGE_MAX = 1000;
 
@@ -111,18 +112,55 @@ function toOp(key: string, entry: Entry | null, now: number): TxnOp {
 const unique = (keys: string[]) => [...new Set(keys)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** One caller's commands waiting on a hot key (see `hotKeys`). */
+interface Unit {
+  ctx: RedisContext;
+  cmds: readonly Command[];
+}
+
+/**
+ * Single-key read-modify-writes are ordered in one place per key in this isolate: callers on one key
+ * queue, and each batch of them runs as ONE atomic unit (one read, the commands in arrival order, one
+ * commit), so a hot counter costs a round per batch instead of a conflict and a retry per caller.
+ * Across isolates (on Cloudflare, requests for one key may land in several), batches still race; the
+ * commit's revision conditions keep that correct and the loser retries within its deadline.
+ */
+const hotKeys = new KeySequencer<Unit, RunResult>((key, units, deadlineAt) => {
+  const ctx = units[0]!.ctx;
+  return runUnits(ctx, getConfig(ctx.deps.env), [key], units.map((u) => u.cmds), deadlineAt);
+});
+
 /**
  * Runs commands as one atomic unit: the keys they touch are read (quorum), the commands run against
  * that snapshot, and what they changed is committed as ONE cross-shard transaction whose conditions
- * are the revisions read. If anything changed those keys meanwhile, the whole unit runs again.
- * Read-only units commit nothing.
+ * are the revisions read. If anything changed those keys meanwhile, the whole unit runs again, until
+ * the request's deadline. Read-only units commit nothing. A single-key unit that writes waits its
+ * turn on the key (`hotKeys`) instead of racing the others.
  */
 async function atomically(ctx: RedisContext, config: Config, cmds: readonly Command[]): Promise<RunResult> {
   const keys = unique(cmds.flatMap((c) => keysOf(c)));
   const deadline = Date.now() + config.cache.deadlineMs;
+  if (keys.length === 1 && !cmds.every(isReadOnly)) {
+    try {
+      return await hotKeys.submit(keys[0]!, { ctx, cmds }, deadline);
+    } catch (err) {
+      if (err instanceof SequencerDeadlineError) return fail(cmds, `BUSY ${err.message} on this key; retry`, 1);
+      throw err;
+    }
+  }
+  return (await runUnits(ctx, config, keys, [cmds], deadline))[0]!;
+}
+
+/**
+ * Runs units of commands over `keys` as one atomic transaction: every unit's commands in order on one
+ * snapshot, one commit. Answers one RunResult per unit; a failure of the whole fails every unit.
+ */
+async function runUnits(ctx: RedisContext, config: Config, keys: string[], units: readonly (readonly Command[])[], deadline: number): Promise<RunResult[]> {
+  const failAll = (message: string, retryAfterS?: number) => units.map((cmds) => fail(cmds, message, retryAfterS));
   const again = async (attempt: number) => {
-    if (attempt >= MAX_ATTEMPTS || Date.now() > deadline) return false;
-    await sleep(backoff(attempt));
+    const pause = backoff(attempt);
+    if (Date.now() + pause > deadline) return false;
+    await sleep(pause);
     return true;
   };
   for (let attempt = 0; ; attempt++) {
@@ -134,48 +172,64 @@ async function atomically(ctx: RedisContext, config: Config, cmds: readonly Comm
     } catch (err) {
       if (!(err instanceof ReadFailed)) throw err;
       if (err.failure.code === "locked" && (await again(attempt))) continue;
-      return fail(cmds, `ERR ${err.failure.message}`);
+      return failAll(...failure(err.failure));
     }
     const now = Date.now();
     const ks = new Snapshot(loaded);
-    const outcomes = execute(cmds, ks, now);
+    const outcomes = units.map((cmds) => execute(cmds, ks, now));
+    const wrote = units.map((cmds) => cmds.some((c) => !isReadOnly(c)));
     if (ks.dirty.size === 0) {
       // Reads of several keys must be one snapshot (MGET, a read-only MULTI): read again; unchanged
       // versions mean every key held what was read at one moment between the two reads.
-      if (keys.length < 2) return { outcomes, wrote: null };
+      if (keys.length < 2) return outcomes.map((o) => ({ outcomes: o, wrote: null }));
       let check: Map<string, Loaded>;
       try {
         check = await load(ctx.deps, keys, r);
       } catch (err) {
         if (!(err instanceof ReadFailed)) throw err;
         if (await again(attempt)) continue;
-        return fail(cmds, `ERR ${err.failure.message}`);
+        return failAll(...failure(err.failure));
       }
-      if (keys.every((k) => check.get(k)?.revision === loaded.get(k)?.revision)) return { outcomes, wrote: null };
+      if (keys.every((k) => check.get(k)?.revision === loaded.get(k)?.revision)) return outcomes.map((o) => ({ outcomes: o, wrote: null }));
       if (await again(attempt)) continue;
-      return fail(cmds, "ERR the keys kept changing while being read; retry");
+      return failAll("ERR the keys kept changing while being read; retry");
     }
     const ops = [...ks.dirty].map(([key, entry]) => toOp(key, entry, now));
     const conditions: TxnCondition[] = keys.map((key) => ({ key, revision: loaded.get(key)?.revision ?? null }));
     try {
       const view = await runTxn(ctx.deps.env, config, crypto.randomUUID(), { ops, conditions });
-      if (view.phase === "committed") return { outcomes, wrote: view.results?.[0]?.revision ?? null };
+      if (view.phase === "committed") {
+        const revision = view.results?.[0]?.revision ?? null;
+        return outcomes.map((o, i) => ({ outcomes: o, wrote: wrote[i] ? revision : null }));
+      }
       const code = view.reason?.code;
       if ((code === "condition_failed" || code === "conflict") && (await again(attempt))) continue;
-      return fail(cmds, `ERR ${view.reason?.message ?? "transaction aborted"}`);
+      return failAll(`ERR ${view.reason?.message ?? "transaction aborted"}`);
     } catch (err) {
-      if (err instanceof HttpError) return fail(cmds, `ERR ${err.message}`);
+      if (err instanceof HttpError) return failAll(...failure(err));
       throw err;
     }
   }
+}
+
+/** How a failed read or commit is told to Redis clients: overload comes with a Retry-After. */
+function failure(err: HttpError): [string, number?] {
+  if (err.code === "overloaded") return [`BUSY ${err.message}`, retryAfterSeconds(err)];
+  return [`ERR ${err.message}`];
+}
+
+function retryAfterSeconds(err: HttpError): number {
+  const v = Number(err.headers["Retry-After"]);
+  return Number.isFinite(v) && v > 0 ? v : 1;
 }
 
 function backoff(attempt: number): number {
   return Math.min(5 * 2 ** attempt, 200) * (0.5 + Math.random());
 }
 
-function fail(cmds: readonly Command[], message: string): RunResult {
-  return { outcomes: cmds.map(() => ({ error: message })), wrote: null };
+function fail(cmds: readonly Command[], message: string, retryAfterS?: number): RunResult {
+  const run: RunResult = { outcomes: cmds.map(() => ({ error: message })), wrote: null };
+  return retryAfterS === undefined ? run : { ...run, retryAfterS };
 }
 
 /** `SET key value` and `SET key value EX|PX n`: a blind write, sent as one quorum write (no read, no transaction). */
@@ -206,11 +260,11 @@ export async function runCommand(ctx: RedisContext, cmd: Command): Promise<RunRe
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
         // A key locked by a deciding transaction, or a newer writer racing: SET waits its turn, as in Redis.
-        if ((err.code === "locked" || err.code === "conflict") && attempt < MAX_ATTEMPTS && Date.now() < deadline) {
+        if ((err.code === "locked" || err.code === "conflict") && Date.now() + backoff(attempt) < deadline) {
           await sleep(backoff(attempt));
           continue;
         }
-        return fail([cmd], `ERR ${err.message}`);
+        return fail([cmd], ...failure(err));
       }
     }
   }
@@ -226,6 +280,7 @@ export async function runPipeline(ctx: RedisContext, cmds: readonly Command[]): 
   const config = getConfig(ctx.deps.env);
   const outcomes: Outcome[] = [];
   let wrote: string | null = null;
+  let retryAfterS: number | undefined;
   for (let i = 0; i < cmds.length; ) {
     const cmd = cmds[i]!;
     // Single-key reads in a row: read together, with no snapshot across them (a pipeline is not atomic).
@@ -240,9 +295,10 @@ export async function runPipeline(ctx: RedisContext, cmds: readonly Command[]): 
     const r = await runCommand(ctx, cmd);
     outcomes.push(...r.outcomes);
     wrote = r.wrote ?? wrote;
+    if (r.retryAfterS !== undefined) retryAfterS = Math.max(retryAfterS ?? 0, r.retryAfterS);
     i++;
   }
-  return { outcomes, wrote };
+  return retryAfterS === undefined ? { outcomes, wrote } : { outcomes, wrote, retryAfterS };
 }
 
 /**

@@ -79,7 +79,9 @@ export function callQuorum<T>(
           attempt.catch(() => undefined);
           return attempt;
         };
-        const outcome = guard === undefined ? withTimeout(start(), ms) : guardedCall(guard.name(shard), ms, start, { ...guard.options, timeoutIsFull: ms >= timeoutMs });
+        // Behind a guard the call may first queue for admission; its timeout starts when it is admitted,
+        // and the deadline bounds both.
+        const outcome = guard === undefined ? withTimeout(start(), ms) : guardedCall(guard.name(shard), timeoutMs, start, { ...guard.options, deadlineAt });
         launched.push(
           outcome.then(
             (value) => {

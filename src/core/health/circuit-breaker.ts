@@ -235,15 +235,24 @@ function shouldTrip(state: BreakerState, now: number): boolean {
   return total >= c.minimumRequests && failures / total >= c.failureRateThreshold;
 }
 
+/**
+ * Whether an open breaker still refuses at `now`: before openUntil, and never for longer than
+ * maxOpenMs from `now` (a clock read behind the one that opened it, as clocks of different request
+ * contexts can be, must not stretch an opening past the configured maximum).
+ */
+function stillOpen(state: BreakerState, now: number): boolean {
+  return state.openUntil !== null && now < state.openUntil && state.openUntil - now <= state.config.maxOpenMs;
+}
+
 /** The status as of `now`: an open breaker whose time is up reports half-open (without changing state). */
 export function statusAt(state: BreakerState, now: number): BreakerStatus {
-  if (state.status === "open" && state.openUntil !== null && now >= state.openUntil) return "half-open";
+  if (state.status === "open" && !stillOpen(state, now)) return "half-open";
   return state.status;
 }
 
 /** Milliseconds until a refused request could be admitted (0 if it could be now): for Retry-After. */
 export function retryAfterMs(state: BreakerState, now: number): number {
-  if (state.status === "open" && state.openUntil !== null) return Math.max(0, state.openUntil - now);
+  if (state.status === "open" && state.openUntil !== null) return stillOpen(state, now) ? state.openUntil - now : 0;
   if (state.status === "half-open") {
     const live = state.probes.filter((t) => now - t < state.config.probeTimeoutMs);
     if (live.length < state.config.halfOpenMaxProbes) return 0;
@@ -258,7 +267,7 @@ export function tryAcquire(state: BreakerState, now: number): Acquisition {
   let s = state;
   if (s.status === "closed") return { allowed: true, state: s, probe: false };
   if (s.status === "open") {
-    if (s.openUntil !== null && now < s.openUntil) return { allowed: false, state: s, probe: false };
+    if (stillOpen(s, now)) return { allowed: false, state: s, probe: false };
     s = { ...s, status: "half-open", generation: s.generation + 1, probes: [], probeSuccesses: 0 };
   }
   const probes = s.probes.filter((t) => now - t < s.config.probeTimeoutMs);

@@ -1,0 +1,146 @@
+// Admission control (src/core/admission/limiter.ts, after Netflix concurrency-limits' Gradient2 and
+// AIMD) and the per-key sequencer (src/core/sequencer/key-sequencer.ts).
+import { describe, expect, it } from "vitest";
+import { canMeetDeadline, createLimiter, currentLimit, onDrop, onSample, type LimiterState } from "../../src/core/admission/limiter";
+import { KeySequencer, SequencerDeadlineError } from "../../src/core/sequencer/key-sequencer";
+
+function feed(s: LimiterState, rtts: number[], inflight: (s: LimiterState) => number): LimiterState {
+  for (const rtt of rtts) s = onSample(s, rtt, inflight(s));
+  return s;
+}
+const full = (s: LimiterState) => currentLimit(s);
+
+describe("gradient limiter", () => {
+  it("grows while latency stays at its long-term level and the limit is in use", () => {
+    const s = feed(createLimiter({ initialLimit: 10 }), Array(200).fill(5), full);
+    expect(currentLimit(s)).toBeGreaterThan(50);
+  });
+
+  it("does not grow when the limit is not in use (an idle object proves nothing about more)", () => {
+    const s = feed(createLimiter({ initialLimit: 10 }), Array(200).fill(5), () => 2);
+    expect(currentLimit(s)).toBe(10);
+  });
+
+  it("shrinks when short-term latency rises far above the long-term average (the object is queueing)", () => {
+    let s = feed(createLimiter({ initialLimit: 100 }), Array(300).fill(5), full);
+    const before = currentLimit(s);
+    s = feed(s, Array(60).fill(200), full);
+    expect(currentLimit(s)).toBeLessThan(before / 2);
+    expect(currentLimit(s)).toBeGreaterThanOrEqual(s.config.minLimit);
+  });
+
+  it("recovers once latency falls back", () => {
+    let s = feed(createLimiter({ initialLimit: 100 }), Array(300).fill(5), full);
+    s = feed(s, Array(60).fill(200), full);
+    const low = currentLimit(s);
+    s = feed(s, Array(300).fill(5), full);
+    expect(currentLimit(s)).toBeGreaterThan(low * 2);
+  });
+
+  it("AIMD on drops: one multiplicative cut per round trip, however many calls time out together", () => {
+    let s = feed(createLimiter({ initialLimit: 100, maxLimit: 100 }), Array(20).fill(10), () => 1);
+    const before = s.limit;
+    s = onDrop(s, 1000);
+    s = onDrop(s, 1001);
+    s = onDrop(s, 1002);
+    expect(s.limit).toBeCloseTo(before * 0.9);
+    s = onDrop(s, 1000 + 1000);
+    expect(s.limit).toBeCloseTo(before * 0.81);
+    expect(s.drops).toBe(4);
+  });
+
+  it("never goes below the minimum or above the maximum", () => {
+    let s = createLimiter({ initialLimit: 4, minLimit: 2, maxLimit: 8 });
+    for (let i = 0; i < 100; i++) s = onDrop(s, i * 1000);
+    expect(currentLimit(s)).toBe(2);
+    s = feed(s, Array(500).fill(1), full);
+    expect(currentLimit(s)).toBe(8);
+  });
+
+  it("a deadline is met when the queue drains before it: about `limit` calls per round trip", () => {
+    const s = feed(createLimiter({ initialLimit: 10, maxLimit: 10 }), Array(50).fill(20), () => 1);
+    expect(canMeetDeadline(s, 0, 0, 25)).toBe(true);
+    expect(canMeetDeadline(s, 9, 0, 25)).toBe(true);
+    expect(canMeetDeadline(s, 10, 0, 25)).toBe(false);
+    expect(canMeetDeadline(s, 100, 0, 1000)).toBe(true);
+    expect(canMeetDeadline(s, 0, 100, 100)).toBe(false);
+  });
+
+  it("rejects impossible configurations", () => {
+    expect(() => createLimiter({ minLimit: 10, initialLimit: 5 })).toThrow(RangeError);
+    expect(() => createLimiter({ backoffRatio: 1 })).toThrow(RangeError);
+  });
+});
+
+/** A clock and a sleep that advance together, so the sequencer's polling runs without real time. */
+function fakeTime() {
+  let t = 0;
+  return { now: () => t, sleep: async (ms: number) => { t += ms; await Promise.resolve(); } };
+}
+
+describe("per-key sequencer", () => {
+  it("runs one batch per key at a time; calls that queue meanwhile run together, in arrival order", async () => {
+    const batches: string[][] = [];
+    let running = 0;
+    const seq = new KeySequencer<string, string>(async (_key, items) => {
+      running++;
+      expect(running).toBe(1);
+      batches.push(items);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+      return items.map((i) => `done:${i}`);
+    });
+    const results = await Promise.all(["a", "b", "c", "d"].map((x) => seq.submit("k", x, Date.now() + 5000)));
+    expect(results).toEqual(["done:a", "done:b", "done:c", "done:d"]);
+    expect(batches).toEqual([["a"], ["b", "c", "d"]]);
+    expect(seq.activeKeys).toBe(0);
+  });
+
+  it("different keys run independently", async () => {
+    const seen: string[] = [];
+    const seq = new KeySequencer<string, string>(async (key, items) => {
+      seen.push(key);
+      return items;
+    });
+    await Promise.all([seq.submit("x", "1", Date.now() + 1000), seq.submit("y", "2", Date.now() + 1000)]);
+    expect(seen.sort()).toEqual(["x", "y"]);
+  });
+
+  it("a call whose deadline passes while it waits in line is dropped, never run, and the rest still run", async () => {
+    const time = fakeTime();
+    const ran: string[] = [];
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const seq = new KeySequencer<string, string>(
+      async (_key, items) => {
+        ran.push(...items);
+        if (items[0] === "first") await gate;
+        return items;
+      },
+      { now: time.now, sleep: time.sleep },
+    );
+    const first = seq.submit("k", "first", 10_000);
+    const impatient = seq.submit("k", "impatient", 50).catch((e: unknown) => e);
+    const patient = seq.submit("k", "patient", 10_000);
+    expect(await impatient).toBeInstanceOf(SequencerDeadlineError);
+    release();
+    expect(await first).toBe("first");
+    expect(await patient).toBe("patient");
+    expect(ran).toEqual(["first", "patient"]);
+  });
+
+  it("a failing batch fails each of its calls, and the next batch still runs", async () => {
+    let n = 0;
+    const seq = new KeySequencer<string, string>(async (_key, items) => {
+      n++;
+      await new Promise((r) => setTimeout(r, 2));
+      if (n === 2) throw new Error("boom");
+      return items;
+    });
+    const all = await Promise.allSettled(["a", "b", "c"].map((x) => seq.submit("k", x, Date.now() + 5000)));
+    expect(all[0]).toEqual({ status: "fulfilled", value: "a" });
+    expect(all[1]).toMatchObject({ status: "rejected", reason: new Error("boom") });
+    expect(all[2]).toMatchObject({ status: "rejected", reason: new Error("boom") });
+    expect(await seq.submit("k", "d", Date.now() + 5000)).toBe("d");
+  });
+});
