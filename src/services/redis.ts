@@ -6,6 +6,7 @@ import { HASH_CONTENT_TYPE, RedisError, STRING_CONTENT_TYPE, type Command, type 
 import type { TxnCondition, TxnOp } from "../core/txn/types";
 import { HttpError } from "../http/errors";
 import { cacheGet, cacheGetMany, cacheSet, ringFor, shardCall, type CacheDeps, type ReadOutcome } from "./cache";
+import { KeyLocks, LockWaitDeadlineError } from "../core/sequencer/key-locks";
 import { KeySequencer, SequencerDeadlineError } from "../core/sequencer/key-sequencer";
 import { runTxn } from "./txn";
 
@@ -112,39 +113,57 @@ function toOp(key: string, entry: Entry | null, now: number): TxnOp {
 const unique = (keys: string[]) => [...new Set(keys)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** One caller's commands waiting on a hot key (see `hotKeys`). */
+/** One caller's commands waiting their turn on their keys (see `keySets`). */
 interface Unit {
   ctx: RedisContext;
   cmds: readonly Command[];
 }
 
 /**
- * Single-key read-modify-writes are ordered in one place per key in this isolate: callers on one key
- * queue, and each batch of them runs as ONE atomic unit (one read, the commands in arrival order, one
- * commit), so a hot counter costs a round per batch instead of a conflict and a retry per caller.
- * Across isolates (on Cloudflare, requests for one key may land in several), batches still race; the
- * commit's revision conditions keep that correct and the loser retries within its deadline.
+ * Read-modify-writes are ordered in this isolate instead of racing: callers whose units touch the same
+ * key set queue in one line (a single key being the common case: a counter, a rate limiter), and each
+ * batch of them runs as ONE atomic unit (one read, the commands in arrival order, one commit), so a hot
+ * key costs a round per batch instead of a conflict and a retry per caller. A batch first locks its
+ * keys in sorted order (`keyLocks`), so units over overlapping but different key sets take turns and
+ * can never deadlock. Across isolates (on Cloudflare, requests for one key may land in several),
+ * batches still race; the commit's revision conditions keep that correct, and the loser retries
+ * within its deadline.
  */
-const hotKeys = new KeySequencer<Unit, RunResult>((key, units, deadlineAt) => {
+const keyLocks = new KeyLocks();
+const keySets = new KeySequencer<Unit, RunResult>(async (_line, units, deadlineAt) => {
   const ctx = units[0]!.ctx;
-  return runUnits(ctx, getConfig(ctx.deps.env), [key], units.map((u) => u.cmds), deadlineAt);
+  const keys = unitKeys(units[0]!.cmds);
+  let release: () => void;
+  try {
+    release = await keyLocks.acquire(keys, deadlineAt);
+  } catch (err) {
+    if (err instanceof LockWaitDeadlineError) return units.map((u) => fail(u.cmds, `BUSY ${err.message}; retry`, 1));
+    throw err;
+  }
+  try {
+    return await runUnits(ctx, getConfig(ctx.deps.env), keys, units.map((u) => u.cmds), deadlineAt);
+  } finally {
+    release();
+  }
 });
+
+const unitKeys = (cmds: readonly Command[]) => unique(cmds.flatMap((c) => keysOf(c)));
 
 /**
  * Runs commands as one atomic unit: the keys they touch are read (quorum), the commands run against
  * that snapshot, and what they changed is committed as ONE cross-shard transaction whose conditions
  * are the revisions read. If anything changed those keys meanwhile, the whole unit runs again, until
- * the request's deadline. Read-only units commit nothing. A single-key unit that writes waits its
- * turn on the key (`hotKeys`) instead of racing the others.
+ * the request's deadline. Read-only units commit nothing. A unit that writes waits its turn on its
+ * keys (`keySets`) instead of racing the others.
  */
 async function atomically(ctx: RedisContext, config: Config, cmds: readonly Command[]): Promise<RunResult> {
-  const keys = unique(cmds.flatMap((c) => keysOf(c)));
+  const keys = unitKeys(cmds);
   const deadline = Date.now() + config.cache.deadlineMs;
-  if (keys.length === 1 && !cmds.every(isReadOnly)) {
+  if (keys.length > 0 && !cmds.every(isReadOnly)) {
     try {
-      return await hotKeys.submit(keys[0]!, { ctx, cmds }, deadline);
+      return await keySets.submit([...keys].sort().join("\u0000"), { ctx, cmds }, deadline);
     } catch (err) {
-      if (err instanceof SequencerDeadlineError) return fail(cmds, `BUSY ${err.message} on this key; retry`, 1);
+      if (err instanceof SequencerDeadlineError) return fail(cmds, `BUSY ${err.message} on these keys; retry`, 1);
       throw err;
     }
   }

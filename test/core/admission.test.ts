@@ -2,6 +2,7 @@
 // AIMD) and the per-key sequencer (src/core/sequencer/key-sequencer.ts).
 import { describe, expect, it } from "vitest";
 import { canMeetDeadline, createLimiter, currentLimit, onDrop, onSample, type LimiterState } from "../../src/core/admission/limiter";
+import { KeyLocks, LockWaitDeadlineError } from "../../src/core/sequencer/key-locks";
 import { KeySequencer, SequencerDeadlineError } from "../../src/core/sequencer/key-sequencer";
 
 function feed(s: LimiterState, rtts: number[], inflight: (s: LimiterState) => number): LimiterState {
@@ -142,5 +143,37 @@ describe("per-key sequencer", () => {
     expect(all[1]).toMatchObject({ status: "rejected", reason: new Error("boom") });
     expect(all[2]).toMatchObject({ status: "rejected", reason: new Error("boom") });
     expect(await seq.submit("k", "d", Date.now() + 5000)).toBe("d");
+  });
+});
+
+describe("key locks (sorted order, FIFO per key)", () => {
+  it("units over overlapping key sets in opposite orders take turns and never deadlock", async () => {
+    const locks = new KeyLocks();
+    const order: string[] = [];
+    const unit = async (name: string, keys: string[]) => {
+      const release = await locks.acquire(keys, Date.now() + 5000);
+      order.push(`${name}+`);
+      await new Promise((r) => setTimeout(r, 3));
+      order.push(`${name}-`);
+      release();
+    };
+    await Promise.all([unit("ab", ["a", "b"]), unit("ba", ["b", "a"]), unit("bc", ["c", "b"]), unit("ca", ["a", "c"])]);
+    // Mutual exclusion: every unit's critical section ends before the next begins.
+    for (let i = 0; i < order.length; i += 2) expect(order[i]!.slice(0, -1)).toBe(order[i + 1]!.slice(0, -1));
+    expect(order).toHaveLength(8);
+    expect(locks.size).toBe(0);
+  });
+
+  it("a unit whose deadline passes while waiting gives up holding nothing; the holder's release lets the next in", async () => {
+    const time = fakeTime();
+    const locks = new KeyLocks({ now: time.now, sleep: time.sleep });
+    const releaseA = await locks.acquire(["a", "b"], 10_000);
+    const late = await locks.acquire(["a"], 100).catch((e: unknown) => e);
+    expect(late).toBeInstanceOf(LockWaitDeadlineError);
+    // "b" alone is free of the failed waiter: it held nothing.
+    const next = locks.acquire(["b"], 20_000);
+    releaseA();
+    (await next)();
+    expect(locks.size).toBe(0);
   });
 });
