@@ -19,6 +19,9 @@ import { isStreamedJobUpload, jobRoutes } from "./routes/jobs";
 import { dashboardStatus, dashboardStatusDoc, replicasOf } from "./routes/dashboard";
 import { dashboardPages } from "./routes/dashboard-page";
 import { txnRoutes } from "./routes/txn";
+import { metricsRoutes } from "./routes/metrics";
+import { recordRequests } from "./http/metrics-middleware";
+import { httpDuration, httpRequests } from "./services/metrics";
 
 export { CacheShard } from "../durable-objects/cache-shard";
 export { RaftNode } from "../durable-objects/raft-node";
@@ -30,6 +33,7 @@ export { WorkRegistry } from "../durable-objects/work-registry";
 
 const app = createRouter();
 
+app.use(recordRequests(httpRequests, httpDuration));
 app.use(requestId());
 app.use(requestLog());
 app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => c.json(errorBody("method_not_allowed", `${c.req.method} is not allowed here; use ${methods.join(", ")}`), 405, { Allow: methods.join(", ") }) }));
@@ -61,6 +65,7 @@ app.route("/", redisRoutes);
 app.route("/", lbRoutes);
 app.route("/", taskRoutes);
 app.route("/", jobRoutes);
+app.route("/", metricsRoutes);
 app.use("/dashboard/*", requireToken("API_TOKEN", false));
 app.get("/dashboard/status", dashboardStatus(app));
 app.openAPIRegistry.registerPath(dashboardStatusDoc);

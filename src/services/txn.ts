@@ -5,8 +5,10 @@ import type { TxnSpec } from "../core/txn/types";
 import { murmur3_32 } from "../core/hash/murmur3";
 import { HttpError } from "../http/errors";
 import { utf8Length } from "../http/validation";
+import { admit, overloadedError, ShedError, type Permit } from "./admission";
 import { ringFor } from "./cache";
 import { withTimeout } from "./replica-call";
+import { txnAborts, txnCommits } from "./metrics";
 
 /**
  * The coordinator object of a transaction: one of a fixed pool (by a stable hash of the id), or with
@@ -26,17 +28,29 @@ export function coordinatorStub(env: Cloudflare.Env, name: string) {
  * crashes mid-run, it is asked once more: a restarted coordinator finishes what it logged (or
  * presumes abort), so the client still gets the outcome rather than an unknown.
  */
-export async function runTxn(env: Cloudflare.Env, config: Config, id: string, spec: TxnSpec): Promise<TxnView> {
+export async function runTxn(env: Cloudflare.Env, config: Config, id: string, spec: TxnSpec, priority?: number): Promise<TxnView> {
   checkTxnSize(spec);
   const ring = ringFor(config.cache);
   const plan = planTxn(spec, (key) => ring.preferenceList(key, config.cache.replicas));
   if (!plan.ok) throw new HttpError(400, "invalid_request", plan.message);
   const coordinator = coordinatorName(config, id);
-  const req: TxnRequest = { id, coordinator, ops: plan.ops, conditions: spec.conditions, participants: plan.participants };
+  const req: TxnRequest = { id, coordinator, ops: plan.ops, conditions: spec.conditions, participants: plan.participants, ...(priority === undefined ? {} : { priority }) };
   let result: RunResult;
+  // Admission in front of the coordinator (per isolate): a transaction that cannot start in time is
+  // refused before anything is asked of it, so its outcome is known: it never ran.
+  let permit: Permit;
+  try {
+    permit = await admit(`txn/${coordinator}`, Date.now() + config.cache.deadlineMs, config.admission);
+  } catch (err) {
+    if (err instanceof ShedError) throw overloadedError(err);
+    throw err;
+  }
+  const started = Date.now();
   try {
     result = await coordinatorStub(env, coordinator).run(req);
+    permit.release({ kind: "answer", rttMs: Date.now() - started });
   } catch {
+    permit.release({ kind: "drop" });
     try {
       result = await coordinatorStub(env, coordinator).run(req);
     } catch (err) {
@@ -44,6 +58,8 @@ export async function runTxn(env: Cloudflare.Env, config: Config, id: string, sp
     }
   }
   if (!result.ok) throw new HttpError(422, "id_reused", `transaction id ${id} was already used for different operations`, { id });
+  if (result.view.phase === "committed") txnCommits.inc();
+  else if (result.view.phase === "aborted") txnAborts.inc({ reason: result.view.reason?.code ?? "presumed_abort" });
   return result.view;
 }
 
