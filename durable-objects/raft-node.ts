@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../src/config";
 import { encodeCommand, KvStateMachine, type KvCommand, type KvRecord, type KvResult } from "../src/core/raft/kv";
-import { RaftNode as RaftCore, type RaftStatus } from "../src/core/raft/node";
+import { type LeaseOrIndexResult, RaftNode as RaftCore, type RaftStatus } from "../src/core/raft/node";
 import type { Ready } from "../src/core/raft/ready";
 import type { Entry, HardState, Membership, MembershipChange, Message, NodeId, Snapshot } from "../src/core/raft/types";
 import { withTimeout } from "../src/services/replica-call";
@@ -29,16 +29,26 @@ export type ProposeOutcome =
   | { ok: true; result: KvResult; index: number }
   | { ok: false; reason: "not_leader" | "transferring" | "lost" | "timeout"; leader: NodeId | null };
 
+/** How a read was served: "lease" (no round trip), "readIndex" (a heartbeat quorum confirmed it), "stale". */
+export type ReadPath = "lease" | "readIndex" | "stale";
+
 export type ReadOutcome =
-  | { ok: true; record: KvRecord | null; index: number; node: NodeId }
+  | { ok: true; record: KvRecord | null; index: number; node: NodeId; via: ReadPath }
   | { ok: false; reason: string; leader: NodeId | null };
 
 export type ListOutcome =
-  | { ok: true; items: { key: string; value: string; revision: number }[]; index: number }
+  | { ok: true; items: { key: string; value: string; revision: number }[]; index: number; via: ReadPath }
   | { ok: false; reason: string; leader: NodeId | null };
 
+/**
+ * A member's status. From RaftStatus it carries the counters `electionsStarted` and `leaderChanges`
+ * (numbers since this object last started: kept in memory, NOT persisted, so a crash or eviction resets
+ * them to 0, as Prometheus counters may) and `ticks` (alarms handled since it started).
+ */
 export interface NodeStatus extends RaftStatus {
   group: string;
+  /** The configured tick interval (ms): at least this long between two ticks. */
+  tickMs: number;
   /** Entries held after the snapshot. */
   logLength: number;
   lastContact: number | null;
@@ -54,7 +64,12 @@ interface Waiter<T> {
  * One member of a Raft group: a thin I/O shell around the pure core (src/core/raft). It persists what
  * Ready asks for in one SQLite transaction FIRST, then sends messages (fire and forget, one RPC per
  * peer, each with its own timeout, so a dead peer never delays the others), then applies committed
- * entries to the key-value state machine and answers waiting clients. The alarm is the clock.
+ * entries to the key-value state machine and answers waiting clients.
+ *
+ * The alarm is the clock: each alarm is ONE tick of the core (etcd-io/raft's Tick), however late it fired,
+ * and the next is set tickMs after it began (never earlier: the leader lease counts on that). When the
+ * isolate's event loop is busy, every member's alarms and messages wait in the same queue, so their clocks
+ * slow down together instead of heartbeats looking lost. The alarm is not moved on each heartbeat either.
  */
 export class RaftNode extends DurableObject<Cloudflare.Env> {
   private readonly sql: SqlStorage;
@@ -65,6 +80,8 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
   private snapshotIndex = 0;
   private lastContact: number | null = null;
   private alarmAt: number | null = null;
+  /** When the last tick began (or the core booted): the next tick is due tickMs after it. */
+  private lastTickAt = 0;
   private readonly proposals = new Map<number, { term: number } & Waiter<ProposeOutcome>>();
   private readonly reads = new Map<string, Waiter<{ ok: true; index: number } | { ok: false }>>();
   private readonly appliedWaiters: { index: number; resolve: () => void }[] = [];
@@ -113,11 +130,12 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     this.needsPump = true;
     const hardState = this.meta<HardState>("hard") ?? { term: 0, vote: null, commit: 0 };
     const membership: Membership = { voters: cfg.members, learners: [] };
+    this.lastTickAt = Date.now();
     this.core = new RaftCore(
-      { id: identity.node, electionTimeoutMinMs: cfg.electionMinMs, electionTimeoutMaxMs: cfg.electionMaxMs, heartbeatIntervalMs: cfg.heartbeatMs },
+      { id: identity.node, electionTicks: cfg.electionTicks, maxElectionTicks: cfg.maxElectionTicks, heartbeatTicks: cfg.heartbeatTicks, tickMs: cfg.tickMs },
       { hardState, snapshot, entries, membership, applied: this.snapshotIndex },
       Math.random,
-      Date.now(),
+      this.lastTickAt,
     );
     return this.core;
   }
@@ -208,12 +226,27 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
         console.error(JSON.stringify({ level: "error", msg: "raft compaction failed", error: String(err) }));
       }
     } finally {
-      const due = core.nextDeadline();
-      if (due !== null && this.alarmAt !== due) {
-        await this.ctx.storage.setAlarm(due);
-        this.alarmAt = due;
-      }
+      await this.armClock(core);
     }
+  }
+
+  /**
+   * Keeps exactly one tick pending while the core wants ticks: due tickMs after the last tick began (in
+   * the past if that tick ran long: it then fires at once, still at least tickMs after the last). An alarm
+   * already set is left alone, so messages never push the clock back.
+   */
+  private async armClock(core: RaftCore): Promise<void> {
+    if (!core.wantsTicks()) {
+      if (this.alarmAt !== null) {
+        await this.ctx.storage.deleteAlarm();
+        this.alarmAt = null;
+      }
+      return;
+    }
+    if (this.alarmAt !== null) return;
+    const at = this.lastTickAt + getConfig(this.env).raft.tickMs;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
   }
 
   private persist(rd: Ready): void {
@@ -292,13 +325,17 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     this.ctx.storage.transactionSync(() => this.storeSnapshot(snapshot));
   }
 
-  /** The clock: election timeouts, heartbeats, CheckQuorum. */
+  /** The clock: one tick (election timeout, heartbeat, CheckQuorum), however late this alarm fired. */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     const identity = this.meta<RaftIdentity>("identity");
     if (!identity) return;
     const core = this.ensure(identity);
-    core.tick(Date.now());
+    const now = Date.now();
+    // Never two ticks less than tickMs apart (an alarm set before a restart may come early for the new core).
+    if (now < this.lastTickAt + getConfig(this.env).raft.tickMs) return void (await this.pump());
+    this.lastTickAt = now;
+    core.tick(now);
     await this.pump();
   }
 
@@ -331,28 +368,32 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
   async read(identity: RaftIdentity, key: string, consistency: "linearizable" | "lease" | "stale", timeoutMs: number): Promise<ReadOutcome> {
     const at = await this.readPoint(identity, consistency, timeoutMs);
     if (!at.ok) return at;
-    return { ok: true, record: this.kv.get(key), index: at.index, node: identity.node };
+    return { ok: true, record: this.kv.get(key), index: at.index, node: identity.node, via: at.via };
   }
 
   async list(identity: RaftIdentity, prefix: string, limit: number, after: string | undefined, consistency: "linearizable" | "lease" | "stale", timeoutMs: number): Promise<ListOutcome> {
     const at = await this.readPoint(identity, consistency, timeoutMs);
     if (!at.ok) return at;
-    return { ok: true, items: this.kv.list(prefix, after === undefined ? { limit } : { limit, after }), index: at.index };
+    return { ok: true, items: this.kv.list(prefix, after === undefined ? { limit } : { limit, after }), index: at.index, via: at.via };
   }
 
-  /** Waits until this node may serve a read of the asked consistency; answers the index it reads at. */
-  private async readPoint(identity: RaftIdentity, consistency: "linearizable" | "lease" | "stale", timeoutMs: number): Promise<{ ok: true; index: number } | { ok: false; reason: string; leader: NodeId | null }> {
+  /**
+   * Waits until this node may serve a read of the asked consistency; answers the index it reads at. A
+   * lease read whose lease cannot be used (acknowledgements slow under load, a fresh leader, a transfer)
+   * goes through ReadIndex instead of failing; only "not the leader" sends the client elsewhere.
+   */
+  private async readPoint(identity: RaftIdentity, consistency: "linearizable" | "lease" | "stale", timeoutMs: number): Promise<{ ok: true; index: number; via: ReadPath } | { ok: false; reason: string; leader: NodeId | null }> {
     const core = await this.start(identity);
-    if (consistency === "stale") return { ok: true, index: this.kv.appliedIndex };
+    if (consistency === "stale") return { ok: true, index: this.kv.appliedIndex, via: "stale" };
     let index: number;
-    if (consistency === "lease") {
-      const r = core.leaseRead(Date.now());
-      if (!r.ok) return { ok: false, reason: r.reason, leader: r.leader };
+    let via: ReadPath = "readIndex";
+    const requestId = `${identity.node}:${++this.readSeq}`;
+    const r = consistency === "lease" ? core.leaseReadOrReadIndex(requestId, Date.now()) : readIndexAsResult(core.readIndex(requestId, Date.now()));
+    if (!r.ok) return { ok: false, reason: r.reason, leader: r.leader };
+    if (r.via === "lease") {
       index = r.index;
+      via = "lease";
     } else {
-      const requestId = `${identity.node}:${++this.readSeq}`;
-      const r = core.readIndex(requestId, Date.now());
-      if (!r.ok) return { ok: false, reason: r.reason, leader: r.leader };
       const confirmed = new Promise<{ ok: true; index: number } | { ok: false }>((resolve) => this.reads.set(requestId, { resolve }));
       await this.schedulePump();
       const res = await this.within(confirmed, timeoutMs, () => ({ ok: false as const }));
@@ -373,7 +414,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
         return { ok: false, reason: "timeout", leader: core.status().leader };
       }
     }
-    return { ok: true, index };
+    return { ok: true, index, via };
   }
 
   private within<T>(p: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
@@ -399,7 +440,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     // A status call also wakes a node that has never run (its alarm starts the election clock).
     await this.pump();
     const st = core.status();
-    return { ...st, group: identity.group, logLength: st.lastIndex - st.snapshotIndex, lastContact: this.lastContact, fault: this.fault, keys: this.kv.size };
+    return { ...st, group: identity.group, tickMs: getConfig(this.env).raft.tickMs, logLength: st.lastIndex - st.snapshotIndex, lastContact: this.lastContact, fault: this.fault, keys: this.kv.size };
   }
 
   /** Fault injection (admin only); persisted, so a partition outlives a crash until healed. */
@@ -414,6 +455,10 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
   async crash(): Promise<void> {
     this.ctx.abort("crash injected");
   }
+}
+
+function readIndexAsResult(r: ReturnType<RaftCore["readIndex"]>): LeaseOrIndexResult {
+  return r.ok ? { ok: true, via: "readIndex" } : r;
 }
 
 export function raftStub(env: Cloudflare.Env, group: string, node: NodeId): DurableObjectStub<RaftNode> {

@@ -37,6 +37,7 @@ declare global {
       RAFT_ELECTION_MIN_MS?: string;
       RAFT_ELECTION_MAX_MS?: string;
       RAFT_HEARTBEAT_MS?: string;
+      RAFT_TICK_MS?: string;
       RAFT_REQUEST_DEADLINE_MS?: string;
       RAFT_COMPACT_EVERY?: string;
       TXN_VOTE_TIMEOUT_MS?: string;

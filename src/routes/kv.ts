@@ -142,7 +142,8 @@ const KEY_PATH = "/kv/:key{.*}";
 kvRoutes.get(KEY_PATH, async (c) => {
   const key = keyFromPath(c);
   const { value, node } = await readValue(c, key);
-  const headers = { "x-raft-index": String(value.index), "x-raft-node": node };
+  // x-raft-read: how the read was served (a lease read falls back to ReadIndex when its lease is not usable).
+  const headers = { "x-raft-index": String(value.index), "x-raft-node": node, "x-raft-read": value.via };
   if (!value.record) return c.json(errorBody("not_found", "key not found"), 404, headers);
   return c.text(value.record.value, 200, { ...headers, "x-kv-revision": String(value.record.revision) });
 });
@@ -174,7 +175,7 @@ const registry = kvRoutes.openAPIRegistry;
 registry.registerPath({
   method: "get", path: "/kv/{key}", tags: ["kv"], summary: "Read one key (linearizable by default)",
   request: { params: KeyParam, query: z.object({ consistency: Consistency }) },
-  responses: { 200: { description: "The value as text; headers x-kv-revision, x-raft-index, x-raft-node" }, ...errorResponses(400, 401, 404, 503) },
+  responses: { 200: { description: "The value as text; headers x-kv-revision, x-raft-index, x-raft-node, x-raft-read (lease, readIndex or stale: a lease read whose lease cannot be used is served by ReadIndex)" }, ...errorResponses(400, 401, 404, 503) },
 });
 registry.registerPath({
   method: "put", path: "/kv/{key}", tags: ["kv"], summary: `Write one key through Raft (UTF-8 body, max ${LIMITS.raftValueBytes} bytes)`,

@@ -55,7 +55,7 @@ describe("learners (§4.2.1)", () => {
     c.isolate("d");
     c.advance(5000);
     expect(c.node("d").status()).toMatchObject({ role: "learner", term });
-    expect(c.node("d").nextDeadline()).toBeNull();
+    expect(c.node("d").wantsTicks()).toBe(false);
   });
 
   test("§4.2.1: a caught-up learner is promoted and then counts as a voter", () => {
@@ -166,6 +166,6 @@ describe("single-server changes (§4.1)", () => {
     // the removed node never campaigns
     c.advance(3000);
     expect(c.node("a").status().role).toBe("follower");
-    expect(c.node("a").nextDeadline()).toBeNull();
+    expect(c.node("a").wantsTicks()).toBe(false);
   });
 });

@@ -96,15 +96,15 @@ describe("§6.4 ReadIndex", () => {
 });
 
 describe("§6.4.1 lease reads", () => {
-  test("§6.4.1: a lease read is allowed after a quorum acknowledged a heartbeat, until minTimeout - drift after that round began", () => {
+  test("§6.4.1: a lease read is allowed after a quorum acknowledged a heartbeat, until (electionTicks - 1) x tickMs - drift after that round began", () => {
     const c = clusterLedBy("a", VOTERS, { leaseClockDriftMs: 20 });
     c.advance(50); // a heartbeat round acknowledged by everyone
-    const roundStart = c.now;
+    const roundStart = c.nextTick.get("a")! - c.tickMs; // began at the leader's last tick
     expect(c.node("a").leaseRead(c.now)).toEqual({ ok: true, index: 1 });
     c.isolate("a");
-    c.advance(129); // no further acknowledgements
+    c.advance(roundStart + (3 - 1) * 50 - 20 - 1 - c.now); // no further acknowledgements
     expect(c.node("a").leaseRead(c.now)).toMatchObject({ ok: true });
-    expect(c.node("a").leaseRead(roundStart + 150 - 20)).toMatchObject({ ok: false, reason: "lease_expired" });
+    expect(c.node("a").leaseRead(roundStart + (3 - 1) * 50 - 20)).toMatchObject({ ok: false, reason: "lease_expired" });
   });
 
   test("§6.4.1: no lease before the leader committed an entry of its term", () => {
@@ -127,16 +127,44 @@ describe("§6.4.1 lease reads", () => {
     expect(c.node("a").leaseRead(c.now)).toMatchObject({ ok: false, reason: "lease_disabled" });
   });
 
-  test("§6.4.1: while a lease holds, no other node can be elected", () => {
+  test("§6.4.1: while a lease holds, no other node can be elected (the voters count (electionTicks - 1) x tickMs at least)", () => {
     const c = clusterLedBy("a");
     c.advance(50);
-    const leaseOk = c.node("a").leaseRead(c.now).ok;
-    expect(leaseOk).toBe(true);
-    c.isolate("a");
-    const cut = c.now;
-    c.advance(150 - 15 - 1); // just short of the lease's end
+    const roundStart = c.nextTick.get("a")! - c.tickMs;
     expect(c.node("a").leaseRead(c.now).ok).toBe(true);
-    for (const id of ["b", "c"]) expect(c.node(id).status().role).not.toBe("leader");
-    expect(c.now - cut).toBeLessThan(150);
+    c.isolate("a");
+    const leaseEnd = roundStart + (3 - 1) * 50 - 10; // default drift margin: 10% of the 100 ms
+    c.advance(leaseEnd - 1 - c.now); // just short of the lease's end
+    expect(c.node("a").leaseRead(c.now).ok).toBe(true);
+    // Run until b or c leads: that must come after the lease as the voters count it, (3 - 1) x 50 ms.
+    while (!["b", "c"].some((id) => c.node(id).status().role === "leader")) c.advance(1);
+    expect(c.now - roundStart).toBeGreaterThanOrEqual((3 - 1) * 50);
+  });
+
+  test("§6.4.1 with fallback: a lease read whose lease expired goes through ReadIndex instead of failing", () => {
+    const c = clusterLedBy("a");
+    c.advance(50);
+    expect(c.node("a").leaseReadOrReadIndex("r0", c.now)).toMatchObject({ ok: true, via: "lease" });
+    // Acknowledgements stop coming for a while (slow, not lost): the lease runs out.
+    c.filter = (m) => (m.type === "AppendResp" ? "hold" : "deliver");
+    c.advance(120);
+    expect(c.node("a").leaseRead(c.now)).toMatchObject({ ok: false, reason: "lease_expired" });
+    expect(c.node("a").leaseReadOrReadIndex("r1", c.now)).toEqual({ ok: true, via: "readIndex" });
+    c.stabilize();
+    expect(c.readStates.get("a")).toEqual([]);
+    c.filter = () => "deliver";
+    c.release();
+    c.stabilize();
+    expect(c.readStates.get("a")).toEqual([{ requestId: "r1", index: 1 }]);
+    // A follower still refuses, naming the leader.
+    expect(c.node("b").leaseReadOrReadIndex("r2", c.now)).toEqual({ ok: false, reason: "not_leader", leader: "a" });
+  });
+
+  test("§6.4.1 with fallback: before the leader's first commit in its term, a lease read waits on ReadIndex", () => {
+    const c = clusterLedBy("a");
+    c.crash("a");
+    c.filter = (m) => (m.type === "AppendResp" ? "drop" : "deliver");
+    const l = c.electLeader();
+    expect(c.node(l).leaseReadOrReadIndex("r", c.now)).toEqual({ ok: true, via: "readIndex" });
   });
 });

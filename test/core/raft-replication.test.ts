@@ -127,7 +127,7 @@ describe("§5.3 log replication", () => {
   test("§5.4.2 / Figure 8: an entry from an earlier term is not committed by counting replicas", () => {
     // a led term 2 and wrote index 2; it is re-elected in term 4 and appends its noop at index 3.
     const n = node("a", { config: { preVote: false }, hard: { term: 3, commit: 1 }, entries: log(1, 2) });
-    n.tick(150);
+    for (let t = 1; t <= 4; t++) n.tick(t); // the election timeout: 4 ticks with rng 0
     n.step({ type: "VoteResp", from: "b", to: "a", term: 4, granted: true }, 151);
     expect(n.status().role).toBe("leader");
     drain(n);
@@ -197,6 +197,7 @@ describe("batching, pipelining and the Ready contract", () => {
 
   test("Ready contract: the vote and the entries are in the same Ready as the messages that promise them", () => {
     const n = node("a", { hard: { term: 1 } });
+    for (let t = 1; t <= 3; t++) n.tick(t); // past the vote lease a node keeps after start
     n.step({ type: "Vote", from: "b", to: "a", term: 2, lastLogIndex: 0, lastLogTerm: 0, transfer: false }, 1000);
     const r1 = n.ready();
     n.advance();

@@ -76,6 +76,28 @@ describe("deterministic simulation", () => {
   });
 });
 
+describe("a slow event loop is not a dead peer (etcd ticks: a late alarm is one tick)", () => {
+  test("etcd ticks: every tick and delivery waiting up to 600 ms in one shared loop elects no second leader", () => {
+    let maxDelay = 0;
+    for (let seed = 1; seed <= 25; seed++) {
+      const r = simulate(seed, { busyLoopMs: 600, network: "calm", faults: false, chaosMs: 6_000 });
+      if (!r.ok) expect.fail(describeFailure(r));
+      // One election at the start, none after: the loop's delay alone never looks like a dead leader.
+      expect(r.stats.leadersElected, `seed ${seed}`).toBe(1);
+      maxDelay = Math.max(maxDelay, r.stats.maxLoopDelayMs);
+    }
+    // The delays were long enough that election timers counted in wall time (150-300 ms) would have fired.
+    expect(maxDelay).toBeGreaterThan(300);
+  });
+
+  test("Figure 3 safety and linearizability also hold with a slow loop plus every fault (lease reads included)", () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const r = simulate(seed, { busyLoopMs: 400, leaseReadShare: 0.5 });
+      if (!r.ok) expect.fail(describeFailure(r));
+    }
+  });
+});
+
 describe("the checks catch deliberately broken shells", () => {
   /** The first of the seeds 1..limit on which the bug is caught. */
   function firstCaught(bug: SimBug, limit: number): SimResult {

@@ -109,8 +109,8 @@ describe("§7 log compaction", () => {
     expect(n.status()).toMatchObject({ lastIndex: 5, snapshotIndex: 5, commit: 5, applied: 5, membership: snap.membership });
   });
 
-  test("a lost InstallSnapshot is resent after snapshotRetryMs", () => {
-    const c = clusterLedBy("a", { snapshotRetryMs: 300 });
+  test("a lost InstallSnapshot is resent after snapshotRetryTicks of the leader's ticks", () => {
+    const c = clusterLedBy("a", { snapshotRetryTicks: 6 });
     c.isolate("c");
     writeKeys(c, 5);
     c.compact("a");

@@ -7,9 +7,14 @@
  *   that heal), with "weather" that changes during the run.
  * - Nodes: crashes at any step, and crashes between persisting a Ready and sending its messages;
  *   restarts from exactly what the Readys said to persist (persist -> send -> apply -> reads -> advance);
- *   per-node timers at nextDeadline(); compaction; leadership transfers.
+ *   per-node clocks: each live node ticks every tickMs of its own, with its own phase; compaction;
+ *   leadership transfers.
+ * - A busy event loop (`busyLoopMs`): like the Durable Objects of one isolate, every node's ticks and
+ *   message deliveries wait in one shared queue whose delay changes over time (0 to busyLoopMs), plus a
+ *   little per-event jitter. A late alarm is one tick, so this must not cause elections by itself.
  * - Clients: closed-loop put/get/delete/cas with timeouts and retries under the same {clientId, seq},
- *   reads by ReadIndex (or lease, if enabled); every operation goes into a HistoryRecorder.
+ *   reads by ReadIndex (or lease with its ReadIndex fallback, if enabled); every operation goes into a
+ *   HistoryRecorder.
  * - Checks: Figure 3's five properties after every step (safety.ts), then convergence after healing and
  *   linearizability of the whole history (per-key Wing-Gong/Lowe search).
  */
@@ -53,6 +58,10 @@ export interface SimOptions {
   /** Linearizability search budget per key. */
   maxStates?: number;
   raft?: Omit<RaftConfig, "id">;
+  /** Max delay (ms) of the shared event loop every tick and delivery waits in; 0: none (default). */
+  busyLoopMs?: number;
+  /** "calm": no loss, duplication or slow messages for the whole run (default: random weather). */
+  network?: "calm" | "random";
   bug?: SimBug;
   /** Keep the last N events as text for a failing run's report. */
   trace?: number;
@@ -69,6 +78,10 @@ export interface SimStats {
   compactions: number;
   snapshotsInstalled: number;
   leadersElected: number;
+  /** Campaigns started (PreVote or real) by the nodes that were live at the end, since their last start. */
+  electionsStarted: number;
+  /** The longest the shared event loop made ticks and deliveries wait (busyLoopMs runs). */
+  maxLoopDelayMs: number;
   committed: number;
   ops: ClientStats;
 }
@@ -90,7 +103,8 @@ type Ev =
   | { k: "client"; client: number; gen: number }
   | { k: "fault" }
   | { k: "restart"; id: NodeId }
-  | { k: "heal" };
+  | { k: "heal" }
+  | { k: "load" };
 
 interface PendingWrite {
   term: number;
@@ -123,6 +137,11 @@ class Simulation {
   private steps = 0;
   private chaos = true;
   private readonly o: Required<Omit<SimOptions, "bug" | "raft" | "chaosSteps" | "trace">>;
+  /** When each live node ticks next. */
+  private readonly nextTick = new Map<NodeId, number>();
+  private readonly tickMs: number;
+  /** The shared event loop's current delay (busyLoopMs runs). */
+  private loopDelay = 0;
   private readonly queue = new EventQueue<Ev>();
   private readonly monitor = new SafetyMonitor();
   private readonly nodes = new Map<NodeId, RaftNode | null>();
@@ -163,9 +182,12 @@ class Simulation {
       leaseReadShare: options.leaseReadShare ?? leaseShare,
       checkLinearizability: options.checkLinearizability ?? true,
       maxStates: options.maxStates ?? 200_000,
+      busyLoopMs: options.busyLoopMs ?? 0,
+      network: options.network ?? "random",
     };
+    this.tickMs = options.raft?.tickMs ?? 50;
     this.nodeIds = Array.from({ length: this.o.nodes }, (_, i) => `n${i + 1}`);
-    this.weather = this.randomWeather();
+    this.weather = this.o.network === "calm" ? CALM : this.randomWeather();
     this.compactEvery = 4 + Math.floor(this.rng() * 40);
     this.stats = {
       simTimeMs: 0,
@@ -178,6 +200,8 @@ class Simulation {
       compactions: 0,
       snapshotsInstalled: 0,
       leadersElected: 0,
+      electionsStarted: 0,
+      maxLoopDelayMs: 0,
       committed: 0,
       ops: { invoked: 0, completed: 0, unknown: 0, discarded: 0, retries: 0 },
     };
@@ -195,12 +219,14 @@ class Simulation {
       c.idle();
     }
     if (this.o.faults) this.queue.push(this.rand(50, 300), { k: "fault" });
+    if (this.o.busyLoopMs > 0) this.queue.push(this.rand(100, 1_000), { k: "load" });
     const chaosEnd = this.o.chaosMs;
     const chaosSteps = this.options.chaosSteps ?? Infinity;
     this.loop(() => this.now >= chaosEnd || this.steps >= chaosSteps);
     if (this.monitor.ok) this.settle();
     this.stats.simTimeMs = this.now;
     this.stats.committed = this.monitor.commitIndex;
+    for (const n of this.nodes.values()) this.stats.electionsStarted += n?.status().electionsStarted ?? 0;
     let linearizability: SimResult["linearizability"] = "skipped";
     if (this.monitor.ok && this.o.checkLinearizability) linearizability = this.checkHistory();
     const violations = this.monitor.violation === null ? [] : [this.monitor.violation];
@@ -211,7 +237,7 @@ class Simulation {
 
   // ---- the event loop ------------------------------------------------------------------------------
 
-  /** Process events (and node timers, which fire at each live node's nextDeadline()) until `done`. */
+  /** Process events (and node ticks, each live node's at its own nextTick) until `done`. */
   private loop(done: () => boolean): void {
     let sameTime = 0;
     while (this.monitor.ok && !done()) {
@@ -219,8 +245,8 @@ class Simulation {
       let tickId: NodeId | null = null;
       let tickAt = Infinity;
       for (const id of this.nodeIds) {
-        const d = this.nodes.get(id)?.nextDeadline() ?? null;
-        if (d !== null && d < tickAt) {
+        const d = this.nodes.get(id) == null ? undefined : this.nextTick.get(id);
+        if (d !== undefined && d < tickAt) {
           tickAt = d;
           tickId = id;
         }
@@ -236,6 +262,8 @@ class Simulation {
       try {
         if (tickId !== null && tickAt <= evAt) {
           this.note(() => `tick ${tickId}`);
+          // The next alarm is set tickMs after this one began, then waits its turn in the (busy) loop.
+          this.nextTick.set(tickId, this.now + this.tickMs + this.loopWait());
           this.nodes.get(tickId)!.tick(this.now);
           this.settleNode(tickId);
         } else {
@@ -271,6 +299,14 @@ class Simulation {
       case "heal":
         this.note(() => "heal");
         return this.cut.clear();
+      case "load":
+        if (!this.chaos) return; // the load ends with the chaos phase
+        // The isolate's queue grows or drains: 0 a third of the time, else up to busyLoopMs.
+        this.loopDelay = this.rng() < 0.3 ? 0 : this.rand(0, this.o.busyLoopMs + 1);
+        this.stats.maxLoopDelayMs = Math.max(this.stats.maxLoopDelayMs, this.loopDelay);
+        this.note(() => `event loop delay ${this.loopDelay} ms`);
+        this.queue.push(this.now + this.rand(200, 2_000), { k: "load" });
+        return;
     }
   }
 
@@ -431,14 +467,19 @@ class Simulation {
     if (op.type === "get") {
       const kv = this.kv.get(id)!;
       if (this.options.bug === "stale-read") return this.reply(req, { kind: "ok", result: { value: kv.get(op.key)?.value ?? null } });
-      if (req.lease) {
-        const r = n.leaseRead(this.now);
-        if (!r.ok) return this.reply(req, r.reason === "not_leader" ? { kind: "redirect", leader: r.leader } : { kind: "retry" });
-        this.leaseWaits.get(id)!.push({ index: r.index, req });
-        this.serveLeaseReads(id);
-        return;
-      }
       const rid = `${req.clientId}/${req.opId}/${req.attempt}`;
+      if (req.lease) {
+        // As the Durable Object does: a lease read whose lease is not usable goes through ReadIndex.
+        const r = n.leaseReadOrReadIndex(rid, this.now);
+        if (!r.ok) return this.reply(req, { kind: "redirect", leader: r.leader });
+        if (r.via === "lease") {
+          this.leaseWaits.get(id)!.push({ index: r.index, req });
+          this.serveLeaseReads(id);
+          return;
+        }
+        this.reads.get(id)!.set(rid, req);
+        return this.settleNode(id);
+      }
       const r = n.readIndex(rid, this.now);
       if (!r.ok) return this.reply(req, { kind: "redirect", leader: r.leader });
       this.reads.get(id)!.set(rid, req);
@@ -477,11 +518,17 @@ class Simulation {
       this.stats.messagesDropped++;
       return;
     }
-    this.queue.push(this.now + this.delay(), { k: "msg", m: cloneMessage(m) });
+    this.queue.push(this.now + this.delay() + this.loopWait(), { k: "msg", m: cloneMessage(m) });
     if (this.rng() < this.weather.dup) {
       this.stats.messagesDuplicated++;
-      this.queue.push(this.now + this.delay(), { k: "msg", m: cloneMessage(m) });
+      this.queue.push(this.now + this.delay() + this.loopWait(), { k: "msg", m: cloneMessage(m) });
     }
+  }
+
+  /** How long an event waits in the shared event loop before it runs (0 unless busyLoopMs). */
+  private loopWait(): number {
+    if (this.o.busyLoopMs === 0) return 0;
+    return this.loopDelay + this.rand(0, 6);
   }
 
   private delay(): number {
@@ -528,7 +575,7 @@ class Simulation {
     } else if (r < 0.6 && this.o.compaction && live.length > 0) {
       const id = this.pick(live);
       this.compact(id, this.nodes.get(id)!);
-    } else if (r < 0.75) {
+    } else if (r < 0.75 && this.o.network !== "calm") {
       this.weather = this.randomWeather();
     }
     this.queue.push(this.now + this.rand(30, 400), { k: "fault" });
@@ -568,6 +615,8 @@ class Simulation {
     const kv = new KvStateMachine();
     if (st.snapshot !== null) kv.restore(st.snapshot.data);
     this.nodes.set(id, node);
+    // Each node's clock has its own phase: its first tick comes within one tick interval of its start.
+    this.nextTick.set(id, this.now + 1 + Math.floor(this.rng() * this.tickMs) + this.loopWait());
     const st0 = node.status();
     this.known.set(id, { role: st0.role, term: st0.term });
     this.kv.set(id, kv);
@@ -584,6 +633,7 @@ class Simulation {
     this.accepting = false;
     this.cut.clear();
     this.weather = CALM;
+    this.loopDelay = 0;
     this.crashAfterPersist.clear();
     for (const id of this.nodeIds) if (this.nodes.get(id) == null) this.boot(id);
     this.note(() => "settle: healed, all restarted, clients finishing");

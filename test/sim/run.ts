@@ -4,6 +4,9 @@
  *
  *   npm run sim -- --seeds 5000 [--from 1] [--steps N] [--chaos-ms 3000] [--lease 0.3] [--bug stale-read]
  *   npm run sim -- --seed 1234 --trace 200        replay one seed, printing its last 200 events
+ *   npm run sim -- --seeds 500 --busy 400 --calm --no-faults --expect-stable-leader
+ *                                                a slow event loop (ticks and deliveries wait up to
+ *                                                400 ms) on a calm network: no election after the first
  */
 import { parseArgs } from "node:util";
 import { type SimBug, type SimOptions, type SimResult, simulate } from "./raft-sim";
@@ -20,13 +23,17 @@ function main(): number {
       "chaos-ms": { type: "string" },
       lease: { type: "string" },
       bug: { type: "string" },
+      busy: { type: "string" },
+      calm: { type: "boolean", default: false },
+      "no-faults": { type: "boolean", default: false },
+      "expect-stable-leader": { type: "boolean", default: false },
       trace: { type: "string" },
       "max-failures": { type: "string", default: "10" },
       help: { type: "boolean", default: false },
     },
   });
   if (values.help) {
-    console.log("usage: run.mjs [--seeds N] [--from S] [--seed S] [--steps N] [--chaos-ms MS] [--lease SHARE] [--bug NAME] [--trace N]");
+    console.log("usage: run.mjs [--seeds N] [--from S] [--seed S] [--steps N] [--chaos-ms MS] [--lease SHARE] [--bug NAME] [--trace N] [--busy MS] [--calm] [--no-faults] [--expect-stable-leader]");
     return 0;
   }
   const int = (name: string, v: string | undefined): number | undefined => {
@@ -43,6 +50,10 @@ function main(): number {
   if (chaosMs !== undefined) options.chaosMs = chaosMs;
   if (values.lease !== undefined) options.leaseReadShare = Number(values.lease);
   if (values.bug !== undefined) options.bug = values.bug as SimBug;
+  const busy = int("busy", values.busy);
+  if (busy !== undefined) options.busyLoopMs = busy;
+  if (values.calm) options.network = "calm";
+  if (values["no-faults"]) options.faults = false;
   const trace = int("trace", values.trace);
   if (trace !== undefined) options.trace = trace;
 
@@ -50,17 +61,31 @@ function main(): number {
   const from = single ?? int("from", values.from)!;
   const count = single !== undefined ? 1 : int("seeds", values.seeds)!;
   const maxFailures = int("max-failures", values["max-failures"])!;
-  const replayFlags = [steps !== undefined ? `--steps ${steps}` : "", chaosMs !== undefined ? `--chaos-ms ${chaosMs}` : "", values.lease !== undefined ? `--lease ${values.lease}` : "", values.bug !== undefined ? `--bug ${values.bug}` : ""]
+  const replayFlags = [
+    steps !== undefined ? `--steps ${steps}` : "",
+    chaosMs !== undefined ? `--chaos-ms ${chaosMs}` : "",
+    values.lease !== undefined ? `--lease ${values.lease}` : "",
+    values.bug !== undefined ? `--bug ${values.bug}` : "",
+    busy !== undefined ? `--busy ${busy}` : "",
+    values.calm ? "--calm" : "",
+    values["no-faults"] ? "--no-faults" : "",
+    values["expect-stable-leader"] ? "--expect-stable-leader" : "",
+  ]
     .filter((f) => f !== "")
     .join(" ");
 
   const failures: SimResult[] = [];
-  const totals = { steps: 0, simMs: 0, ops: 0, completed: 0, unknown: 0, committed: 0, crashes: 0, partitions: 0, snapshots: 0, leaders: 0, unknownLin: 0 };
+  const totals = { steps: 0, simMs: 0, ops: 0, completed: 0, unknown: 0, committed: 0, crashes: 0, partitions: 0, snapshots: 0, leaders: 0, elections: 0, unknownLin: 0 };
   const t0 = performance.now();
   let ran = 0;
   for (let seed = from; seed < from + count; seed++) {
     const r = simulate(seed, options);
     ran++;
+    // Without faults, one election at the start is all there should be: a slow loop is not a dead peer.
+    if (r.ok && values["expect-stable-leader"] && r.stats.leadersElected !== 1) {
+      r.ok = false;
+      r.violations.push({ property: "convergence", step: r.steps, time: r.stats.simTimeMs, message: `spurious election: ${r.stats.leadersElected} leaders elected, ${r.stats.electionsStarted} campaigns (expected 1 leader)` });
+    }
     totals.steps += r.steps;
     totals.simMs += r.stats.simTimeMs;
     totals.ops += r.stats.ops.invoked;
@@ -71,6 +96,7 @@ function main(): number {
     totals.partitions += r.stats.partitions;
     totals.snapshots += r.stats.snapshotsInstalled;
     totals.leaders += r.stats.leadersElected;
+    totals.elections += r.stats.electionsStarted;
     if (r.linearizability === "unknown") totals.unknownLin++;
     if (!r.ok) {
       failures.push(r);
@@ -92,7 +118,7 @@ function main(): number {
       ` in ${secs.toFixed(1)} s (${(ran / secs).toFixed(0)} seeds/s)`,
   );
   console.log(
-    `  ${totals.steps} steps, ${(totals.simMs / 1000).toFixed(0)} simulated s, ${totals.leaders} leaders elected, ${totals.crashes} crashes, ` +
+    `  ${totals.steps} steps, ${(totals.simMs / 1000).toFixed(0)} simulated s, ${totals.leaders} leaders elected, ${totals.elections} campaigns (live nodes), ${totals.crashes} crashes, ` +
       `${totals.partitions} partitions, ${totals.snapshots} snapshots installed, ${totals.committed} entries committed`,
   );
   console.log(`  ${totals.ops} client operations: ${totals.completed} completed, ${totals.unknown} of unknown outcome; linearizability budget exceeded: ${totals.unknownLin}`);

@@ -84,7 +84,8 @@ export function handleVoteResp(s: RaftState, m: VoteRespMessage): void {
 
 /** §3.10 leadership transfer: the leader told us to campaign now, skipping PreVote. */
 export function handleTimeoutNow(s: RaftState, m: TimeoutNowMessage): void {
-  if (s.role === "leader" || m.term !== s.term) return;
+  if (s.role === "leader" || m.term !== s.term || !s.isVoter()) return;
+  s.electionsStarted++;
   campaign(s, "transfer");
 }
 
@@ -93,8 +94,8 @@ export function becomeLeader(s: RaftState): void {
   s.role = "leader";
   s.leader = s.id;
   s.votes.clear();
-  s.leaderSince = s.now;
-  s.heartbeatDeadline = s.now + s.cfg.heartbeatIntervalMs;
+  s.leaderSinceTick = s.ticks;
+  s.heartbeatElapsed = 0;
   s.transferee = null;
   s.committedInTerm = false;
   s.reads = [];

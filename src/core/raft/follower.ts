@@ -2,12 +2,14 @@ import { applyMembership } from "./replication";
 import type { RaftState } from "./state";
 import type { AppendMessage, AppendRespMessage, InstallSnapshotMessage, NodeId, RejectHint, SnapshotRespMessage } from "./types";
 
-/** Any valid message from the current leader: follow it, restart the election timer, renew its lease. */
+/**
+ * Any valid message from the current leader (Append, heartbeat, InstallSnapshot): follow it, restart the
+ * election timer, renew its lease. (TimeoutNow is the leader's too, but it asks for an election at once.)
+ */
 function followLeader(s: RaftState, leader: NodeId): void {
   if (s.role !== "follower") s.becomeFollower(s.term, leader);
   s.leader = leader;
-  s.heardFromLeaderAt = s.now;
-  s.resetElectionTimer();
+  s.heardFromLeader();
 }
 
 /**

@@ -4,7 +4,8 @@ import type { Ready } from "./ready";
 import type { Entry, HardState, Membership, Message, NodeId, ReadState, Snapshot } from "./types";
 
 /**
- * A tiny deterministic in-memory Raft group for tests and examples: a manual clock, synchronous FIFO
+ * A tiny deterministic in-memory Raft group for tests and examples: a manual clock that ticks each node
+ * every tickMs (node i a few ms after node i-1, so ticks never tie), synchronous FIFO
  * delivery, per-node "durable" storage that survives crash/restart, and a KV state machine per node.
  * It follows the Ready contract exactly as a real shell must (persist, send, apply, advance), so it
  * doubles as a reference shell. Not a simulator: no random loss or delay (tests drop or hold messages
@@ -53,6 +54,10 @@ export class MemoryCluster {
   /** Decides each message's fate; default: deliver unless the link is cut. */
   filter: (m: Message) => Verdict = () => "deliver";
   private cut = new Set<string>();
+  /** When each node ticks next (ms of `now`). */
+  readonly nextTick = new Map<NodeId, number>();
+  /** Nodes whose clock is stopped (a stalled event loop): no ticks and no deliveries until resumed. */
+  readonly stalled = new Set<NodeId>();
   /** The membership each node was first booted with (what its "configuration file" says on restart). */
   private readonly bootMembership = new Map<NodeId, Membership>();
 
@@ -80,7 +85,12 @@ export class MemoryCluster {
     this.nodes.set(id, node);
     this.kv.set(id, kv);
     this.crashed.delete(id);
+    this.nextTick.set(id, this.now + this.tickMs + [...this.nodes.keys()].indexOf(id));
     return node;
+  }
+
+  get tickMs(): number {
+    return this.opts.config?.tickMs ?? 50;
   }
 
   node(id: NodeId): RaftNode {
@@ -133,14 +143,16 @@ export class MemoryCluster {
     for (let guard = 0; guard < 100_000; guard++) {
       let moved = false;
       for (const [id, n] of this.nodes) {
-        if (this.crashed.has(id)) continue;
+        if (this.crashed.has(id) || this.stalled.has(id)) continue;
         while (n.hasReady()) {
           this.handleReady(id, n.ready());
           n.advance();
           moved = true;
         }
       }
-      const m = this.queue.shift();
+      // Messages to a stalled node wait in the queue, in order, until it resumes.
+      const i = this.stalled.size === 0 ? 0 : this.queue.findIndex((q) => !this.stalled.has(q.to));
+      const m = i < 0 ? undefined : this.queue.splice(i, 1)[0];
       if (m !== undefined) {
         moved = true;
         this.deliver(m);
@@ -150,26 +162,38 @@ export class MemoryCluster {
     throw new Error("memory cluster did not stabilize (message storm?)");
   }
 
-  /** Advance the clock by `ms`, ticking each node at its own deadlines and stabilizing after each. */
+  /**
+   * Advance the clock by `ms`, ticking each live, unstalled node every tickMs of its own and stabilizing
+   * after each tick. A stalled node neither ticks nor takes messages (they wait in the queue for it).
+   */
   advance(ms: number): void {
     const target = this.now + ms;
     this.stabilize();
     for (;;) {
-      let next = Infinity;
-      for (const [id, n] of this.nodes) {
-        if (this.crashed.has(id)) continue;
-        const d = n.nextDeadline();
-        if (d !== null && d < next) next = d;
+      let id: NodeId | null = null;
+      let at = Infinity;
+      for (const [n, t] of this.nextTick) {
+        if (this.crashed.has(n) || this.stalled.has(n) || !this.nodes.get(n)!.wantsTicks()) continue;
+        if (t < at) [id, at] = [n, t];
       }
-      if (next > target) break;
-      this.now = Math.max(this.now, next);
-      for (const [id, n] of this.nodes) {
-        const d = n.nextDeadline();
-        if (!this.crashed.has(id) && d !== null && d <= this.now) n.tick(this.now);
-      }
+      if (id === null || at > target) break;
+      this.now = Math.max(this.now, at);
+      this.nextTick.set(id, this.now + this.tickMs);
+      this.nodes.get(id)!.tick(this.now);
       this.stabilize();
     }
     this.now = target;
+  }
+
+  /** Stop a node's clock and message handling (a busy event loop), or let it run again. */
+  stall(id: NodeId): void {
+    this.stalled.add(id);
+  }
+
+  /** Resume a stalled node: its next alarm fires now (ONE tick, however long it was stalled). */
+  resume(id: NodeId): void {
+    this.stalled.delete(id);
+    this.nextTick.set(id, Math.min(this.nextTick.get(id)!, this.now));
   }
 
   /** Advance until some node leads (or give up after `maxMs`). */

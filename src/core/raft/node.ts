@@ -1,19 +1,24 @@
 /**
  * RaftNode: one member of a Raft group as a pure, deterministic state machine (the shape of etcd-io/raft's
- * RawNode). No I/O, no clock, no randomness of its own: the shell passes `now` (wall-clock ms, e.g. the
- * Durable Object alarm time) and an `rng` in [0, 1), and turns the node's output into I/O.
+ * RawNode). No I/O, no clock, no randomness of its own: the shell calls tick() once per interval of its
+ * own clock (a Durable Object alarm; a late alarm is ONE tick), passes `now` (wall-clock ms, used only to
+ * date the leader lease and report contact times) and an `rng` in [0, 1), and turns the output into I/O.
+ * Election timeouts, heartbeats, CheckQuorum and the vote lease are all counted in ticks, as in etcd-io/raft:
+ * a process whose event loop is busy ticks late, so it is slow, never "dead" to itself or its peers.
  *
  * Driving it (one loop per event; the same for a Durable Object, a test network or a simulator):
  *
  *   const node = new RaftNode({ id: "n1" }, { hardState, snapshot, entries, membership }, rng, now);
- *   on alarm:        node.tick(now)
+ *   on alarm:        node.tick(now)              one tick, however late the alarm fired
  *   on a message:    node.step(msg, now)
  *   on a client:     node.propose(data, now) / node.proposeMembership(change, now)
- *                    node.readIndex(requestId, now) / node.leaseRead(now) / node.transferLeadership(to, now)
+ *                    node.readIndex(requestId, now) / node.leaseRead(now) / node.leaseReadOrReadIndex(id, now)
+ *                    node.transferLeadership(to, now)
  *   then, while node.hasReady():
  *                    const rd = node.ready();  persist -> send -> apply -> serve reads (see Ready)
  *                    node.advance();
- *   and re-arm the alarm at node.nextDeadline().
+ *   and, while node.wantsTicks(), arm the next tick at least cfg.tickMs after the last one fired (never
+ *   earlier: the leader lease relies on it; see leaseRead in reads.ts).
  *   After applying up to index i the shell may call node.compact(i, stateMachineSnapshot) and store the
  *   returned Snapshot in place of the entries <= i.
  *
@@ -28,7 +33,7 @@ import { campaign, handlePreVote, handlePreVoteResp, handleTimeoutNow, handleVot
 import { handleAppend, handleInstallSnapshot } from "./follower";
 import { RaftLog } from "./log";
 import { applyChange, encodeMembership, isVoter, type MembershipRejection } from "./membership";
-import { leaseRead, type ReadRejection, requestReadIndex } from "./reads";
+import { leaseRead, leaseReadOrReadIndex, type LeaseOrIndexResult, type ReadRejection, requestReadIndex } from "./reads";
 import type { PeerProgress, Ready } from "./ready";
 import {
   appendLocal,
@@ -44,6 +49,7 @@ import { type RaftConfig, RaftState, resolveConfig } from "./state";
 import type { AppendRespMessage, Entry, HardState, Membership, MembershipChange, Message, NodeId, PreVoteRespMessage, Role, Snapshot, SnapshotRespMessage, SoftState } from "./types";
 
 export type { RaftConfig } from "./state";
+export type { LeaseOrIndexResult } from "./reads";
 
 export interface RestoredState {
   hardState: HardState;
@@ -73,6 +79,12 @@ export interface RaftStatus {
   lastIndex: number;
   snapshotIndex: number;
   membership: Membership;
+  /** Campaigns this node started (PreVote or election, TimeoutNow included) since it started. */
+  electionsStarted: number;
+  /** Leaders (a new leader, or a new term of the same one) this node observed since it started. */
+  leaderChanges: number;
+  /** This node's ticks since it started. */
+  ticks: number;
   /** Leader only. */
   progress?: PeerProgress[];
   transferee?: NodeId | null;
@@ -99,27 +111,40 @@ export class RaftNode {
     return this.s.id;
   }
 
-  /** Advance timers: an election timeout starts a (pre-)campaign; a leader heartbeats and checks its quorum. */
+  /**
+   * One tick of this node's clock (etcd's Tick): a follower counts toward its election timeout, a leader
+   * toward its next heartbeat, and checks its quorum. However late the shell's timer fired, this is ONE
+   * tick: a late alarm is not a missed heartbeat.
+   */
   tick(now: number): void {
     const s = this.at(now);
+    s.ticks++;
     if (s.role === "leader") {
-      if (s.transferee !== null && s.now >= s.transferDeadline) s.transferee = null;
-      if (s.now < s.heartbeatDeadline) return;
-      s.heartbeatDeadline = s.now + s.cfg.heartbeatIntervalMs;
+      if (s.transferee !== null && s.ticks >= s.transferDeadlineTick) s.transferee = null;
       if (s.cfg.checkQuorum && !quorumActive(s)) {
         s.becomeFollower(s.term, null);
         return;
       }
+      if (++s.heartbeatElapsed < s.cfg.heartbeatTicks) return;
+      s.heartbeatElapsed = 0;
       broadcastHeartbeat(s);
       return;
     }
-    if (s.now < s.electionDeadline) return;
-    if (s.isVoter()) campaign(s, s.cfg.preVote ? "pre" : "real");
-    else s.resetElectionTimer();
+    if (++s.electionElapsed < s.electionTimeout) return;
+    if (s.isVoter()) {
+      s.electionsStarted++;
+      campaign(s, s.cfg.preVote ? "pre" : "real");
+    } else s.resetElectionTimer();
+    s.observeLeader(); // a lone voter wins at once
   }
 
   /** Handle one message from a peer (Figure 2 "rules for all servers" first, then per type). */
   step(m: Message, now: number): void {
+    this.stepMessage(m, now);
+    this.s.observeLeader();
+  }
+
+  private stepMessage(m: Message, now: number): void {
     const s = this.at(now);
     if (m.to !== s.id || m.from === s.id) return;
     if (m.term > s.term) {
@@ -177,7 +202,7 @@ export class RaftNode {
   /**
    * Single-server membership change (dissertation §4.1 / §4.2.3): one at a time, only after the leader
    * committed an entry of its term, and a learner is promoted only once it holds every committed entry
-   * and answered within the last election timeout.
+   * and answered within the last electionTicks ticks.
    */
   proposeMembership(change: MembershipChange, now: number): MembershipResult {
     const s = this.at(now);
@@ -190,7 +215,7 @@ export class RaftNode {
     if (typeof next === "string") return { ok: false, reason: next, leader: s.id };
     if (change.type === "promote") {
       const pr = s.prs.get(change.node);
-      const recent = pr?.lastContact != null && s.now - pr.lastContact < s.cfg.electionTimeoutMinMs;
+      const recent = pr?.lastContactTick != null && s.ticks - pr.lastContactTick <= s.cfg.electionTicks;
       if (pr === undefined || pr.match < s.log.commit || !recent) return { ok: false, reason: "not_caught_up", leader: s.id };
     }
     const e = appendLocal(s, "config", encodeMembership(next, change));
@@ -208,8 +233,16 @@ export class RaftNode {
   }
 
   /**
+   * A lease read that falls back to ReadIndex when the lease cannot be used: "lease" may be served at once
+   * (applied >= index); "readIndex" arrives as a ReadState (or failedReads) under `requestId` later.
+   */
+  leaseReadOrReadIndex(requestId: string, now: number): LeaseOrIndexResult {
+    return leaseReadOrReadIndex(this.at(now), requestId);
+  }
+
+  /**
    * §3.10 leadership transfer: stop taking proposals, bring `to` up to date, then send it TimeoutNow.
-   * Abandoned after one minimum election timeout if `to` has not taken over.
+   * Abandoned after electionTicks ticks if `to` has not taken over.
    */
   transferLeadership(to: NodeId, now: number): TransferResult {
     const s = this.at(now);
@@ -217,7 +250,7 @@ export class RaftNode {
     if (to === s.id) return { ok: false, reason: "self", leader: s.id };
     if (!isVoter(s.membership, to)) return { ok: false, reason: "not_voter", leader: s.id };
     s.transferee = to;
-    s.transferDeadline = s.now + s.cfg.electionTimeoutMinMs;
+    s.transferDeadlineTick = s.ticks + s.cfg.electionTicks;
     maybeSendTimeoutNow(s, to);
     // Even with nothing new to send: an empty Append at `next` exposes a gap left by lost Appends.
     if (s.prs.get(to)!.match < s.log.lastIndex()) sendAppend(s, to, true);
@@ -285,11 +318,9 @@ export class RaftNode {
     this.outstanding = null;
   }
 
-  /** The earliest time at which tick() has work to do (null: none, e.g. a learner). Re-arm the alarm with it. */
-  nextDeadline(): number | null {
-    const s = this.s;
-    if (s.role === "leader") return s.transferee !== null ? Math.min(s.heartbeatDeadline, s.transferDeadline) : s.heartbeatDeadline;
-    return s.isVoter() ? s.electionDeadline : null;
+  /** Whether this node needs its clock to run: a leader (heartbeats) or a voter (election timeout); not a learner. */
+  wantsTicks(): boolean {
+    return this.s.role === "leader" || this.s.isVoter();
   }
 
   status(): RaftStatus {
@@ -305,6 +336,9 @@ export class RaftNode {
       lastIndex: s.log.lastIndex(),
       snapshotIndex: s.log.snapshot.index,
       membership: { voters: [...s.membership.voters], learners: [...s.membership.learners] },
+      electionsStarted: s.electionsStarted,
+      leaderChanges: s.leaderChanges,
+      ticks: s.ticks,
     };
     if (s.role === "leader") {
       st.progress = [...s.prs].map(([id, p]) => ({ id, match: p.match, next: p.next, state: p.state, lastContact: p.lastContact }));

@@ -14,13 +14,15 @@ export class Progress {
   state: ProgressState = "probe";
   /** probe: an Append is outstanding; cleared by its answer or the next heartbeat. */
   probeSent = false;
-  /** snapshot: the index of the snapshot sent and when, for the retry timeout. */
+  /** snapshot: the index of the snapshot sent and the leader's tick when, for the retry timeout. */
   pendingSnapshot = 0;
-  snapshotSentAt = 0;
+  snapshotSentTick = 0;
   /** replicate: the last index carried by each unacknowledged Append, oldest first. */
   inflight: number[] = [];
-  /** When the peer last answered this leader (null: never); reported by status(). */
+  /** When (wall ms) the peer last answered this leader (null: never); reported by status(). */
   lastContact: number | null = null;
+  /** The leader's tick at which the peer last answered (null: never); CheckQuorum counts in ticks. */
+  lastContactTick: number | null = null;
   /** The highest heartbeat round the peer has acknowledged in this term (ReadIndex and lease). */
   ackedRound = 0;
 
@@ -50,10 +52,10 @@ export class Progress {
     this.inflight = [];
   }
 
-  becomeSnapshot(index: number, now: number): void {
+  becomeSnapshot(index: number, tick: number): void {
     this.state = "snapshot";
     this.pendingSnapshot = index;
-    this.snapshotSentAt = now;
+    this.snapshotSentTick = tick;
     this.inflight = [];
   }
 

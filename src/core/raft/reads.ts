@@ -45,14 +45,20 @@ export function resolveReads(s: RaftState): void {
  *
  * The lease starts when the leader began the latest heartbeat round a quorum has acknowledged: each of
  * those voters heard from this leader at or after that moment, and (with CheckQuorum) refuses to vote
- * for anyone else for electionTimeoutMin after hearing from it, so no other leader can be elected, and no
- * write can commit elsewhere, before start + electionTimeoutMin as measured by those voters' clocks.
+ * for anyone else until it has counted electionTicks of its own ticks since (inLease in state.ts). The
+ * shell promises that its ticks are at least tickMs apart (late is allowed, early never), and the first
+ * of them may come right after the message, so those ticks take at least (electionTicks - 1) x tickMs of
+ * the voter's wall time. No other leader can be elected, and no write can commit elsewhere, before
+ * start + (electionTicks - 1) x tickMs as measured by those voters' clocks. A busy voter only makes the
+ * real lease longer (its ticks come later); the leader measures the lease in its own wall time (`now`),
+ * never in ticks, so its own lateness can only make it give up the lease early, never serve past it.
  *
  * Clock assumption: clocks need not be synchronized, but their RATES must agree to within
- * leaseClockDriftMs per electionTimeoutMin (the lease is shortened by that margin), and `now` must not
- * jump (a paused or suspended leader process that resumes believes its stale `now`; the shell must pass
- * a monotonic clock). Leadership transfer breaks the assumption (TimeoutNow bypasses the lease), so a
- * transferring leader serves no lease reads. When in doubt, use ReadIndex.
+ * leaseClockDriftMs over the lease (it is shortened by that margin), and `now` must not jump back or
+ * stall (a paused or suspended leader process that resumes believes its stale `now`; the shell must
+ * pass a monotonic clock). Leadership transfer breaks the assumption (TimeoutNow bypasses the lease),
+ * so a transferring leader serves no lease reads. When the lease cannot be used, use ReadIndex
+ * (leaseReadOrReadIndex does).
  */
 export function leaseRead(s: RaftState): { ok: true; index: number } | { ok: false; reason: ReadRejection; leader: NodeId | null } {
   if (s.role !== "leader") return { ok: false, reason: "not_leader", leader: s.leader };
@@ -62,8 +68,32 @@ export function leaseRead(s: RaftState): { ok: true; index: number } | { ok: fal
   const alone = s.membership.voters.length === 1 && isVoter(s.membership, s.id);
   if (!alone) {
     const started = s.roundStartedAt.get(quorumRound(s));
-    const expires = started === undefined ? -Infinity : started + s.cfg.electionTimeoutMinMs - s.cfg.leaseClockDriftMs;
+    const expires = started === undefined ? -Infinity : started + leaseMs(s);
     if (s.now >= expires) return { ok: false, reason: "lease_expired", leader: s.id };
   }
   return { ok: true, index: s.log.commit };
+}
+
+/** How long after a round's start (wall ms) the lease it earned may be used. */
+export function leaseMs(s: RaftState): number {
+  return (s.cfg.electionTicks - 1) * s.cfg.tickMs - s.cfg.leaseClockDriftMs;
+}
+
+export type LeaseOrIndexResult =
+  | { ok: true; via: "lease"; index: number }
+  | { ok: true; via: "readIndex" }
+  | { ok: false; reason: ReadRejection; leader: NodeId | null };
+
+/**
+ * A lease read that never fails for want of a lease: when the lease cannot be used (expired because
+ * acknowledgements are slow, no commit in this term yet, a transfer running, leases disabled) the read
+ * goes through ReadIndex instead (its ReadState comes in a later ready()). Only a node that is not the
+ * leader refuses, naming the leader it knows.
+ */
+export function leaseReadOrReadIndex(s: RaftState, requestId: string): LeaseOrIndexResult {
+  const lease = leaseRead(s);
+  if (lease.ok) return { ok: true, via: "lease", index: lease.index };
+  if (lease.reason === "not_leader") return lease;
+  const r = requestReadIndex(s, requestId);
+  return r.ok ? { ok: true, via: "readIndex" } : r;
 }

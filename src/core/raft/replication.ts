@@ -55,7 +55,7 @@ export function sendAppend(s: RaftState, to: NodeId, sendIfEmpty: boolean): bool
   if (prevTerm === undefined) {
     // §7: the entries this follower needs are compacted away.
     s.send<InstallSnapshotMessage>({ type: "InstallSnapshot", to, snapshot: log.snapshot, context: s.round });
-    pr.becomeSnapshot(log.snapshot.index, s.now);
+    pr.becomeSnapshot(log.snapshot.index, s.ticks);
     return true;
   }
   const last = Math.min(log.lastIndex(), prevIndex + s.cfg.maxEntriesPerAppend);
@@ -74,7 +74,7 @@ export function sendHeartbeat(s: RaftState, to: NodeId): void {
   const pr = s.prs.get(to);
   if (pr === undefined) return;
   if (pr.state === "probe") pr.probeSent = false;
-  if (pr.state === "snapshot" && s.now - pr.snapshotSentAt >= s.cfg.snapshotRetryMs) pr.becomeProbe();
+  if (pr.state === "snapshot" && s.ticks - pr.snapshotSentTick >= s.cfg.snapshotRetryTicks) pr.becomeProbe();
   let prevIndex = pr.match;
   let prevTerm = s.log.term(prevIndex);
   if (prevTerm === undefined) {
@@ -156,6 +156,7 @@ export function handleAppendResp(s: RaftState, m: AppendRespMessage): void {
   const pr = s.prs.get(m.from);
   if (pr === undefined) return;
   pr.lastContact = s.now;
+  pr.lastContactTick = s.ticks;
   pr.ackedRound = Math.max(pr.ackedRound, m.context);
   if (m.success) {
     if (pr.maybeUpdate(m.matchIndex)) {
@@ -189,6 +190,7 @@ export function handleSnapshotResp(s: RaftState, m: SnapshotRespMessage): void {
   const pr = s.prs.get(m.from);
   if (pr === undefined) return;
   pr.lastContact = s.now;
+  pr.lastContactTick = s.ticks;
   pr.ackedRound = Math.max(pr.ackedRound, m.context);
   pr.maybeUpdate(m.matchIndex);
   if (pr.state === "snapshot") pr.becomeReplicate();
@@ -205,8 +207,12 @@ export function maybeSendTimeoutNow(s: RaftState, to: NodeId): void {
   if (s.prs.get(to)?.match === s.log.lastIndex()) s.send<TimeoutNowMessage>({ type: "TimeoutNow", to });
 }
 
-/** CheckQuorum: has a majority of voters answered within the last minimum election timeout? */
+/**
+ * CheckQuorum, counted in the leader's own ticks: has a majority of voters answered within the last
+ * electionTicks ticks? A leader whose event loop runs late ticks late too, so its own lateness never
+ * looks like silent followers; only answers that stop coming while its clock runs do.
+ */
 export function quorumActive(s: RaftState): boolean {
-  const contact = (id: NodeId): number => (id === s.id ? s.now : (s.prs.get(id)?.lastContact ?? s.leaderSince));
-  return s.now - quorumValue(s.membership, contact) < s.cfg.electionTimeoutMinMs;
+  const contact = (id: NodeId): number => (id === s.id ? s.ticks : (s.prs.get(id)?.lastContactTick ?? s.leaderSinceTick));
+  return s.ticks - quorumValue(s.membership, contact) <= s.cfg.electionTicks;
 }

@@ -3,12 +3,28 @@ import { isLearner, isVoter } from "./membership";
 import type { Progress } from "./progress";
 import type { Membership, Message, NodeId, ReadState, Role } from "./types";
 
-/** Node options; every timing is in wall-clock milliseconds of the `now` the shell passes in. */
+/**
+ * Node options. Time is counted in TICKS of the node's own clock, as in etcd-io/raft: the shell calls
+ * tick() once per alarm, however late that alarm fires, so a busy process's clock slows down with it
+ * instead of making its peers look dead. Only lease reads look at wall time (see leaseRead in reads.ts).
+ */
 export interface RaftConfig {
   id: NodeId;
-  electionTimeoutMinMs?: number;
-  electionTimeoutMaxMs?: number;
-  heartbeatIntervalMs?: number;
+  /**
+   * etcd's ElectionTick: for this many of its ticks after hearing from a leader a follower refuses to vote
+   * for anyone else (the disruption rule), and a CheckQuorum leader keeps leading without hearing from a
+   * quorum. The election timeout itself is drawn from (electionTicks, maxElectionTicks] (see below).
+   */
+  electionTicks?: number;
+  /** Upper bound of the randomized election timeout, in ticks (default 2 x electionTicks). */
+  maxElectionTicks?: number;
+  /** A leader heartbeats every this many ticks (etcd's HeartbeatTick). */
+  heartbeatTicks?: number;
+  /**
+   * The shell's promise: two ticks are never less than this many ms apart (of its clock). Late is fine:
+   * a late tick is one tick. Used only to bound the leader lease in wall time.
+   */
+  tickMs?: number;
   /** §9.6: campaign only after a majority says it would vote (a rejoining node does not bump terms). */
   preVote?: boolean;
   /** §6.2 / §9.6: a leader steps down without a quorum; followers in touch with a leader refuse votes. */
@@ -18,31 +34,36 @@ export interface RaftConfig {
   maxInflightAppends?: number;
   /** Subtracted from the leader lease to cover clock-rate drift between nodes (see leaseRead). */
   leaseClockDriftMs?: number;
-  /** Resend a snapshot that has not been acknowledged after this long. */
-  snapshotRetryMs?: number;
+  /** Resend a snapshot that has not been acknowledged after this many ticks. */
+  snapshotRetryTicks?: number;
 }
 
 export type ResolvedConfig = Required<RaftConfig>;
 
 export function resolveConfig(c: RaftConfig): ResolvedConfig {
-  const min = c.electionTimeoutMinMs ?? 150;
-  const max = c.electionTimeoutMaxMs ?? 300;
+  const e = c.electionTicks ?? 3;
+  const max = c.maxElectionTicks ?? 2 * e;
+  const tickMs = c.tickMs ?? 50;
   const resolved: ResolvedConfig = {
     id: c.id,
-    electionTimeoutMinMs: min,
-    electionTimeoutMaxMs: max,
-    heartbeatIntervalMs: c.heartbeatIntervalMs ?? 50,
+    electionTicks: e,
+    maxElectionTicks: max,
+    heartbeatTicks: c.heartbeatTicks ?? 1,
+    tickMs,
     preVote: c.preVote ?? true,
     checkQuorum: c.checkQuorum ?? true,
     maxEntriesPerAppend: c.maxEntriesPerAppend ?? 100,
     maxInflightAppends: c.maxInflightAppends ?? 16,
-    leaseClockDriftMs: c.leaseClockDriftMs ?? Math.ceil(min / 10),
-    snapshotRetryMs: c.snapshotRetryMs ?? 2 * max,
+    leaseClockDriftMs: c.leaseClockDriftMs ?? Math.ceil(((e - 1) * tickMs) / 10),
+    snapshotRetryTicks: c.snapshotRetryTicks ?? 2 * max,
   };
-  if (!(min > 0 && max > min)) throw new Error("raft config: need 0 < electionTimeoutMinMs < electionTimeoutMaxMs");
-  if (!(resolved.heartbeatIntervalMs > 0 && resolved.heartbeatIntervalMs < min)) throw new Error("raft config: heartbeat must be shorter than the election timeout");
+  const ints = [e, max, resolved.heartbeatTicks, resolved.snapshotRetryTicks];
+  if (!ints.every(Number.isInteger)) throw new Error("raft config: tick counts must be integers");
+  if (!(e >= 2 && max > e)) throw new Error("raft config: need 2 <= electionTicks < maxElectionTicks");
+  if (!(resolved.heartbeatTicks >= 1 && resolved.heartbeatTicks < e)) throw new Error("raft config: heartbeatTicks must be in [1, electionTicks)");
+  if (!(tickMs > 0)) throw new Error("raft config: tickMs must be > 0");
   if (resolved.maxEntriesPerAppend < 1 || resolved.maxInflightAppends < 1) throw new Error("raft config: limits must be >= 1");
-  if (resolved.leaseClockDriftMs < 0 || resolved.leaseClockDriftMs >= min) throw new Error("raft config: leaseClockDriftMs must be in [0, electionTimeoutMinMs)");
+  if (resolved.leaseClockDriftMs < 0 || resolved.leaseClockDriftMs >= (e - 1) * tickMs) throw new Error("raft config: leaseClockDriftMs must be in [0, (electionTicks - 1) x tickMs)");
   return resolved;
 }
 
@@ -75,22 +96,33 @@ export class RaftState {
   log: RaftLog;
   membership: Membership;
 
-  electionDeadline = 0;
-  /** When this node last heard from a current leader (the "leader lease" that makes it refuse votes). */
-  heardFromLeaderAt: number | null;
+  /** This node's ticks since it started (its own clock; never wall time). */
+  ticks = 0;
+  /** Ticks since the election timer was last reset, and the randomized timeout it runs to. */
+  electionElapsed = 0;
+  electionTimeout = 0;
+  /** The tick at which this node last heard from a current leader (its "lease" that makes it refuse votes). */
+  heardFromLeaderTick: number;
   /** Votes (or pre-votes) received in the current campaign. */
   votes = new Map<NodeId, boolean>();
 
+  // Counters since this node (object) started, for status and metrics; not persisted.
+  electionsStarted = 0;
+  leaderChanges = 0;
+  /** The last (leader, term) this node saw, to count changes. */
+  private seenLeader: string | null = null;
+
   // Leader-only state (reset by becomeLeader / dropped by becomeFollower).
   prs = new Map<NodeId, Progress>();
-  leaderSince = 0;
-  heartbeatDeadline = 0;
+  leaderSinceTick = 0;
+  heartbeatElapsed = 0;
   /** Index of the last config entry; a new change waits until it is committed. */
   pendingConfigIndex = 0;
   committedInTerm = false;
   transferee: NodeId | null = null;
-  transferDeadline = 0;
+  transferDeadlineTick = 0;
   round = 0;
+  /** When (wall ms of `now`) each heartbeat round started: dates the leader lease. */
   roundStartedAt = new Map<number, number>();
   reads: PendingRead[] = [];
   readRoundPending = false;
@@ -114,8 +146,8 @@ export class RaftState {
     this.vote = vote;
     this.membership = membership;
     // A restarted node may have promised a leader not to vote (its lease) before crashing: keep the
-    // promise by refusing votes for one minimum election timeout after start.
-    this.heardFromLeaderAt = now;
+    // promise by refusing votes for electionTicks ticks after start.
+    this.heardFromLeaderTick = 0;
     this.resetElectionTimer();
   }
 
@@ -123,10 +155,31 @@ export class RaftState {
     this.msgs.push({ ...msg, from: this.id, term: msg.term ?? this.term } as M);
   }
 
-  /** A fresh randomized election timeout in [min, max) (§5.2). */
+  /**
+   * A fresh randomized election timeout (§5.2) of (electionTicks, maxElectionTicks] ticks. It starts one
+   * tick past the vote lease: the first tick after a message comes anywhere within one tick interval, so
+   * peers that heard the same leader at the same moment may be up to one tick behind this node; starting
+   * a tick later they are out of their lease when our PreVote arrives, and the first campaign can win.
+   */
   resetElectionTimer(): void {
-    const { electionTimeoutMinMs: min, electionTimeoutMaxMs: max } = this.cfg;
-    this.electionDeadline = this.now + min + Math.floor(this.rng() * (max - min));
+    const { electionTicks: e, maxElectionTicks: max } = this.cfg;
+    this.electionElapsed = 0;
+    this.electionTimeout = e + 1 + Math.floor(this.rng() * (max - e));
+  }
+
+  /** Record a message from the current leader: follow it, renew its lease, restart the election timer. */
+  heardFromLeader(): void {
+    this.heardFromLeaderTick = this.ticks;
+    this.resetElectionTimer();
+  }
+
+  /** Count a leader (or a new term of the same leader) seen for the first time; call after each input. */
+  observeLeader(): void {
+    if (this.leader === null) return;
+    const key = `${this.leader}@${this.term}`;
+    if (key === this.seenLeader) return;
+    this.seenLeader = key;
+    this.leaderChanges++;
   }
 
   isVoter(): boolean {
@@ -140,12 +193,14 @@ export class RaftState {
 
   /**
    * The disruption rule (§4.2.3 / §9.6): with CheckQuorum on, a node that heard from a leader less than a
-   * minimum election timeout ago (or is the leader) neither grants pre-votes nor lets a Vote bump its term.
+   * less than electionTicks of its own ticks ago (or is the leader) neither grants pre-votes nor lets a Vote
+   * bump its term. Counted in ticks, the lease lasts at least (electionTicks - 1) x tickMs of wall time:
+   * the first tick after hearing may come at once, and each later one at least tickMs after the one before.
    */
   inLease(): boolean {
     if (!this.cfg.checkQuorum) return false;
     if (this.role === "leader") return true;
-    return this.heardFromLeaderAt !== null && this.now - this.heardFromLeaderAt < this.cfg.electionTimeoutMinMs;
+    return this.ticks - this.heardFromLeaderTick < this.cfg.electionTicks;
   }
 
   /** Become a follower in `term` (a new term forgets the vote); a leader drops its leader-only state. */
