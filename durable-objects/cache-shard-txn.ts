@@ -1,5 +1,5 @@
 import type { TxnConfig } from "../src/config";
-import { dueInquiries, inquiryDelay, onDecision, onPrepare, type PreparedTxn } from "../src/core/txn/participant";
+import { dueInquiries, inquiryDelay, onDecision, onLockWait, onPrepare, type LockWait, type PreparedTxn } from "../src/core/txn/participant";
 import type { InquiryAnswer, KeyRecord, Outcome, TxnWrite, Vote } from "../src/core/txn/types";
 import { withTimeout } from "../src/services/replica-call";
 import type { ShardRecord, ShardWrite } from "./cache-shard";
@@ -33,9 +33,17 @@ function toShardWrite(w: TxnWrite): ShardWrite {
 }
 
 /** PREPARE: PREPARED and the locks are durable before the vote leaves this object. */
-export async function shardPrepare(host: ParticipantHost, txn: string, keys: string[], valueKeys: string[], coordinator: string): Promise<Vote> {
+export async function shardPrepare(host: ParticipantHost, txn: string, keys: string[], valueKeys: string[], coordinator: string, wait?: LockWait): Promise<Vote> {
   const { store } = host;
   await host.crashAt("before-vote");
+  const waitUntil = Date.now() + (wait?.waitMs ?? 0);
+  for (;;) {
+    // Wait-die: an older transaction waits here for a younger one's locks (up to its vote deadline);
+    // a younger one is refused at once (below) and retried by its client with its original priority.
+    const w = onLockWait(store, txn, keys, wait === undefined ? undefined : { priority: wait.priority, waitMs: waitUntil - Date.now() });
+    if (w.action !== "wait") break;
+    if ((await store.waitUnlocked(w.key, waitUntil - Date.now())) !== undefined) break;
+  }
   const now = Date.now();
   // Decided inside the group commit, so it sees the locks taken by the calls batched before it.
   const action = await host.group(() => {
@@ -45,7 +53,7 @@ export async function shardPrepare(host: ParticipantHost, txn: string, keys: str
     if (other !== undefined && other !== coordinator)
       return { action: "refuse" as const, reason: { code: "conflict" as const, message: `already prepared here under coordinator ${other}` } };
     const a = onPrepare(store, txn, keys, now, host.config.inquiryAfterMs);
-    if (a.action === "lock") store.recordPrepared(a.prepared, coordinator);
+    if (a.action === "lock") store.recordPrepared(a.prepared, coordinator, wait?.priority);
     return a;
   });
   if (action.action === "refuse") return { vote: "no", reason: action.reason };

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../src/config";
 import { nextDue } from "../src/core/cache/timers";
+import type { LockWait } from "../src/core/txn/participant";
 import type { TxnWrite, Vote } from "../src/core/txn/types";
 import { createHintTables, deliverDueHints, nextHintDue, pendingHints, recordHints } from "./cache-hints";
 import { resolveInDoubt, shardPrepare, shardDecide, type ParticipantCrashPoint, type ParticipantHost } from "./cache-shard-txn";
@@ -174,10 +175,10 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
   }
 
   /** PREPARE: lock the keys, record PREPARED durably, then vote with each key's current record. */
-  async txnPrepare(txn: string, shard: string, keys: string[], valueKeys: string[], coordinator: string): Promise<Vote> {
+  async txnPrepare(txn: string, shard: string, keys: string[], valueKeys: string[], coordinator: string, wait?: LockWait): Promise<Vote> {
     await this.guard();
     this.shardName = shard;
-    return shardPrepare(this.txnHost, txn, keys, valueKeys, coordinator);
+    return shardPrepare(this.txnHost, txn, keys, valueKeys, coordinator, wait);
   }
 
   /** COMMIT or ABORT: apply the writes (if committed) and release the locks in one durable step. Idempotent. */

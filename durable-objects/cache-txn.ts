@@ -23,6 +23,8 @@ export class TxnParticipantStore implements ParticipantView {
   private readonly locks = new Map<string, string>();
   private readonly preparedTxns = new Map<string, PreparedTxn & { coordinator: string }>();
   private readonly waiters = new Map<string, (() => void)[]>();
+  /** Wait-die priorities of the transactions prepared here (memory only: after a restart they are unknown, and treated as oldest). */
+  private readonly priorities = new Map<string, number>();
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec("CREATE TABLE IF NOT EXISTS txn_locks (key TEXT PRIMARY KEY, txn TEXT NOT NULL)");
@@ -67,8 +69,13 @@ export class TxnParticipantStore implements ParticipantView {
     return [...this.preparedTxns.values()];
   }
 
+  priorityOf(txn: string): number | undefined {
+    return this.priorities.get(txn);
+  }
+
   /** Records PREPARED and takes the locks (call inside a storage transaction; the memory mirror follows at once). */
-  recordPrepared(p: PreparedTxn, coordinator: string): void {
+  recordPrepared(p: PreparedTxn, coordinator: string, priority?: number): void {
+    if (priority !== undefined) this.priorities.set(p.txn, priority);
     this.sql.exec(
       "INSERT INTO txn_prepared (txn, coordinator, keys, prepared_at, next_inquiry_at, inquiries) VALUES (?, ?, ?, ?, ?, ?)",
       p.txn, coordinator, JSON.stringify(p.keys), p.preparedAt, p.nextInquiryAt, p.inquiries,
@@ -93,6 +100,7 @@ export class TxnParticipantStore implements ParticipantView {
     // By key (the primary key), not by txn, which would scan the table.
     for (const key of keys) this.sql.exec("DELETE FROM txn_locks WHERE key = ? AND txn = ?", key, txn);
     this.preparedTxns.delete(txn);
+    this.priorities.delete(txn);
     this.sql.exec("INSERT OR REPLACE INTO txn_finished (txn, outcome, at) VALUES (?, ?, ?)", txn, outcome, now);
     for (const key of keys) if (this.locks.get(key) === txn) this.locks.delete(key);
   }

@@ -18,6 +18,8 @@ const RESEND_MAX_MS = 30_000;
 const ALARM_BATCH = 100;
 /** End records of transactions finished within this window are written together. */
 const END_FLUSH_MS = 20;
+/** A PREPARE stops waiting for locks this long before the vote deadline, so its "no" still arrives in time. */
+const PREPARE_WAIT_MARGIN_MS = 200;
 
 /** Where a test can make the coordinator crash (ctx.abort) during the protocol. */
 export type CoordinatorCrashPoint = "after-prepare-sent" | "after-decision-logged" | "before-end";
@@ -29,6 +31,8 @@ export interface TxnRequest {
   ops: TxnOp[];
   conditions: TxnCondition[];
   participants: ParticipantPlan[];
+  /** Wait-die priority: when the client's first attempt started (a retry keeps it); default: now. */
+  priority?: number;
 }
 
 /** What the coordinator reports about a transaction. */
@@ -52,6 +56,8 @@ interface Live {
   coordinator: string;
   /** The decision's row has been written (from then on the output gate holds any answer that reveals it until it is durable). */
   logged: boolean;
+  /** Wait-die priority sent with each PREPARE (memory only: a PREPARE resent after a restart carries none, and does not wait). */
+  priority?: number;
 }
 
 /**
@@ -158,7 +164,9 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
     const t = this.timings;
     if (m.type === "prepare") {
       const left = Math.max(1, s.voteDeadline - Date.now());
-      const prepare = async (): Promise<Vote> => (await this.shard(m.shard).txnPrepare(s.id, m.shard, m.keys, m.valueKeys, l.coordinator)) as Vote;
+      // An older transaction may wait at the participant for younger holders, until shortly before its vote deadline.
+      const wait = l.priority === undefined ? undefined : { priority: l.priority, waitMs: Math.max(0, left - PREPARE_WAIT_MARGIN_MS) };
+      const prepare = async (): Promise<Vote> => (await this.shard(m.shard).txnPrepare(s.id, m.shard, m.keys, m.valueKeys, l.coordinator, wait)) as Vote;
       let vote: Vote;
       try {
         vote = await withTimeout(prepare(), left);
@@ -231,7 +239,7 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
       return { ok: true, view: view(s) };
     }
     const { state, step } = begin(req.id, req.ops, req.conditions, req.participants, Date.now(), this.timings);
-    const l: Live = { state, records: new Map(), running: null, coordinator: req.coordinator, logged: false };
+    const l: Live = { state, records: new Map(), running: null, coordinator: req.coordinator, logged: false, priority: req.priority ?? state.startedAt };
     this.live.set(req.id, l);
     l.running = this.execute(l, step);
     try {

@@ -182,6 +182,7 @@ async function runUnits(ctx: RedisContext, config: Config, keys: string[], units
     await sleep(pause);
     return true;
   };
+  const priority = Date.now();
   for (let attempt = 0; ; attempt++) {
     // A retry reads every replica: the first R may hold only eviction markers of a key another still has.
     const r = attempt === 0 ? undefined : config.cache.replicas;
@@ -216,7 +217,8 @@ async function runUnits(ctx: RedisContext, config: Config, keys: string[], units
     const ops = [...ks.dirty].map(([key, entry]) => toOp(key, entry, now));
     const conditions: TxnCondition[] = keys.map((key) => ({ key, revision: loaded.get(key)?.revision ?? null }));
     try {
-      const view = await runTxn(ctx.deps.env, config, crypto.randomUUID(), { ops, conditions });
+      // Every attempt keeps the first one's priority: under wait-die it ages until it waits instead of dying.
+      const view = await runTxn(ctx.deps.env, config, crypto.randomUUID(), { ops, conditions }, priority);
       if (view.phase === "committed") {
         const revision = view.results?.[0]?.revision ?? null;
         return outcomes.map((o, i) => ({ outcomes: o, wrote: wrote[i] ? revision : null }));

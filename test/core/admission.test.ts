@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { canMeetDeadline, createLimiter, currentLimit, onDrop, onSample, type LimiterState } from "../../src/core/admission/limiter";
 import { KeyLocks, LockWaitDeadlineError } from "../../src/core/sequencer/key-locks";
+import { onLockWait } from "../../src/core/txn/participant";
 import { KeySequencer, SequencerDeadlineError } from "../../src/core/sequencer/key-sequencer";
 
 function feed(s: LimiterState, rtts: number[], inflight: (s: LimiterState) => number): LimiterState {
@@ -175,5 +176,38 @@ describe("key locks (sorted order, FIFO per key)", () => {
     releaseA();
     (await next)();
     expect(locks.size).toBe(0);
+  });
+});
+
+describe("wait-die at a 2PC participant (Rosenkrantz, Stearns, Lewis 1978)", () => {
+  const view = (locks: Record<string, string>, priorities: Record<string, number>) => ({
+    lockHolder: (k: string) => locks[k],
+    prepared: () => undefined,
+    finished: () => undefined,
+    priorityOf: (t: string) => priorities[t],
+  });
+
+  it("an older transaction meeting a younger holder waits", () => {
+    expect(onLockWait(view({ a: "young" }, { young: 200 }), "old", ["a"], { priority: 100, waitMs: 500 })).toEqual({ action: "wait", key: "a" });
+  });
+
+  it("a younger transaction meeting an older holder dies at once (so waits only point old -> young: no cycle)", () => {
+    expect(onLockWait(view({ a: "old" }, { old: 100 }), "young", ["a"], { priority: 200, waitMs: 500 })).toEqual({ action: "die", key: "a", holder: "old" });
+  });
+
+  it("a holder of unknown age (prepared before a restart) is treated as older; no wait budget or no priority means no-wait", () => {
+    expect(onLockWait(view({ a: "h" }, {}), "t", ["a"], { priority: 1, waitMs: 500 })).toMatchObject({ action: "die" });
+    expect(onLockWait(view({ a: "h" }, { h: 200 }), "t", ["a"], { priority: 100, waitMs: 0 })).toMatchObject({ action: "die" });
+    expect(onLockWait(view({ a: "h" }, { h: 200 }), "t", ["a"], undefined)).toMatchObject({ action: "die" });
+  });
+
+  it("equal priorities are ordered by transaction id, so exactly one of two waits for the other", () => {
+    const ab = onLockWait(view({ k: "b" }, { b: 5 }), "a", ["k"], { priority: 5, waitMs: 100 }).action;
+    const ba = onLockWait(view({ k: "a" }, { a: 5 }), "b", ["k"], { priority: 5, waitMs: 100 }).action;
+    expect([ab, ba].sort()).toEqual(["die", "wait"]);
+  });
+
+  it("free keys, or keys this transaction holds itself, proceed", () => {
+    expect(onLockWait(view({ a: "t" }, { t: 1 }), "t", ["a", "b"], { priority: 1, waitMs: 100 })).toEqual({ action: "proceed" });
   });
 });

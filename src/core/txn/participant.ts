@@ -46,6 +46,40 @@ export function onPrepare(view: ParticipantView, txn: string, keys: readonly str
   return { action: "lock", prepared: { txn, keys: [...keys], preparedAt: now, nextInquiryAt: now + inquiryAfterMs, inquiries: 0 } };
 }
 
+/** How long a PREPARE may wait for locks, and its transaction's age (wait-die). */
+export interface LockWait {
+  /** The transaction's priority: its first attempt's start time; smaller is older. */
+  priority: number;
+  /** How long this PREPARE may wait for locks held by younger transactions. */
+  waitMs: number;
+}
+
+export type LockWaitAction =
+  /** No key is held by another transaction: prepare now. */
+  | { action: "proceed" }
+  /** A key is held by a younger transaction: the older one waits for its release. */
+  | { action: "wait"; key: string }
+  /** A key is held by an older transaction, or one of unknown age: the younger one dies (is refused), so no cycle of waits can form. */
+  | { action: "die"; key: string; holder: string };
+
+/**
+ * Wait-die (Rosenkrantz, Stearns and Lewis, 1978): a transaction meeting a lock waits only if it is
+ * OLDER than the holder; a younger one is refused at once and retried by its client with its original
+ * priority, so it ages until it is the oldest and waits instead. Waits only ever point from older to
+ * younger transactions, so they cannot form a cycle: no deadlock, and no starvation. A holder whose
+ * age is unknown here (prepared before this object restarted) is treated as older.
+ */
+export function onLockWait(view: ParticipantView & { priorityOf(txn: string): number | undefined }, txn: string, keys: readonly string[], wait: LockWait | undefined): LockWaitAction {
+  for (const key of keys) {
+    const holder = view.lockHolder(key);
+    if (holder === undefined || holder === txn) continue;
+    const theirs = view.priorityOf(holder);
+    if (wait === undefined || wait.waitMs <= 0 || theirs === undefined || !(wait.priority < theirs || (wait.priority === theirs && txn < holder))) return { action: "die", key, holder };
+    return { action: "wait", key };
+  }
+  return { action: "proceed" };
+}
+
 export type DecisionAction =
   /** Prepared here: apply the writes (if committed) and release the locks, in one durable step. */
   | { action: "apply"; prepared: PreparedTxn }
