@@ -27,6 +27,19 @@ describe("unexpectedExceptions", () => {
     ]);
   });
 
+  it("allows a failure planted by a test file, and a refused connection's report, but not a lost connection on its own", () => {
+    const planted = "uncaught exception; source = Uncaught (in promise); stack = Error: transient failure\n    at storage.list (/work/main/test/worker/review-jobs.test.ts:192:17)";
+    const refused = [
+      "exception = rust/worker/ffi.rs:110: disconnected: Connection refused (os error 111)",
+      "stack: /work/main/node_modules/workerd@28a3c60",
+      "uncaught exception; source = Uncaught (in promise); stack = Error: Network connection lost.",
+      "uncaught exception; exception = workerd/jsg/value.h:1535: disconnected: jsg.Error: Network connection lost.",
+    ].join("\n");
+    const lost = "some line\nuncaught exception; source = Uncaught (in promise); stack = Error: Network connection lost.";
+    expect(unexpectedExceptions([planted, refused].join("\n"))).toEqual([]);
+    expect(unexpectedExceptions(lost)).toEqual(["uncaught exception; source = Uncaught (in promise); stack = Error: Network connection lost."]);
+  });
+
   it("ignores ctx.abort()'s report of a reset the test asked for", () => {
     expect(unexpectedExceptions("uncaught exception; exception = workerd/api/actor-state.c++:1249: failed: broken.outputGateBroken; jsg.Error: crash injected")).toEqual([]);
   });

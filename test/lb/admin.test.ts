@@ -58,7 +58,7 @@ describe("PUT /admin/lb/pools/{pool}", () => {
     await lb.putPool(pool, { upstreams: lb.upstreams("a") });
     expect((await lb.hit(pool)).upstream).toBe("a");
     await lb.putPool(pool, { upstreams: lb.upstreams("b") });
-    await eventually("the proxy uses the new upstream", async () => (await lb.hit(pool)).upstream === "b", 2000);
+    await eventually("the proxy uses the new upstream", async () => (await lb.hit(pool)).upstream === "b", 5000);
   });
 
   it("rejects bad upstream URLs", async () => {
@@ -149,7 +149,7 @@ describe("unknown pools and DELETE", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ pool, deleted: true });
     expect((await lb.admin("GET", `/admin/lb/pools/${pool}`)).status).toBe(404);
-    await eventually("the proxy forgot the pool", async () => (await lb.hit(pool)).status === 404, 2000);
+    await eventually("the proxy forgot the pool", async () => (await lb.hit(pool)).status === 404, 5000);
   });
 });
 

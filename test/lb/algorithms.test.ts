@@ -105,8 +105,10 @@ describe("P2C on peak-EWMA latency (Finagle)", () => {
   it("avoids an upstream 10x slower than the others: its share stays well below 1/4", async () => {
     const pool = lb.pool("p2c-slow");
     await lb.putPool(pool, { algorithm: "p2c-ewma", upstreams: lb.upstreams("a", "b", "c", "d") });
-    await lb.up.a.set({ delayMs: 50 });
-    for (const s of [lb.up.b, lb.up.c, lb.up.d]) await s.set({ delayMs: 5 });
+    // 500 ms against 50 ms: a latency every request pays in the worker and the client (tens to hundreds
+    // of ms on a loaded machine, and peaks stick in a peak EWMA) must not blur the 10x apart.
+    await lb.up.a.set({ delayMs: 500 });
+    for (const s of [lb.up.b, lb.up.c, lb.up.d]) await s.set({ delayMs: 50 });
     // 8 clients x 30 sequential requests: round-robin would give a 60 of 240.
     const clients = await Promise.all(Array.from({ length: 8 }, () => lb.sequential(pool, 30)));
     const hits = clients.flat();

@@ -84,8 +84,11 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** After deleting pools with health checks: time for a check sent just before the DELETE to reach the farm. */
 const CHECK_SETTLE_MS = 50;
 
-/** Polls `check` until it returns true; fails with `what` (and the last value seen) after `ms`. */
-export async function eventually(what: string, check: () => Promise<boolean>, ms = 5000, everyMs = 25): Promise<void> {
+/**
+ * Polls `check` until it returns true; fails with `what` after `ms`. The deadline is a ceiling for a
+ * condition that never comes, not a claim about speed: a loaded machine may take seconds.
+ */
+export async function eventually(what: string, check: () => Promise<boolean>, ms = 15_000, everyMs = 25): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
     if (await check()) return;

@@ -44,8 +44,12 @@ export async function rejection(call: () => Promise<unknown>): Promise<Error> {
   throw new Error("expected the call to fail");
 }
 
-/** Polls until `check` passes or the time is up (background work such as read repair runs after the response). */
-export async function eventually(check: () => Promise<boolean>, ms = 3000): Promise<void> {
+/**
+ * Polls until `check` passes or the time is up (background work such as read repair runs after the
+ * response). The deadline is a ceiling for a condition that never comes, not a claim about speed: on
+ * a loaded machine the same work takes several times as long.
+ */
+export async function eventually(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (await check()) return;

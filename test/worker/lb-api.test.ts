@@ -1,7 +1,7 @@
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { poolStub } from "../../durable-objects/upstream-pool";
-import { ADMIN, call, json } from "./helpers";
+import { ADMIN, call, eventually, json } from "./helpers";
 
 // Nothing listens on these ports: connections are refused at once (a dead upstream).
 const DEAD = ["http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"];
@@ -90,7 +90,8 @@ describe("load-balancer pools: proxy and failure handling without a live upstrea
     expect(res.status, JSON.stringify(body)).toBe(503);
     expect(body.error.code).toBe("no_upstream");
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    expect(Date.now() - started).toBeLessThan(2000);
+    // Within the 2 s deadline, plus room for a loaded machine's own delays: never a hang.
+    expect(Date.now() - started).toBeLessThan(2000 + 2000);
     // Each of the three upstreams was tried once (attempts 3 by default).
     expect(res.headers.get("x-lb-attempts")).toBe("3");
   });
@@ -102,11 +103,11 @@ describe("load-balancer pools: proxy and failure handling without a live upstrea
     expect([502, 503]).toContain(res.status);
     // The outcome reaches the pool object (sent after the response).
     let total = 0;
-    for (let i = 0; i < 40 && total === 0; i++) {
-      await new Promise((r) => setTimeout(r, 25));
+    await eventually(async () => {
       const st = await json<{ upstreams: { counts: { connectErrors: number } }[] }>(await call("/lb/pools/post"));
       total = st.upstreams.reduce((n, u) => n + u.counts.connectErrors, 0);
-    }
+      return total > 0;
+    });
     expect(total).toBe(1);
   });
 
@@ -114,11 +115,7 @@ describe("load-balancer pools: proxy and failure handling without a live upstrea
     await putPool("crashy", { upstreams: [{ id: "only", url: DEAD[0] }], breaker: { consecutiveFailures: 1, openMs: 60_000 }, retry: { attempts: 1 } });
     await call("/lb/crashy/");
     const stub = poolStub(env, "crashy");
-    for (let i = 0; i < 40; i++) {
-      const st = await stub.status();
-      if (st?.upstreams[0]?.breaker.status === "open") break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await eventually(async () => (await stub.status())?.upstreams[0]?.breaker.status === "open");
     const crash = await call("/admin/lb/pools/crashy/crash", { method: "POST", headers: ADMIN });
     expect(crash.status).toBe(200);
     const st = await json<{ version: number; upstreams: { breaker: { status: string } }[] }>(await call("/lb/pools/crashy"));
