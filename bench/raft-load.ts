@@ -35,6 +35,8 @@ interface Phase {
   electionsBefore: number | null;
   electionsAfter: number | null;
   lease: Map<string, number>;
+  /** How long each status sample took: how far behind the isolate's queue was. */
+  sampleMs: number[];
   load?: LoadResult;
 }
 
@@ -100,6 +102,7 @@ async function observe(name: string, during: Promise<LoadResult | undefined>): P
     electionsBefore: electionsOf(first),
     electionsAfter: null,
     lease: new Map(),
+    sampleMs: [],
   };
   let done = false;
   const finished = during.then((r) => {
@@ -109,6 +112,7 @@ async function observe(name: string, during: Promise<LoadResult | undefined>): P
   while (!done) {
     const started = performance.now();
     const [s, lease] = await Promise.all([status(), leaseProbe()]);
+    phase.sampleMs.push(performance.now() - started);
     phase.samples++;
     phase.lease.set(lease, (phase.lease.get(lease) ?? 0) + 1);
     if (s === null) phase.unanswered++;
@@ -130,6 +134,11 @@ async function observe(name: string, during: Promise<LoadResult | undefined>): P
   return phase;
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
+
 function row(p: Phase): Record<string, string | number> {
   const elections = p.electionsBefore !== null && p.electionsAfter !== null ? p.electionsAfter - p.electionsBefore : "n/a";
   return {
@@ -140,6 +149,7 @@ function row(p: Phase): Record<string, string | number> {
     "leader changes": p.leaders.length - 1,
     "no leader": `${((100 * p.noLeader) / Math.max(1, p.samples)).toFixed(1)}%`,
     unanswered: p.unanswered,
+    "status p50 ms": Math.round(median(p.sampleMs)),
     "elections started": elections,
     "lease reads": [...p.lease].map(([k, v]) => `${k}:${v}`).join(" "),
   };

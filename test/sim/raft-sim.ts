@@ -140,8 +140,14 @@ class Simulation {
   /** When each live node ticks next. */
   private readonly nextTick = new Map<NodeId, number>();
   private readonly tickMs: number;
-  /** The shared event loop's current delay (busyLoopMs runs). */
-  private loopDelay = 0;
+  /**
+   * The shared event loop's delay (busyLoopMs runs): `loopTarget` from `loopSince` on, except that a queue
+   * drains no faster than time passes (FIFO: what arrived first runs first), so a drop from `loopFrom`
+   * to a lower target takes loopFrom - loopTarget ms.
+   */
+  private loopFrom = 0;
+  private loopTarget = 0;
+  private loopSince = 0;
   private readonly queue = new EventQueue<Ev>();
   private readonly monitor = new SafetyMonitor();
   private readonly nodes = new Map<NodeId, RaftNode | null>();
@@ -263,7 +269,7 @@ class Simulation {
         if (tickId !== null && tickAt <= evAt) {
           this.note(() => `tick ${tickId}`);
           // The next alarm is set tickMs after this one began, then waits its turn in the (busy) loop.
-          this.nextTick.set(tickId, this.now + this.tickMs + this.loopWait());
+          this.nextTick.set(tickId, this.loopRuns(this.now + this.tickMs));
           this.nodes.get(tickId)!.tick(this.now);
           this.settleNode(tickId);
         } else {
@@ -302,9 +308,9 @@ class Simulation {
       case "load":
         if (!this.chaos) return; // the load ends with the chaos phase
         // The isolate's queue grows or drains: 0 a third of the time, else up to busyLoopMs.
-        this.loopDelay = this.rng() < 0.3 ? 0 : this.rand(0, this.o.busyLoopMs + 1);
-        this.stats.maxLoopDelayMs = Math.max(this.stats.maxLoopDelayMs, this.loopDelay);
-        this.note(() => `event loop delay ${this.loopDelay} ms`);
+        this.setLoopDelay(this.rng() < 0.3 ? 0 : this.rand(0, this.o.busyLoopMs + 1));
+        this.stats.maxLoopDelayMs = Math.max(this.stats.maxLoopDelayMs, this.loopTarget);
+        this.note(() => `event loop delay -> ${this.loopTarget} ms`);
         this.queue.push(this.now + this.rand(200, 2_000), { k: "load" });
         return;
     }
@@ -518,17 +524,30 @@ class Simulation {
       this.stats.messagesDropped++;
       return;
     }
-    this.queue.push(this.now + this.delay() + this.loopWait(), { k: "msg", m: cloneMessage(m) });
+    this.queue.push(this.loopRuns(this.now + this.delay()), { k: "msg", m: cloneMessage(m) });
     if (this.rng() < this.weather.dup) {
       this.stats.messagesDuplicated++;
-      this.queue.push(this.now + this.delay() + this.loopWait(), { k: "msg", m: cloneMessage(m) });
+      this.queue.push(this.loopRuns(this.now + this.delay()), { k: "msg", m: cloneMessage(m) });
     }
   }
 
-  /** How long an event waits in the shared event loop before it runs (0 unless busyLoopMs). */
-  private loopWait(): number {
-    if (this.o.busyLoopMs === 0) return 0;
-    return this.loopDelay + this.rand(0, 6);
+  /** When an event that reaches a node at `arrival` runs: after waiting its turn in the shared loop. */
+  private loopRuns(arrival: number): number {
+    if (this.o.busyLoopMs === 0) return arrival;
+    return arrival + this.loopDelayAt(arrival) + this.rand(0, 6);
+  }
+
+  private loopDelayAt(t: number): number {
+    if (t <= this.loopSince) return this.loopFrom;
+    return Math.max(this.loopTarget, this.loopFrom - (t - this.loopSince));
+  }
+
+  /** The loop's queue grows at once, or starts draining toward `target`. */
+  private setLoopDelay(target: number): void {
+    const current = this.loopDelayAt(this.now);
+    this.loopSince = this.now;
+    this.loopFrom = Math.max(current, target);
+    this.loopTarget = target;
   }
 
   private delay(): number {
@@ -616,7 +635,7 @@ class Simulation {
     if (st.snapshot !== null) kv.restore(st.snapshot.data);
     this.nodes.set(id, node);
     // Each node's clock has its own phase: its first tick comes within one tick interval of its start.
-    this.nextTick.set(id, this.now + 1 + Math.floor(this.rng() * this.tickMs) + this.loopWait());
+    this.nextTick.set(id, this.loopRuns(this.now + 1 + Math.floor(this.rng() * this.tickMs)));
     const st0 = node.status();
     this.known.set(id, { role: st0.role, term: st0.term });
     this.kv.set(id, kv);
@@ -633,7 +652,7 @@ class Simulation {
     this.accepting = false;
     this.cut.clear();
     this.weather = CALM;
-    this.loopDelay = 0;
+    this.setLoopDelay(0); // the load ends: the queue drains
     this.crashAfterPersist.clear();
     for (const id of this.nodeIds) if (this.nodes.get(id) == null) this.boot(id);
     this.note(() => "settle: healed, all restarted, clients finishing");
