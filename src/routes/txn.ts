@@ -7,6 +7,7 @@ import { createRouter } from "../http/app-env";
 import { HttpError } from "../http/errors";
 import { ContentTypeSchema, errorResponses } from "../http/schemas";
 import { assertKey, decodePathSegment, limitParam } from "../http/validation";
+import { withKeys } from "../services/key-order";
 import { recentTxns, runTxn, txnStatus } from "../services/txn";
 
 /** Cross-shard atomic transactions (two-phase commit over the cache shards). */
@@ -100,7 +101,10 @@ txnRoutes.openapi(
       throw new HttpError(400, "invalid_request", "the Idempotency-Key header and json.id differ");
     checkKeys(body.ops, body.conditions);
     const id = body.id ?? headerId ?? crypto.randomUUID();
-    const view = await runTxn(c.env, getConfig(c.env), id, { ops: body.ops, conditions: body.conditions });
+    const config = getConfig(c.env);
+    // Transactions over the same keys take turns in this isolate (sorted key locks) rather than abort each other.
+    const keys = [...body.ops.map((o) => o.key), ...body.conditions.map((k) => k.key)];
+    const view = await withKeys(keys, Date.now() + config.cache.deadlineMs, () => runTxn(c.env, config, id, { ops: body.ops, conditions: body.conditions }));
     const out = present(view);
     if (view.phase === "committed") return c.json(out, 200);
     if (view.phase === "preparing") return c.json({ ...out, error: { code: "outcome_unknown", message: "not decided yet; GET /txn/{id}" } }, 503, { "Retry-After": "1" });

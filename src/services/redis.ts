@@ -6,8 +6,8 @@ import { HASH_CONTENT_TYPE, RedisError, STRING_CONTENT_TYPE, type Command, type 
 import type { TxnCondition, TxnOp } from "../core/txn/types";
 import { HttpError } from "../http/errors";
 import { cacheGet, cacheGetMany, cacheSet, ringFor, shardCall, type CacheDeps, type ReadOutcome } from "./cache";
-import { KeyLocks, LockWaitDeadlineError } from "../core/sequencer/key-locks";
 import { KeySequencer, SequencerDeadlineError } from "../core/sequencer/key-sequencer";
+import { keyLocks, LockWaitDeadlineError } from "./key-order";
 import { runTxn } from "./txn";
 
 /** One command's outcome, as the REST protocol sends it. */
@@ -129,7 +129,6 @@ interface Unit {
  * batches still race; the commit's revision conditions keep that correct, and the loser retries
  * within its deadline.
  */
-const keyLocks = new KeyLocks();
 const keySets = new KeySequencer<Unit, RunResult>(async (_line, units, deadlineAt) => {
   const ctx = units[0]!.ctx;
   const keys = unitKeys(units[0]!.cmds);

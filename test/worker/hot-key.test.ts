@@ -57,4 +57,21 @@ describe("a hot key under concurrent read-modify-writes", () => {
     // Contention is not failure: no shard's breaker opened.
     for (const s of ALL_SHARDS) expect(guardStatus(shardGuardName(s)).status).toBe("closed");
   });
+
+  it("concurrent POST /txn increments of one key wait their turn: none answers 409; past the deadline a 503 with Retry-After, never applied; the final value counts exactly the 200s", async () => {
+    const txn = () => call("/txn", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ops: [{ op: "incr", key: "hot-txn", by: 1 }] }) });
+    const run = (n: number) =>
+      Promise.all(Array.from({ length: n }, async () => {
+        const res = await txn();
+        return { status: res.status, retryAfter: res.headers.get("retry-after"), code: res.status === 200 ? null : (await json<{ error: { code: string } }>(res)).error.code };
+      }));
+    // Ten at once: each waits its turn, all commit.
+    const ten = await run(10);
+    expect(ten.filter((s) => s.status !== 200)).toEqual([]);
+    // Forty at once: more than fit in one deadline here; those that do not are refused before they ran.
+    const forty = await run(40);
+    for (const s of forty.filter((s) => s.status !== 200)) expect(s).toMatchObject({ status: 503, code: "overloaded", retryAfter: "1" });
+    const committed = ten.length + forty.filter((s) => s.status === 200).length;
+    expect((await answer(await redis(["GET", "hot-txn"]))).body.result).toBe(String(committed));
+  });
 });
