@@ -16,7 +16,7 @@ const API = { authorization: "Bearer bench-api" };
 interface MemberStatus {
   node: string;
   reachable: boolean;
-  status?: { role: string; term: number; leader: string | null; electionsStarted?: number; leaderChanges?: number };
+  status?: { role: string; term: number; leader: string | null; electionsStarted?: number; leaderChanges?: number; ticks?: number };
 }
 interface StatusBody {
   leader: string | null;
@@ -34,6 +34,8 @@ interface Phase {
   leaders: string[];
   electionsBefore: number | null;
   electionsAfter: number | null;
+  /** Members' ticks summed, and when (ms), at the start and the end: the rate of their clocks. */
+  ticks: { before: number | null; after: number | null; from: number; to: number };
   lease: Map<string, number>;
   /** How long each status sample took: how far behind the isolate's queue was. */
   sampleMs: number[];
@@ -59,16 +61,17 @@ async function status(): Promise<StatusBody | null> {
 
 /** The highest term any reachable member reports. */
 const termOf = (s: StatusBody): number => Math.max(0, ...s.members.map((m) => m.status?.term ?? 0));
-/** Elections started, summed over members (null before the counters existed). */
-function electionsOf(s: StatusBody): number | null {
+/** A status field summed over members (null when a member lacks it: before the counters existed). */
+function sumOf(s: StatusBody, field: "electionsStarted" | "ticks"): number | null {
   let sum = 0;
   for (const m of s.members) {
-    const n = m.status?.electionsStarted;
+    const n = m.status?.[field];
     if (n === undefined) return null;
     sum += n;
   }
   return sum;
 }
+const electionsOf = (s: StatusBody) => sumOf(s, "electionsStarted");
 
 async function leaseProbe(): Promise<string> {
   try {
@@ -101,6 +104,7 @@ async function observe(name: string, during: Promise<LoadResult | undefined>): P
     leaders: [`${first.leader}@${termOf(first)}`],
     electionsBefore: electionsOf(first),
     electionsAfter: null,
+    ticks: { before: sumOf(first, "ticks"), after: null, from: performance.now(), to: 0 },
     lease: new Map(),
     sampleMs: [],
   };
@@ -131,6 +135,8 @@ async function observe(name: string, during: Promise<LoadResult | undefined>): P
   const last = await waitForLeader();
   phase.termAfter = Math.max(phase.termAfter, termOf(last));
   phase.electionsAfter = electionsOf(last);
+  phase.ticks.after = sumOf(last, "ticks");
+  phase.ticks.to = performance.now();
   return phase;
 }
 
@@ -150,6 +156,8 @@ function row(p: Phase): Record<string, string | number> {
     "no leader": `${((100 * p.noLeader) / Math.max(1, p.samples)).toFixed(1)}%`,
     unanswered: p.unanswered,
     "status p50 ms": Math.round(median(p.sampleMs)),
+    // A member ticks every 50 ms when its isolate is idle (20/s); fewer when its event loop is busy.
+    "ticks/s per member": p.ticks.before !== null && p.ticks.after !== null ? ((p.ticks.after - p.ticks.before) / ((p.ticks.to - p.ticks.from) / 1000) / 5).toFixed(1) : "n/a",
     "elections started": elections,
     "lease reads": [...p.lease].map(([k, v]) => `${k}:${v}`).join(" "),
   };
