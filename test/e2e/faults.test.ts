@@ -77,22 +77,25 @@ function oneRequest(i: number): Promise<{ status: number; text: string }> {
   }
 }
 
-/** `clients` loops of requests until stopped; answers the statuses seen. */
-function traffic(clients: number): { stop: () => Promise<Map<number, number>> } {
+/** `clients` loops of requests until stopped; answers the statuses seen, and one answer of each (kind: body). */
+function traffic(clients: number): { stop: () => Promise<{ statuses: Map<number, number>; samples: Map<number, string> }> } {
   let running = true;
   const statuses = new Map<number, number>();
+  const samples = new Map<number, string>();
   let n = 0;
   const loops = Array.from({ length: clients }, async () => {
     while (running) {
-      const { status } = await oneRequest(n++);
+      const i = n++;
+      const { status, text } = await oneRequest(i);
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      if (!samples.has(status)) samples.set(status, `kind ${i % 8}: ${text.slice(0, 300)}`);
     }
   });
   return {
     stop: async () => {
       running = false;
       await Promise.all(loops);
-      return statuses;
+      return { statuses, samples };
     },
   };
 }
@@ -129,8 +132,8 @@ describe("faults under traffic leave no promise rejection unhandled", () => {
       for (const s of ["shard-0", "shard-2"]) await admin(`/admin/cache/shards/${s}/fault`, { mode: "healthy" });
       await sleep(2000);
     } finally {
-      const statuses = await load.stop();
-      console.log(`statuses under faults: ${JSON.stringify(Object.fromEntries(statuses))}`);
+      const { statuses, samples } = await load.stop();
+      console.log(`statuses under faults: ${JSON.stringify(Object.fromEntries(statuses))}\n${[...samples].map(([s, t]) => `  ${s} ${t}`).join("\n")}`);
       // 500 would be a bug; a fault may legitimately give 503/504 (quorum or leader unavailable).
       expect(statuses.get(500) ?? 0).toBe(0);
     }
