@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { coordinatorStub, type TaskStatus } from "../../durable-objects/job-coordinator";
 import { executorStub } from "../../durable-objects/task-executor";
-import { ADMIN, call, json, sleep } from "./helpers";
+import { ADMIN, call, eventually, json } from "./helpers";
 
 interface Submitted {
   id?: string;
@@ -105,16 +105,17 @@ describe("the task executor: POST /tasks, GET /tasks/{id}, GET /tasks?batch=", (
   });
 
   it("an executor crashed (ctx.abort) mid-task: the task still completes, once", async () => {
-    const t = await submit({ kind: "sleep", args: { ms: 400 } });
-    await sleep(150);
-    const view = await json<TaskStatus>(await call(`/tasks/${t.id}`));
+    // Long enough that it cannot end before the crash, however slow the machine is to start it.
+    const t = await submit({ kind: "sleep", args: { ms: 1500 } });
+    let view!: TaskStatus;
+    await eventually(async () => (view = await json<TaskStatus>(await call(`/tasks/${t.id}`))).status !== "idle" && view.status !== "waiting");
     expect(view.status).toBe("in-progress");
     const node = view.attemptLog.at(-1)!.executor;
     await executorStub(env, node).crash().catch(() => undefined);
     // The executor kept the attempt in storage: its alarm runs it again after the restart.
     const done = await finished(t.id!);
     expect(done.status).toBe("completed");
-    expect(done.result).toEqual({ ms: 400 });
+    expect(done.result).toEqual({ ms: 1500 });
     expect(await executorStub(env, node).pending()).toEqual([]);
   });
 
