@@ -95,6 +95,10 @@ const ConfigSchema = z
     ADMISSION_MIN_LIMIT: int(1, 10_000).default(2),
     ADMISSION_MAX_LIMIT: int(1, 10_000).default(200),
     ADMISSION_MAX_QUEUE: int(0, 100_000).default(1000),
+    // The front door: concurrent requests per capability per isolate (AIMD on request latency).
+    FRONT_DOOR_INITIAL_LIMIT: int(1, 100_000).default(256),
+    FRONT_DOOR_MAX_LIMIT: int(1, 100_000).default(4096),
+    FRONT_DOOR_LATENCY_TARGET_MS: int(10, 120_000).default(3000),
   })
   .superRefine((c, ctx) => {
     if (c.CACHE_REPLICAS > c.CACHE_SHARDS)
@@ -187,6 +191,8 @@ export interface Config {
   doBreaker: BreakerConfig;
   /** Admission control in front of every Durable Object the worker calls (one gate per object, per isolate). */
   admission: AdmissionConfig;
+  /** The front door: a concurrency limit on requests per capability, per isolate (no queue). */
+  frontDoor: AdmissionConfig;
 }
 
 /** Parses and checks the cluster shape from `[vars]`; throws a readable error listing every bad variable. */
@@ -267,6 +273,10 @@ export function parseConfig(env: Record<string, unknown>): Config {
     admission: {
       limiter: { initialLimit: c.ADMISSION_INITIAL_LIMIT, minLimit: c.ADMISSION_MIN_LIMIT, maxLimit: c.ADMISSION_MAX_LIMIT },
       maxQueue: c.ADMISSION_MAX_QUEUE,
+    },
+    frontDoor: {
+      limiter: { initialLimit: Math.min(c.FRONT_DOOR_INITIAL_LIMIT, c.FRONT_DOOR_MAX_LIMIT), minLimit: Math.min(16, c.FRONT_DOOR_INITIAL_LIMIT, c.FRONT_DOOR_MAX_LIMIT), maxLimit: c.FRONT_DOOR_MAX_LIMIT, latencyTargetMs: c.FRONT_DOOR_LATENCY_TARGET_MS },
+      maxQueue: 0,
     },
   };
 }

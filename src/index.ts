@@ -20,6 +20,7 @@ import { dashboardStatus, dashboardStatusDoc, replicasOf } from "./routes/dashbo
 import { dashboardPages } from "./routes/dashboard-page";
 import { txnRoutes } from "./routes/txn";
 import { metricsRoutes } from "./routes/metrics";
+import { frontDoor } from "./routes/front-door";
 import { recordRequests } from "./http/metrics-middleware";
 import { httpDuration, httpRequests } from "./services/metrics";
 
@@ -36,6 +37,8 @@ const app = createRouter();
 app.use(recordRequests(httpRequests, httpDuration));
 app.use(requestId());
 app.use(requestLog());
+// Load beyond what the cluster can serve in time is refused here, cheaply, before any body is read.
+app.use(frontDoor);
 app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => c.json(errorBody("method_not_allowed", `${c.req.method} is not allowed here; use ${methods.join(", ")}`), 405, { Allow: methods.join(", ") }) }));
 // A ceiling for every body; routes set tighter limits of their own.
 // Not for /lb/*: a proxied body streams to the upstream, whatever its size (Cloudflare's own cap applies).

@@ -12,7 +12,7 @@ export type { AdmissionConfig } from "../core/admission/limiter";
 
 export const DEFAULT_ADMISSION: AdmissionConfig = { limiter: {}, maxQueue: 1000 };
 
-export type ShedReason = "queue_full" | "deadline";
+export type ShedReason = "queue_full" | "deadline" | "front_door";
 
 /** A call refused before it was made: the object is busy (in this isolate) and the caller's deadline cannot be met. */
 export class ShedError extends Error {
@@ -66,7 +66,7 @@ export function setShedListener(fn: ((target: string, reason: ShedReason) => voi
 function gateFor(name: string, config: AdmissionConfig): Gate {
   let g = gates.get(name);
   if (g === undefined || (g.source !== config && JSON.stringify(g.source) !== JSON.stringify(config))) {
-    g = { limiter: createLimiter(config.limiter), held: new Map(), queue: [], shed: { queue_full: 0, deadline: 0 }, source: config };
+    g = { limiter: createLimiter(config.limiter), held: new Map(), queue: [], shed: { queue_full: 0, deadline: 0, front_door: 0 }, source: config };
     gates.set(name, g);
   }
   return g;
@@ -127,7 +127,7 @@ export function admit(name: string, deadlineAt: number, config: AdmissionConfig 
       const inflight = g.held.size;
       g.held.delete(holder);
       const t = now();
-      if (outcome.kind === "answer") g.limiter = onSample(g.limiter, outcome.rttMs, inflight);
+      if (outcome.kind === "answer") g.limiter = onSample(g.limiter, outcome.rttMs, inflight, t);
       else if (outcome.kind === "drop") g.limiter = onDrop(g.limiter, t);
       pump(g, t);
     },
@@ -161,6 +161,39 @@ export function admit(name: string, deadlineAt: number, config: AdmissionConfig 
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Enters `name` at once or not at all (no queue): the front door's gate for a whole request. A
+ * refusal is counted as shed ("front_door"); the permit's release reports the request's latency,
+ * which moves the limit through the limiter's latency target.
+ */
+export function tryEnter(name: string, config: AdmissionConfig, now: () => number = Date.now): Permit | null {
+  const g = gateFor(name, config);
+  const at = now();
+  if (g.held.size >= currentLimit(g.limiter)) reclaim(g, at);
+  if (g.held.size >= currentLimit(g.limiter)) {
+    g.shed.front_door++;
+    onShed?.(name, "front_door");
+    return null;
+  }
+  const holder: Waiter = { deadlineAt: at + FRONT_DOOR_ABANDON_MS, granted: true };
+  g.held.set(holder, holder.deadlineAt);
+  let released = false;
+  return {
+    release(outcome) {
+      if (released) return;
+      released = true;
+      const inflight = g.held.size;
+      g.held.delete(holder);
+      const t = now();
+      if (outcome.kind === "answer") g.limiter = onSample(g.limiter, outcome.rttMs, inflight, t);
+      else if (outcome.kind === "drop") g.limiter = onDrop(g.limiter, t);
+    },
+  };
+}
+
+/** A request that has not released its front-door slot after this long is presumed gone (cancelled). */
+const FRONT_DOOR_ABANDON_MS = 60_000;
 
 export interface AdmissionReport {
   name: string;

@@ -133,9 +133,9 @@ function guardFor(name: string, breaker: Partial<BreakerConfig> | undefined): Gu
  *
  * Overload is not failure: a timeout counts against the breaker only when this isolate was not
  * loading the object (fewer than half its concurrency limit of this isolate's calls in flight when
- * the call was sent): a timeout under our own load is a signal for the limiter (which backs off),
- * not proof that the object is sick. A hung object is still found out, by the calls that reach it
- * while it is not busy with ours.
+ * the call was sent) and no other object's calls timed out lately (a congested event loop delays
+ * everyone): a timeout under load is a signal for the limiter (which backs off), not proof that the
+ * object is sick. A hung object is still found out, by the calls that reach it while nothing else is slow.
  */
 export async function guardedCall<T>(name: string, timeoutMs: number, fn: () => Promise<T>, options: GuardOptions = {}): Promise<T> {
   const now = options.now ?? Date.now;
@@ -177,7 +177,10 @@ export async function guardedCall<T>(name: string, timeoutMs: number, fn: () => 
     if (err instanceof TimeoutError) {
       outcome = { kind: "drop" };
       const full = options.timeoutIsFull !== false && ms >= timeoutMs;
-      if (acquired.probe || (full && !loadedByUs)) record("failure");
+      const t = now();
+      const elsewhere = timedOutElsewhere(name, t);
+      lastTimeout.set(name, t);
+      if (acquired.probe || (full && !loadedByUs && !elsewhere)) record("failure");
     } else {
       const verdict = classify(err, options.isAnswer);
       if (verdict === "failure" && isOverloaded(err)) outcome = { kind: "drop" };
@@ -189,6 +192,24 @@ export async function guardedCall<T>(name: string, timeoutMs: number, fn: () => 
     g0.inflight--;
     permit.release(outcome);
   }
+}
+
+/** When calls to each object last timed out in this isolate. */
+const lastTimeout = new Map<string, number>();
+/** Timeouts of other objects this recent say the isolate (or the process it shares) is congested. */
+const CONGESTION_WINDOW_MS = 5_000;
+
+/**
+ * Whether calls to another object timed out lately: then this timeout is more likely the shared event
+ * loop's delay than this object's, and it does not count against it (a lone slow object is still
+ * caught: its timeouts are the only ones).
+ */
+function timedOutElsewhere(name: string, now: number): boolean {
+  for (const [other, at] of lastTimeout) {
+    if (now - at >= CONGESTION_WINDOW_MS) lastTimeout.delete(other);
+    else if (other !== name) return true;
+  }
+  return false;
 }
 
 function isOverloaded(err: unknown): boolean {
@@ -227,6 +248,7 @@ export function resetGuard(name: string): void {
 /** Forgets every breaker of this isolate (tests). */
 export function resetGuards(): void {
   guards.clear();
+  lastTimeout.clear();
 }
 
 /** The registry name of a cache shard's breaker. */

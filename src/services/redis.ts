@@ -6,7 +6,7 @@ import { HASH_CONTENT_TYPE, RedisError, STRING_CONTENT_TYPE, type Command, type 
 import type { TxnCondition, TxnOp } from "../core/txn/types";
 import { HttpError } from "../http/errors";
 import { cacheGet, cacheGetMany, cacheSet, ringFor, shardCall, type CacheDeps, type ReadOutcome } from "./cache";
-import { KeySequencer, SequencerDeadlineError } from "../core/sequencer/key-sequencer";
+import { KeySequencer, SequencerDeadlineError, SequencerOutcomeUnknownError } from "../core/sequencer/key-sequencer";
 import { keyLocks, LockWaitDeadlineError } from "./key-order";
 import { runTxn } from "./txn";
 
@@ -129,7 +129,16 @@ interface Unit {
  * batches still race; the commit's revision conditions keep that correct, and the loser retries
  * within its deadline.
  */
-const keySets = new KeySequencer<Unit, RunResult>(async (_line, units, deadlineAt) => {
+const keySets = new KeySequencer<Unit, RunResult>((line, units, deadlineAt) => {
+  // The batch belongs to every caller in it, not only to the leader whose request runs it: under
+  // waitUntil it runs to the end even if the leader's client goes away (which would otherwise cancel
+  // the leader's request and leave the others without their answers).
+  const work = runBatch(line, units, deadlineAt);
+  units[0]!.ctx.deps.waitUntil(work.catch(() => undefined));
+  return work;
+});
+
+async function runBatch(_line: string, units: Unit[], deadlineAt: number): Promise<RunResult[]> {
   const ctx = units[0]!.ctx;
   const keys = unitKeys(units[0]!.cmds);
   let release: () => void;
@@ -144,7 +153,7 @@ const keySets = new KeySequencer<Unit, RunResult>(async (_line, units, deadlineA
   } finally {
     release();
   }
-});
+}
 
 const unitKeys = (cmds: readonly Command[]) => unique(cmds.flatMap((c) => keysOf(c)));
 
@@ -163,6 +172,8 @@ async function atomically(ctx: RedisContext, config: Config, cmds: readonly Comm
       return await keySets.submit([...keys].sort().join("\u0000"), { ctx, cmds }, deadline);
     } catch (err) {
       if (err instanceof SequencerDeadlineError) return fail(cmds, `BUSY ${err.message} on these keys; retry`, 1);
+      // The batch holding these commands never answered: they may or may not have been applied.
+      if (err instanceof SequencerOutcomeUnknownError) return fail(cmds, `ERR ${err.message}`, 1);
       throw err;
     }
   }

@@ -12,10 +12,10 @@ function feed(s: LimiterState, rtts: number[], inflight: (s: LimiterState) => nu
 }
 const full = (s: LimiterState) => currentLimit(s);
 
-describe("gradient limiter", () => {
-  it("grows while latency stays at its long-term level and the limit is in use", () => {
-    const s = feed(createLimiter({ initialLimit: 10 }), Array(200).fill(5), full);
-    expect(currentLimit(s)).toBeGreaterThan(50);
+describe("AIMD limiter", () => {
+  it("grows by one per success while the limit is in use", () => {
+    const s = feed(createLimiter({ initialLimit: 10 }), Array(40).fill(5), full);
+    expect(currentLimit(s)).toBe(50);
   });
 
   it("does not grow when the limit is not in use (an idle object proves nothing about more)", () => {
@@ -23,20 +23,18 @@ describe("gradient limiter", () => {
     expect(currentLimit(s)).toBe(10);
   });
 
-  it("shrinks when short-term latency rises far above the long-term average (the object is queueing)", () => {
-    let s = feed(createLimiter({ initialLimit: 100 }), Array(300).fill(5), full);
-    const before = currentLimit(s);
-    s = feed(s, Array(60).fill(200), full);
-    expect(currentLimit(s)).toBeLessThan(before / 2);
-    expect(currentLimit(s)).toBeGreaterThanOrEqual(s.config.minLimit);
+  it("latency alone does not shrink the limit (every object slows together when the event loop is busy) unless it passes the target", () => {
+    const plain = feed(createLimiter({ initialLimit: 100 }), [...Array(300).fill(5), ...Array(60).fill(200)], () => 1);
+    expect(currentLimit(plain)).toBe(100);
+    let s = createLimiter({ initialLimit: 100, latencyTargetMs: 100 });
+    for (let i = 0; i < 5; i++) s = onSample(s, 200, 1, i * 1000);
+    expect(currentLimit(s)).toBe(Math.floor(100 * 0.9 ** 5));
   });
 
-  it("recovers once latency falls back", () => {
-    let s = feed(createLimiter({ initialLimit: 100 }), Array(300).fill(5), full);
-    s = feed(s, Array(60).fill(200), full);
-    const low = currentLimit(s);
-    s = feed(s, Array(300).fill(5), full);
-    expect(currentLimit(s)).toBeGreaterThan(low * 2);
+  it("tracks latency to estimate how fast a queue drains", () => {
+    const s = feed(createLimiter({ initialLimit: 100 }), [...Array(300).fill(5), ...Array(60).fill(200)], () => 1);
+    expect(s.shortRttMs!).toBeGreaterThan(150);
+    expect(s.longRttMs!).toBeLessThan(s.shortRttMs!);
   });
 
   it("AIMD on drops: one multiplicative cut per round trip, however many calls time out together", () => {
@@ -61,9 +59,11 @@ describe("gradient limiter", () => {
 
   it("a deadline is met when the queue drains before it: about `limit` calls per round trip", () => {
     const s = feed(createLimiter({ initialLimit: 10, maxLimit: 10 }), Array(50).fill(20), () => 1);
-    expect(canMeetDeadline(s, 0, 0, 25)).toBe(true);
-    expect(canMeetDeadline(s, 9, 0, 25)).toBe(true);
-    expect(canMeetDeadline(s, 10, 0, 25)).toBe(false);
+    // 10 drain per 20 ms round trip: the 11th in line starts after one round.
+    expect(canMeetDeadline(s, 0, 0, 5)).toBe(true);
+    expect(canMeetDeadline(s, 9, 0, 5)).toBe(true);
+    expect(canMeetDeadline(s, 10, 0, 15)).toBe(false);
+    expect(canMeetDeadline(s, 10, 0, 25)).toBe(true);
     expect(canMeetDeadline(s, 100, 0, 1000)).toBe(true);
     expect(canMeetDeadline(s, 0, 100, 100)).toBe(false);
   });
@@ -71,6 +71,7 @@ describe("gradient limiter", () => {
   it("rejects impossible configurations", () => {
     expect(() => createLimiter({ minLimit: 10, initialLimit: 5 })).toThrow(RangeError);
     expect(() => createLimiter({ backoffRatio: 1 })).toThrow(RangeError);
+    expect(() => createLimiter({ latencyTargetMs: 0 })).toThrow(RangeError);
   });
 });
 

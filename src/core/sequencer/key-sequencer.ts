@@ -30,6 +30,14 @@ export class SequencerDeadlineError extends Error {
   }
 }
 
+/** A call taken into a batch whose leader never answered (its request was cancelled): it may or may not have been applied. */
+export class SequencerOutcomeUnknownError extends Error {
+  constructor(readonly key: string) {
+    super("the batch running this call did not answer; its outcome is unknown");
+    this.name = "SequencerOutcomeUnknownError";
+  }
+}
+
 type Settlement<R> = { kind: "result"; value: R } | { kind: "error"; error: unknown } | { kind: "lead" };
 
 interface Pending<C, R> {
@@ -102,7 +110,7 @@ export class KeySequencer<C, R> {
         throw new SequencerDeadlineError(key);
       }
       // Taken into a batch, which may commit: never abandoned then, unless the batch's leader is gone.
-      if (i < 0 && now > deadlineAt + ORPHAN_GRACE_MS) throw new Error("the batch running this call did not answer; its outcome is unknown");
+      if (i < 0 && now > deadlineAt + ORPHAN_GRACE_MS) throw new SequencerOutcomeUnknownError(key);
     }
     const settled = pending.settled as Settlement<R>;
     if (settled.kind === "result") return settled.value;
