@@ -25,7 +25,11 @@ export class CircuitOpenError extends Error {
 }
 
 export class TimeoutError extends Error {
-  constructor(ms: number) {
+  constructor(
+    ms: number,
+    /** How late the timeout's own timer fired: this isolate's event loop was that far behind. */
+    readonly lateByMs = 0,
+  ) {
     super(`no reply within ${ms} ms`);
     this.name = "TimeoutError";
   }
@@ -34,8 +38,9 @@ export class TimeoutError extends Error {
 /** Rejects with TimeoutError if `p` has not settled in `ms`; the timer never outlives the call. */
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const due = Date.now() + ms;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(ms)), ms);
+    timer = setTimeout(() => reject(new TimeoutError(ms, Math.max(0, Date.now() - due))), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
@@ -133,8 +138,8 @@ function guardFor(name: string, breaker: Partial<BreakerConfig> | undefined): Gu
  *
  * Overload is not failure: a timeout counts against the breaker only when this isolate was not
  * loading the object (fewer than half its concurrency limit of this isolate's calls in flight when
- * the call was sent) and no other object's calls timed out lately (a congested event loop delays
- * everyone): a timeout under load is a signal for the limiter (which backs off), not proof that the
+ * the call was sent), no other object's calls timed out lately, and the timeout's own timer fired on
+ * time (a congested event loop delays everyone, and its timers): a timeout under load is a signal for the limiter (which backs off), not proof that the
  * object is sick. A hung object is still found out, by the calls that reach it while nothing else is slow.
  */
 export async function guardedCall<T>(name: string, timeoutMs: number, fn: () => Promise<T>, options: GuardOptions = {}): Promise<T> {
@@ -155,12 +160,16 @@ export async function guardedCall<T>(name: string, timeoutMs: number, fn: () => 
   }
   const loadedByUs = g0.inflight >= Math.max(1, permitLimitHalf(name));
   g0.inflight++;
-  const record = (verdict: Verdict) => {
+  const record = (verdict: Verdict, reason?: unknown) => {
     // The state may have moved on while the call ran (other calls' outcomes): apply to the current one.
     const g = guards.get(name) ?? guard;
     const before = g.state.status;
     g.state = verdict === "failure" ? onFailure(g.state, now(), acquired.probe) : onSuccess(g.state, now(), acquired.probe);
-    if (before !== "open" && g.state.status === "open") onOpen?.(name);
+    if (before !== "open" && g.state.status === "open") {
+      onOpen?.(name);
+      // An opening fences an object off for every request of this isolate: say why, once.
+      console.warn(JSON.stringify({ level: "warn", msg: "breaker opened", object: name, reason: reason instanceof Error ? reason.message : String(reason) }));
+    }
   };
   // Never longer than the caller's deadline: the caller will not wait for more.
   const ms = Math.max(1, Math.min(timeoutMs, deadlineAt - at));
@@ -180,12 +189,14 @@ export async function guardedCall<T>(name: string, timeoutMs: number, fn: () => 
       const t = now();
       const elsewhere = timedOutElsewhere(name, t);
       lastTimeout.set(name, t);
-      if (acquired.probe || (full && !loadedByUs && !elsewhere)) record("failure");
+      // The timeout's own timer fired late: this isolate's event loop was behind, so was the reply.
+      const loopBehind = err.lateByMs > Math.max(LOOP_LAG_MS, ms / 10);
+      if (acquired.probe || (full && !loadedByUs && !elsewhere && !loopBehind)) record("failure", err);
     } else {
       const verdict = classify(err, options.isAnswer);
       if (verdict === "failure" && isOverloaded(err)) outcome = { kind: "drop" };
       else if (verdict === "answer") outcome = { kind: "answer", rttMs: now() - at };
-      record(verdict);
+      record(verdict, err);
     }
     throw err;
   } finally {
@@ -194,6 +205,8 @@ export async function guardedCall<T>(name: string, timeoutMs: number, fn: () => 
   }
 }
 
+/** A timer firing later than this (or a tenth of its delay) says the event loop is congested. */
+const LOOP_LAG_MS = 25;
 /** When calls to each object last timed out in this isolate. */
 const lastTimeout = new Map<string, number>();
 /** Timeouts of other objects this recent say the isolate (or the process it shares) is congested. */
