@@ -5,6 +5,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { BreakerConfig } from "../../src/core/health/circuit-breaker";
 import { CircuitOpenError, classify, guardedCall, guardStatus, ObjectAnswerError, resetGuards, TimeoutError, type GuardOptions } from "../../src/services/do-guard";
 import { callQuorum } from "../../src/services/replica-call";
+import { resetAdmission } from "../../src/services/admission";
 
 const BREAKER: Partial<BreakerConfig> = { consecutiveFailures: 3, openMs: 1000, openBackoffMultiplier: 2, maxOpenMs: 10_000, minimumRequests: 20, failureRateThreshold: 0.5 };
 
@@ -33,6 +34,7 @@ async function attempt(name: string, fn: () => Promise<unknown>, extra?: Partial
 
 beforeEach(() => {
   resetGuards();
+  resetAdmission();
   clock = 1_000_000;
 });
 
@@ -172,5 +174,49 @@ describe("callQuorum with a guard", () => {
       }, 5000, 10_000, { guard: { name: (s) => `cache/${s}`, options: options() } });
     }
     expect(guardStatus("cache/a", clock)).toMatchObject({ status: "closed", consecutiveFailures: 0 });
+  });
+});
+
+describe("overload is not failure (issue 14)", () => {
+  const never = () => new Promise<never>(() => {});
+
+  it("timeouts of calls sent while this isolate was loading the object (half its limit in flight) do not open its breaker", async () => {
+    // Limit 4: the first two calls are sent with 0 and 1 in flight (count), the rest with 2 or more (do not).
+    const admission = { limiter: { initialLimit: 4, minLimit: 4, maxLimit: 4 }, maxQueue: 100 };
+    const calls = Array.from({ length: 4 }, () => guardedCall("loaded", 5, never, { breaker: { ...BREAKER, consecutiveFailures: 3 }, admission }).catch((e: unknown) => e));
+    for (const r of await Promise.all(calls)) expect(r).toBeInstanceOf(TimeoutError);
+    expect(guardStatus("loaded").status).toBe("closed");
+    expect(guardStatus("loaded").consecutiveFailures).toBe(2);
+  });
+
+  it("a timeout while another object's calls timed out lately (a congested loop) does not count; a lone slow object's does", async () => {
+    const quick = { breaker: BREAKER };
+    await guardedCall("other", 5, never, quick).catch(() => undefined);
+    await guardedCall("victim", 5, never, quick).catch(() => undefined);
+    expect(guardStatus("victim").consecutiveFailures).toBe(0);
+    resetGuards();
+    for (let i = 0; i < 3; i++) await guardedCall("alone", 5, never, quick).catch(() => undefined);
+    expect(guardStatus("alone").status).toBe("open");
+  });
+
+  it("a call shed by admission control (queue full) is never made and never counts against the object", async () => {
+    const admission = { limiter: { initialLimit: 1, minLimit: 1, maxLimit: 1 }, maxQueue: 0 };
+    let release: (v: string) => void = () => {};
+    const held = guardedCall("busy", 1000, () => new Promise<string>((r) => (release = r)), { breaker: BREAKER, admission });
+    let made = 0;
+    const shed = await guardedCall("busy", 1000, async () => (made++, "x"), { breaker: BREAKER, admission }).catch((e: unknown) => e);
+    expect(shed).toMatchObject({ name: "ShedError", reason: "queue_full" });
+    expect(made).toBe(0);
+    release("done");
+    expect(await held).toBe("done");
+    expect(guardStatus("busy")).toMatchObject({ status: "closed", consecutiveFailures: 0 });
+  });
+
+  it("an opening never refuses for longer than maxOpenMs, even read with a clock behind the one that opened it", async () => {
+    for (let i = 0; i < 3; i++) await attempt("skewed", fails(down));
+    expect(guardStatus("skewed", clock).status).toBe("open");
+    // A request context whose clock reads 60 s earlier: the opening would seem to last 61 s.
+    expect(guardStatus("skewed", clock - 60_000).retryAfterMs).toBeLessThanOrEqual(BREAKER.maxOpenMs!);
+    expect(guardStatus("skewed", clock - 60_000).status).toBe("half-open");
   });
 });
