@@ -44,7 +44,7 @@ afterAll(async () => {
 
 // No call may end in an exception in the server, crashes and partitions included (test/support/uncaught-guard.ts).
 afterEach(() => {
-  const unexpected = server.unexpectedExceptions();
+  const unexpected = server.newUnexpectedExceptions();
   expect(unexpected, summarize(unexpected)).toEqual([]);
 });
 

@@ -40,6 +40,14 @@ describe("unexpectedExceptions", () => {
     expect(unexpectedExceptions(lost)).toEqual(["uncaught exception; source = Uncaught (in promise); stack = Error: Network connection lost."]);
   });
 
+  it("counts a report only where the runtime printed it, not where a failed test quotes it", () => {
+    const quoted = [
+      `AssertionError:   2 x uncaught exception; source = Uncaught (in promise); stack = Error: x`,
+      `+   "uncaught exception; source = Uncaught (in promise); stack = Error: x",`,
+    ].join("\n");
+    expect(unexpectedExceptions(quoted)).toEqual([]);
+  });
+
   it("ignores ctx.abort()'s report of a reset the test asked for", () => {
     expect(unexpectedExceptions("uncaught exception; exception = workerd/api/actor-state.c++:1249: failed: broken.outputGateBroken; jsg.Error: crash injected")).toEqual([]);
   });

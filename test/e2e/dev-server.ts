@@ -15,6 +15,8 @@ export interface DevServer {
    * promise)"), beyond the faults a test injected (see test/support/uncaught-guard.ts).
    */
   unexpectedExceptions: () => string[];
+  /** Those of unexpectedExceptions() not returned by an earlier call of this: what the last test added. */
+  newUnexpectedExceptions: () => string[];
   stop: () => Promise<void>;
 }
 
@@ -56,11 +58,18 @@ export async function startDevServer(): Promise<DevServer> {
     await new Promise((r) => setTimeout(r, 250));
   }
   const clean = () => output.replace(/\x1b\[[0-9;]*m/g, "");
+  let reported = 0;
   return {
     url,
     port,
     output: clean,
     unexpectedExceptions: () => unexpectedExceptions(output),
+    newUnexpectedExceptions: () => {
+      const all = unexpectedExceptions(output);
+      const fresh = all.slice(reported);
+      reported = all.length;
+      return fresh;
+    },
     stop: async () => {
       if (child.pid !== undefined && child.exitCode === null) {
         const exited = new Promise((r) => child.once("exit", r));

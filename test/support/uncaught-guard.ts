@@ -21,7 +21,7 @@
 // the test asked for, and has another shape.
 
 /** The line workerd prints for an exception that ended an invocation. */
-export const RUNTIME_EXCEPTION = /uncaught exception; source = Uncaught(?: \(in promise\))?;/;
+export const RUNTIME_EXCEPTION = /^(?:\S+ info: )?uncaught exception; source = Uncaught(?: \(in promise\))?;/;
 
 /** Exceptions the tests inject on purpose: the message, and a frame that must be on top of its stack. */
 const INJECTED: ReadonlyArray<{ message: RegExp; frame: RegExp }> = [
@@ -59,7 +59,9 @@ function unexpectedIn(lines: readonly string[], from: number, to: number): strin
     if (!RUNTIME_EXCEPTION.test(line)) continue;
     const frame = lines[i + 1] ?? "";
     if (INJECTED.some((f) => f.message.test(line) && f.frame.test(frame)) || isRefusedConnection(lines, i)) continue;
-    out.push(`${line.slice(line.indexOf("uncaught exception")).trim()}${/^\s*at /.test(frame) ? ` | ${frame.trim()}` : ""}`);
+    // The message cut short (some run to a paragraph), then the frame that threw.
+    const report = line.slice(line.indexOf("uncaught exception")).trim();
+    out.push(`${report.length > 240 ? `${report.slice(0, 240)}…` : report}${/^\s*at /.test(frame) ? ` | ${frame.trim()}` : ""}`);
   }
   return out;
 }
