@@ -109,6 +109,23 @@ function pump(g: Gate, now: number): void {
   }
 }
 
+/** The slot `holder` holds (or will): released once, it feeds the outcome to the limiter and, with a queue, lets the next in. */
+function permitFor(g: Gate, holder: Waiter, now: () => number, queued: boolean): Permit {
+  let released = false;
+  return {
+    release(outcome) {
+      if (released) return;
+      released = true;
+      const inflight = g.held.size;
+      g.held.delete(holder);
+      const t = now();
+      if (outcome.kind === "answer") g.limiter = onSample(g.limiter, outcome.rttMs, inflight, t);
+      else if (outcome.kind === "drop") g.limiter = onDrop(g.limiter, t);
+      if (queued) pump(g, t);
+    },
+  };
+}
+
 /**
  * Waits for a slot to call `name`, in FIFO order, until `deadlineAt`. Refuses at once (ShedError)
  * when the queue is full or the wait would outlast the deadline, and drops a waiter whose deadline
@@ -119,19 +136,7 @@ export function admit(name: string, deadlineAt: number, config: AdmissionConfig 
   const at = now();
   // This call's identity: its place in the queue, then its slot.
   const holder: Waiter = { deadlineAt, granted: false };
-  let released = false;
-  const permit: Permit = {
-    release(outcome) {
-      if (released) return;
-      released = true;
-      const inflight = g.held.size;
-      g.held.delete(holder);
-      const t = now();
-      if (outcome.kind === "answer") g.limiter = onSample(g.limiter, outcome.rttMs, inflight, t);
-      else if (outcome.kind === "drop") g.limiter = onDrop(g.limiter, t);
-      pump(g, t);
-    },
-  };
+  const permit = permitFor(g, holder, now, true);
   if (g.held.size >= currentLimit(g.limiter)) reclaim(g, at);
   if (g.queue.length === 0 && g.held.size < currentLimit(g.limiter)) {
     g.held.set(holder, deadlineAt + ABANDONED_AFTER_MS);
@@ -178,18 +183,7 @@ export function tryEnter(name: string, config: AdmissionConfig, now: () => numbe
   }
   const holder: Waiter = { deadlineAt: at + FRONT_DOOR_ABANDON_MS, granted: true };
   g.held.set(holder, holder.deadlineAt);
-  let released = false;
-  return {
-    release(outcome) {
-      if (released) return;
-      released = true;
-      const inflight = g.held.size;
-      g.held.delete(holder);
-      const t = now();
-      if (outcome.kind === "answer") g.limiter = onSample(g.limiter, outcome.rttMs, inflight, t);
-      else if (outcome.kind === "drop") g.limiter = onDrop(g.limiter, t);
-    },
-  };
+  return permitFor(g, holder, now, false);
 }
 
 /** A request that has not released its front-door slot after this long is presumed gone (cancelled). */
