@@ -3,6 +3,7 @@
 // pool cannot be sized or kept warm without importing undici (not a dependency of this project), and
 // the burst and hot-key benches need every request on its own open connection at the same instant.
 import { Agent, request as httpRequest } from "node:http";
+import type { Socket } from "node:net";
 
 export interface Reply {
   status: number;
@@ -31,6 +32,9 @@ export interface SendOptions {
   startedAt?: number;
 }
 
+/** When each socket last finished receiving an answer (see the keep-alive note in `send`). */
+const lastAnswerAt = new WeakMap<Socket, number>();
+
 export function createClient(base: string, maxSockets: number): Client {
   const origin = new URL(base);
   const agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, keepAliveMsecs: 30_000 });
@@ -41,6 +45,7 @@ export function createClient(base: string, maxSockets: number): Client {
     if (options.body !== undefined) headers["content-length"] = String(Buffer.byteLength(options.body));
     return new Promise<Reply>((resolve) => {
       let settled = false;
+      let socket: Socket | null = null;
       const finish = (reply: Omit<Reply, "ms">) => {
         if (settled) return;
         settled = true;
@@ -51,6 +56,7 @@ export function createClient(base: string, maxSockets: number): Client {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
+          if (socket) lastAnswerAt.set(socket, performance.now());
           const ra = res.headers["retry-after"];
           finish({ status: res.statusCode ?? 0, retryAfter: typeof ra === "string" ? ra : null, body: Buffer.concat(chunks).toString("utf8") });
         });
@@ -62,12 +68,39 @@ export function createClient(base: string, maxSockets: number): Client {
       }, Math.max(0, startedAt + timeoutMs - performance.now()));
       // A reset at once on a kept-alive socket is the classic race with the server closing it as idle;
       // one that comes later, or on a fresh socket, is the server dropping the request. The label says which.
+      // workerd's HTTP server (kj) closes a kept-alive connection when the next request has not been read
+      // 5 s after the previous answer ended (kj's pipelineTimeout; it fires up to ~1.5 s early when the
+      // runtime's event loop is saturated, its timer clock being stale). Under overload the loop reads
+      // sockets so rarely that requests sit unread in the kernel past that point: the close comes as a
+      // reset (request still unread) or a bare FIN ("socket hang up"), and the request never reached the
+      // worker. Such failures are labelled apart from other resets.
       let onSocketAt = NaN;
-      req.once("socket", () => (onSocketAt = performance.now()));
+      let localPort: number | undefined;
+      req.once("socket", (s: Socket) => {
+        onSocketAt = performance.now();
+        socket = s;
+        localPort = s.localPort;
+        if (localPort === undefined) s.once("connect", () => (localPort = s.localPort));
+      });
       req.on("error", (err) => {
-        const after = performance.now() - onSocketAt;
+        const now = performance.now();
+        const after = now - onSocketAt;
         const when = Number.isNaN(after) ? "before a socket" : after < 20 ? "at once" : after < 1000 ? "within 1 s" : "after >= 1 s";
-        finish({ status: 0, retryAfter: null, body: "", clientError: `${(err as NodeJS.ErrnoException).code ?? err.message} (${req.reusedSocket ? "reused" : "new"} socket, ${when})` });
+        const previous = socket ? lastAnswerAt.get(socket) : undefined;
+        const sincePrevious = previous === undefined ? NaN : now - previous;
+        // req.reusedSocket is false when the agent hands a socket straight from an answered request to a
+        // queued one (the usual case under overload): a socket that has answered before is reused too.
+        const reused = req.reusedSocket || previous !== undefined;
+        const keepAliveDrop = reused && sincePrevious >= 3500 && after >= 20;
+        const code = (err as NodeJS.ErrnoException).code ?? err.message;
+        const clientError = keepAliveDrop
+          ? `${code} (reused socket, dropped unread by workerd's 5 s keep-alive timeout)`
+          : `${code} (${reused ? "reused" : "new"} socket, ${when})`;
+        // BENCH_LOG_RESETS=1: one line per failed request, to line up with the runtime's log or a packet capture.
+        if (process.env.BENCH_LOG_RESETS === "1") {
+          process.stderr.write(`[client ${new Date().toISOString()}] ${method} ${path} ${clientError} (${err.message}): local port ${localPort ?? "?"}, scheduled ${(now - startedAt).toFixed(0)} ms ago, on the socket ${after.toFixed(0)} ms ago, ${Number.isNaN(sincePrevious) ? "first request on the socket" : `${sincePrevious.toFixed(0)} ms after the socket's previous answer`}\n`);
+        }
+        finish({ status: 0, retryAfter: null, body: "", clientError });
       });
       req.end(options.body);
     });

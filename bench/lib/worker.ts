@@ -3,7 +3,9 @@
 import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { Miniflare } from "miniflare";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { Log, LogLevel, Miniflare } from "miniflare";
 
 export interface RunningWorker {
   url: string;
@@ -35,6 +37,10 @@ export async function startWorker(bindings: Record<string, string>): Promise<Run
     bindings: { LOG_REQUESTS: "false", ...bindings, ...(process.env.BENCH_VARS ? (JSON.parse(process.env.BENCH_VARS) as Record<string, string>) : {}) },
     host: "127.0.0.1",
     port: 0,
+    // BENCH_VERBOSE=1: Miniflare's debug log and workerd's own (--verbose), each line with a wall-clock time,
+    // to line up the runtime's reports (exceptions, restarts, cancelled requests) with what the client saw.
+    // Costly: Miniflare then logs every request through its Node loopback, which cuts throughput several-fold.
+    ...(process.env.BENCH_VERBOSE === "1" ? { log: new Log(LogLevel.DEBUG), verbose: true, handleRuntimeStdio: stampLines } : {}),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   return {
@@ -44,4 +50,10 @@ export async function startWorker(bindings: Record<string, string>): Promise<Run
       rmSync(outdir, { recursive: true, force: true });
     },
   };
+}
+
+function stampLines(stdout: Readable, stderr: Readable): void {
+  for (const [stream, name] of [[stdout, "out"], [stderr, "err"]] as const) {
+    createInterface({ input: stream }).on("line", (line) => process.stderr.write(`[workerd ${name} ${new Date().toISOString()}] ${line}\n`));
+  }
 }
