@@ -38,6 +38,9 @@ describe("unexpectedExceptions", () => {
     const lost = "some line\nuncaught exception; source = Uncaught (in promise); stack = Error: Network connection lost.";
     expect(unexpectedExceptions([planted, refused].join("\n"))).toEqual([]);
     expect(unexpectedExceptions(lost)).toEqual(["uncaught exception; source = Uncaught (in promise); stack = Error: Network connection lost."]);
+    // A test that crashes objects may allow them, frameless only.
+    expect(unexpectedExceptions(lost, { crashesInjected: true })).toEqual([]);
+    expect(unexpectedExceptions(`${lost}\n    at CacheShard.put (x.js:1:1)`, { crashesInjected: true })).toHaveLength(1);
   });
 
   it("counts a report only where the runtime printed it, not where a failed test quotes it", () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { unexpectedExceptions } from "../support/uncaught-guard";
+import { unexpectedExceptions, type ExceptionOptions } from "../support/uncaught-guard";
 
 export interface DevServer {
   url: string;
@@ -14,7 +14,7 @@ export interface DevServer {
    * workerd's reports of calls that ended in an exception ("uncaught exception; source = Uncaught (in
    * promise)"), beyond the faults a test injected (see test/support/uncaught-guard.ts).
    */
-  unexpectedExceptions: () => string[];
+  unexpectedExceptions: (options?: ExceptionOptions) => string[];
   /** Those of unexpectedExceptions() not returned by an earlier call of this: what the last test added. */
   newUnexpectedExceptions: () => string[];
   stop: () => Promise<void>;
@@ -63,7 +63,7 @@ export async function startDevServer(): Promise<DevServer> {
     url,
     port,
     output: clean,
-    unexpectedExceptions: () => unexpectedExceptions(output),
+    unexpectedExceptions: (options) => unexpectedExceptions(output, options),
     newUnexpectedExceptions: () => {
       const all = unexpectedExceptions(output);
       const fresh = all.slice(reported);

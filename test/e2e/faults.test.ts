@@ -144,7 +144,7 @@ describe("faults under traffic leave no promise rejection unhandled", () => {
     await until("a KV write after healing", async () => (await send("/kv/after-heal", { method: "PUT", body: "ok" })).status === 200);
     // Background work started by the faulted requests (read repair, hints, resends) ends meanwhile.
     await sleep(2000);
-    const unexpected = server.unexpectedExceptions();
+    const unexpected = server.unexpectedExceptions({ crashesInjected: true });
     expect(unexpected, summarize(unexpected)).toEqual([]);
     // The check has teeth: the down shard's own refusals were reported (and allowed as injected).
     expect(server.output()).toMatch(/source = Uncaught \(in promise\); stack = Error: shard is down \(fault injected\)/);
