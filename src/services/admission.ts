@@ -217,6 +217,11 @@ export function resetAdmission(): void {
   gates.clear();
 }
 
+/** The object's short-term latency average in this isolate, ms (null before any answer). */
+export function admissionRttOf(name: string): number | null {
+  return gates.get(name)?.limiter.shortRttMs ?? null;
+}
+
 /** The object's current concurrency limit in this isolate (null if it was never called). */
 export function admissionLimitOf(name: string): number | null {
   const g = gates.get(name);

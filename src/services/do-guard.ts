@@ -1,5 +1,5 @@
 import { createBreaker, onFailure, onSuccess, retryAfterMs, statusAt, tryAcquire, type BreakerConfig, type BreakerState, type BreakerStatus } from "../core/health/circuit-breaker";
-import { admissionLimitOf, admit, DEFAULT_ADMISSION, type AdmissionConfig, type CallOutcome } from "./admission";
+import { admissionLimitOf, admissionRttOf, admit, DEFAULT_ADMISSION, type AdmissionConfig, type CallOutcome } from "./admission";
 
 // Guards the worker's own calls to Durable Objects (cache shards, Raft nodes) with the load balancer's
 // breaker and a timeout, so a sick object fails fast instead of stalling every request that touches it.
@@ -36,11 +36,11 @@ export class TimeoutError extends Error {
 }
 
 /** Rejects with TimeoutError if `p` has not settled in `ms`; the timer never outlives the call. */
-export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+export function withTimeout<T>(p: Promise<T>, ms: number, now: () => number = Date.now): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const due = Date.now() + ms;
+  const due = now() + ms;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(ms, Math.max(0, Date.now() - due))), ms);
+    timer = setTimeout(() => reject(new TimeoutError(ms, Math.max(0, now() - due))), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
@@ -138,8 +138,9 @@ function guardFor(name: string, breaker: Partial<BreakerConfig> | undefined): Gu
  *
  * Overload is not failure: a timeout counts against the breaker only when this isolate was not
  * loading the object (fewer than half its concurrency limit of this isolate's calls in flight when
- * the call was sent), no other object's calls timed out lately, and the timeout's own timer fired on
- * time (a congested event loop delays everyone, and its timers): a timeout under load is a signal for the limiter (which backs off), not proof that the
+ * the call was sent), its recent answers were not already slow (a queue building up in it), no other
+ * object's calls timed out lately, and the timeout's own timer fired on time (a congested event loop
+ * delays everyone, and its timers): a timeout under load is a signal for the limiter (which backs off), not proof that the
  * object is sick. A hung object is still found out, by the calls that reach it while nothing else is slow.
  */
 export async function guardedCall<T>(name: string, timeoutMs: number, fn: () => Promise<T>, options: GuardOptions = {}): Promise<T> {
@@ -178,7 +179,7 @@ export async function guardedCall<T>(name: string, timeoutMs: number, fn: () => 
     const call = (async () => fn())();
     // A call that loses the race to its timeout still settles later: keep it from surfacing as unhandled.
     call.catch(() => undefined);
-    const value = await withTimeout(call, ms);
+    const value = await withTimeout(call, ms, now);
     outcome = { kind: "answer", rttMs: now() - at };
     record("answer");
     return value;
@@ -191,7 +192,9 @@ export async function guardedCall<T>(name: string, timeoutMs: number, fn: () => 
       lastTimeout.set(name, t);
       // The timeout's own timer fired late: this isolate's event loop was behind, so was the reply.
       const loopBehind = err.lateByMs > Math.max(LOOP_LAG_MS, ms / 10);
-      if (acquired.probe || (full && !loadedByUs && !elsewhere && !loopBehind)) record("failure", err);
+      // Its answers were already slowing down (a queue building up in it), rather than stopping at once.
+      const slowingDown = (admissionRttOf(name) ?? 0) > ms / 2;
+      if (acquired.probe || (full && !loadedByUs && !elsewhere && !loopBehind && !slowingDown)) record("failure", err);
     } else {
       const verdict = classify(err, options.isAnswer);
       if (verdict === "failure" && isOverloaded(err)) outcome = { kind: "drop" };

@@ -199,6 +199,14 @@ describe("overload is not failure (issue 14)", () => {
     expect(guardStatus("alone").status).toBe("open");
   });
 
+  it("timeouts of an object whose answers were already slowing down (a queue building up in it) do not count", async () => {
+    const slow = (ms: number) => () => new Promise<string>((r) => setTimeout(() => r("late but fine"), ms));
+    // Answers taking 15 ms against a 20 ms timeout: more than half of it.
+    for (let i = 0; i < 10; i++) await guardedCall("queueing", 20, slow(15), { breaker: BREAKER });
+    for (let i = 0; i < 4; i++) await guardedCall("queueing", 20, never, { breaker: BREAKER }).catch(() => undefined);
+    expect(guardStatus("queueing")).toMatchObject({ status: "closed", consecutiveFailures: 0 });
+  });
+
   it("a call shed by admission control (queue full) is never made and never counts against the object", async () => {
     const admission = { limiter: { initialLimit: 1, minLimit: 1, maxLimit: 1 }, maxQueue: 0 };
     let release: (v: string) => void = () => {};
