@@ -35,8 +35,14 @@ export class TimeoutError extends Error {
   }
 }
 
-/** Rejects with TimeoutError if `p` has not settled in `ms`; the timer never outlives the call. */
+/**
+ * Rejects with TimeoutError if `p` has not settled in `ms`; the timer never outlives the call. A `p`
+ * that loses the race still settles later, maybe after its request has ended (then workerd rejects
+ * it for touching a finished request's I/O): its outcome is nobody's any more, so it is consumed
+ * here rather than reported as an unhandled rejection.
+ */
 export function withTimeout<T>(p: Promise<T>, ms: number, now: () => number = Date.now): Promise<T> {
+  p.catch(() => undefined);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const due = now() + ms;
   const timeout = new Promise<never>((_, reject) => {
