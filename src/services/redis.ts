@@ -235,7 +235,10 @@ async function runUnits(ctx: RedisContext, config: Config, keys: string[], units
       }
       const code = view.reason?.code;
       if ((code === "condition_failed" || code === "conflict") && (await again(attempt))) continue;
-      return failAll(`ERR ${view.reason?.message ?? "transaction aborted"}`);
+      // The cluster's trouble (a replica that did not vote, a coordinator that restarted), not the
+      // client's: a 503 with Retry-After, as /txn answers it; nothing was applied.
+      const unavailable = code === "participant_unavailable" || code === "vote_timeout" || code === "coordinator_recovered";
+      return failAll(`ERR ${view.reason?.message ?? "transaction aborted"}`, unavailable ? 1 : undefined);
     } catch (err) {
       if (err instanceof HttpError) return failAll(...failure(err));
       throw err;

@@ -5,7 +5,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import app from "../../src/index";
 import { guardStatus, shardGuardName } from "../../src/services/do-guard";
-import { ALL_SHARDS } from "./helpers";
+import { ALL_SHARDS, call, replicasOf, setFault } from "./helpers";
 
 const waits: Promise<unknown>[] = [];
 const ctx = { waitUntil: (p: Promise<unknown>) => void waits.push(p.catch(() => undefined)), passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext;
@@ -49,5 +49,23 @@ describe("admission control in front of each object", () => {
     for (const s of shed) expect(Number(s.retryAfter)).toBeGreaterThanOrEqual(1);
     await Promise.all(waits);
     for (const s of ALL_SHARDS) expect(guardStatus(shardGuardName(s)).status).toBe("closed");
+  });
+});
+
+describe("a replica down under a read-modify-write", () => {
+  it("is the cluster's trouble, not the client's: 503 with Retry-After (nothing applied), and the next INCR after healing applies once", async () => {
+    const key = "rmw-replica-down";
+    const [first] = await replicasOf(key);
+    await setFault(first!, "down");
+    try {
+      const res = await call("/redis", { method: "POST", body: JSON.stringify(["INCR", key]) });
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(((await res.json()) as { error: string }).error).toMatch(/^ERR .*did not vote/);
+    } finally {
+      await setFault(first!, "healthy");
+    }
+    const again = await call("/redis", { method: "POST", body: JSON.stringify(["INCR", key]) });
+    expect(await again.json()).toEqual({ result: 1 });
   });
 });
