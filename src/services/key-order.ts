@@ -7,7 +7,8 @@ import { HttpError } from "../http/errors";
  * on the same keys in this isolate queues instead of aborting one another, and cannot deadlock.
  * Across isolates the participants' wait-die takes over.
  */
-export const keyLocks = new KeyLocks();
+// The core takes time and sleeping as inputs; here they are the runtime's own.
+export const keyLocks = new KeyLocks({ now: Date.now, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) });
 
 export { LockWaitDeadlineError };
 

@@ -7,7 +7,7 @@ import type { TxnCondition, TxnOp } from "../core/txn/types";
 import { HttpError } from "../http/errors";
 import { cacheGet, cacheGetMany, cacheSet, ringFor, shardCall, type CacheDeps, type ReadOutcome } from "./cache";
 import { KeySequencer, SequencerDeadlineError, SequencerOutcomeUnknownError } from "../core/sequencer/key-sequencer";
-import { keyLocks, LockWaitDeadlineError } from "./key-order";
+import { withKeys } from "./key-order";
 import { runTxn } from "./txn";
 
 /** One command's outcome, as the REST protocol sends it. */
@@ -111,7 +111,7 @@ function toOp(key: string, entry: Entry | null, now: number): TxnOp {
 }
 
 const unique = (keys: string[]) => [...new Set(keys)];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** One caller's commands waiting their turn on their keys (see `keySets`). */
 interface Unit {
@@ -129,29 +129,27 @@ interface Unit {
  * batches still race; the commit's revision conditions keep that correct, and the loser retries
  * within its deadline.
  */
-const keySets = new KeySequencer<Unit, RunResult>((line, units, deadlineAt) => {
-  // The batch belongs to every caller in it, not only to the leader whose request runs it: under
-  // waitUntil it runs to the end even if the leader's client goes away (which would otherwise cancel
-  // the leader's request and leave the others without their answers).
-  const work = runBatch(line, units, deadlineAt);
-  units[0]!.ctx.deps.waitUntil(work.catch(() => undefined));
-  return work;
-});
+const keySets = new KeySequencer<Unit, RunResult>(
+  (_line, units, deadlineAt) => {
+    // The batch belongs to every caller in it, not only to the leader whose request runs it: under
+    // waitUntil it runs to the end even if the leader's client goes away (which would otherwise cancel
+    // the leader's request and leave the others without their answers).
+    const work = runBatch(units, deadlineAt);
+    units[0]!.ctx.deps.waitUntil(work.catch(() => undefined));
+    return work;
+  },
+  { now: Date.now, sleep },
+);
 
-async function runBatch(_line: string, units: Unit[], deadlineAt: number): Promise<RunResult[]> {
+async function runBatch(units: Unit[], deadlineAt: number): Promise<RunResult[]> {
   const ctx = units[0]!.ctx;
   const keys = unitKeys(units[0]!.cmds);
-  let release: () => void;
   try {
-    release = await keyLocks.acquire(keys, deadlineAt);
+    return await withKeys(keys, deadlineAt, () => runUnits(ctx, getConfig(ctx.deps.env), keys, units.map((u) => u.cmds), deadlineAt));
   } catch (err) {
-    if (err instanceof LockWaitDeadlineError) return units.map((u) => fail(u.cmds, `BUSY ${err.message}; retry`, 1));
+    // Still in line for the keys' locks at the deadline: nothing ran.
+    if (err instanceof HttpError && err.code === "overloaded") return units.map((u) => fail(u.cmds, ...failure(err)));
     throw err;
-  }
-  try {
-    return await runUnits(ctx, getConfig(ctx.deps.env), keys, units.map((u) => u.cmds), deadlineAt);
-  } finally {
-    release();
   }
 }
 

@@ -75,6 +75,9 @@ describe("AIMD limiter", () => {
   });
 });
 
+/** Real time, for the tests that run the sequencer and the locks on the event loop. */
+const realTime = { now: Date.now, sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) };
+
 /** A clock and a sleep that advance together, so the sequencer's polling runs without real time. */
 function fakeTime() {
   let t = 0;
@@ -92,7 +95,7 @@ describe("per-key sequencer", () => {
       await new Promise((r) => setTimeout(r, 5));
       running--;
       return items.map((i) => `done:${i}`);
-    });
+    }, realTime);
     const results = await Promise.all(["a", "b", "c", "d"].map((x) => seq.submit("k", x, Date.now() + 5000)));
     expect(results).toEqual(["done:a", "done:b", "done:c", "done:d"]);
     expect(batches).toEqual([["a"], ["b", "c", "d"]]);
@@ -104,7 +107,7 @@ describe("per-key sequencer", () => {
     const seq = new KeySequencer<string, string>(async (key, items) => {
       seen.push(key);
       return items;
-    });
+    }, realTime);
     await Promise.all([seq.submit("x", "1", Date.now() + 1000), seq.submit("y", "2", Date.now() + 1000)]);
     expect(seen.sort()).toEqual(["x", "y"]);
   });
@@ -139,7 +142,7 @@ describe("per-key sequencer", () => {
       await new Promise((r) => setTimeout(r, 2));
       if (n === 2) throw new Error("boom");
       return items;
-    });
+    }, realTime);
     const all = await Promise.allSettled(["a", "b", "c"].map((x) => seq.submit("k", x, Date.now() + 5000)));
     expect(all[0]).toEqual({ status: "fulfilled", value: "a" });
     expect(all[1]).toMatchObject({ status: "rejected", reason: new Error("boom") });
@@ -150,7 +153,7 @@ describe("per-key sequencer", () => {
 
 describe("key locks (sorted order, FIFO per key)", () => {
   it("units over overlapping key sets in opposite orders take turns and never deadlock", async () => {
-    const locks = new KeyLocks();
+    const locks = new KeyLocks(realTime);
     const order: string[] = [];
     const unit = async (name: string, keys: string[]) => {
       const release = await locks.acquire(keys, Date.now() + 5000);

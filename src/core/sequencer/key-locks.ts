@@ -28,11 +28,8 @@ const ABANDONED_AFTER_MS = 5_000;
 
 export class KeyLocks {
   private readonly lines = new Map<string, Ticket[]>();
-  private readonly options: KeyLocksOptions;
 
-  constructor(options: Partial<KeyLocksOptions> = {}) {
-    this.options = { now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), ...options };
-  }
+  constructor(private readonly options: KeyLocksOptions) {}
 
   /** Keys locked or waited for (tests). */
   get size(): number {

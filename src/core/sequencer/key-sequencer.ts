@@ -59,8 +59,6 @@ const POLL_MAX_MS = 16;
 /** Beyond a batch's deadline, how long before its key is presumed orphaned (its leader's request was cancelled). */
 const ORPHAN_GRACE_MS = 5000;
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Runs `run(key, items)` for batches of the items submitted on one key, one batch per key at a time,
  * in the context of the batch's first caller. `run` answers one result per item, in order; if it
@@ -72,9 +70,9 @@ export class KeySequencer<C, R> {
 
   constructor(
     private readonly run: (key: string, items: C[], deadlineAt: number) => Promise<R[]>,
-    options: Partial<SequencerOptions> = {},
+    options: Pick<SequencerOptions, "now" | "sleep"> & Partial<SequencerOptions>,
   ) {
-    this.options = { maxBatch: 256, now: Date.now, sleep: defaultSleep, ...options };
+    this.options = { maxBatch: 256, ...options };
   }
 
   /** Keys with a batch running (for metrics and tests). */
