@@ -8,6 +8,7 @@ import { resolveInDoubt, shardPrepare, shardDecide, type ParticipantCrashPoint, 
 import { ShardStore, TOMBSTONE_GRACE_MS, type Accounting, type ShardRecord, type ShardWrite } from "./cache-store";
 import { TxnParticipantStore } from "./cache-txn";
 import { GroupCommit } from "./group-commit";
+import { objectStub } from "../src/services/objects";
 
 export { DEAD_SHARE, ROW_OVERHEAD_BYTES, TOMBSTONE_GRACE_MS, type ShardRecord, type ShardWrite } from "./cache-store";
 
@@ -157,7 +158,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
       group: (fn) => this.commits.run((acc) => fn((w) => this.store.applyWrite(acc, w, Date.now()))),
       afterTransact: () => this.armAfterTx(),
       schedule: (at) => this.scheduleAt(at),
-      coordinator: (name) => this.env.TXN_COORDINATOR.get(this.env.TXN_COORDINATOR.idFromName(name)),
+      coordinator: (name) => objectStub(this.env, "txn", name),
       shardName: () => this.shardName,
     });
   }
@@ -237,7 +238,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
   }
 
   private async deliverHints(now: number): Promise<void> {
-    const shard = (target: string) => this.env.CACHE_SHARD.get(this.env.CACHE_SHARD.idFromName(target));
+    const shard = (target: string) => objectStub(this.env, "cache", target);
     const timeout = getConfig(this.env).cache.replicaTimeoutMs;
     this.counters.hintsDelivered += await deliverDueHints(this.sql, shard, (key) => this.store.handoffCopy(key), now, timeout);
   }

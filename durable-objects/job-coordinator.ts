@@ -11,6 +11,7 @@ import { withTimeout } from "../src/services/replica-call";
 import { bindJob, type Entry, type JobParams } from "../src/core/mapreduce/jobs";
 import { finalizeJob } from "../src/core/mapreduce/pipeline";
 import { ERROR_CHARS, executorStub, type AttemptReport, type MapOutputRef, type MapWork, type ReduceOutput, type ReduceWork, type SplitRef, type Work, type Assignment } from "./task-executor";
+import { objectStub } from "../src/services/objects";
 
 /** Calls to executors at once: Workers allow six simultaneous outgoing connections per invocation. */
 const ASSIGN_CONCURRENCY = 6;
@@ -46,7 +47,7 @@ function unstorableRow(key: string, value: unknown): string | null {
 }
 
 export function coordinatorStub(env: Cloudflare.Env, name: string): DurableObjectStub<JobCoordinator> {
-  return env.JOB_COORDINATOR.get(env.JOB_COORDINATOR.idFromName(name));
+  return objectStub(env, "job", name);
 }
 
 /** The answer to a submission: started now, the same one already here, or refused (see JobCoordinator.claim). */

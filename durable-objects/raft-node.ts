@@ -5,6 +5,7 @@ import { type LeaseOrIndexResult, RaftNode as RaftCore, type RaftStatus } from "
 import type { Ready } from "../src/core/raft/ready";
 import type { Entry, HardState, Membership, MembershipChange, Message, NodeId, Snapshot } from "../src/core/raft/types";
 import { withTimeout } from "../src/services/replica-call";
+import { objectStub } from "../src/services/objects";
 
 /** Snapshots are stored as UTF-8 chunks of this many bytes: a Durable Object's SQLite row holds at most 2 MB. */
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
@@ -462,5 +463,5 @@ function readIndexAsResult(r: ReturnType<RaftCore["readIndex"]>): LeaseOrIndexRe
 }
 
 export function raftStub(env: Cloudflare.Env, group: string, node: NodeId): DurableObjectStub<RaftNode> {
-  return env.RAFT_NODE.get(env.RAFT_NODE.idFromName(`${group}/${node}`));
+  return objectStub(env, "raft", `${group}/${node}`);
 }

@@ -6,6 +6,7 @@ import { executeTask, type TaskIo, type TaskResult, type TaskSpec } from "../src
 import { getConfig } from "../src/config";
 import { withTimeout } from "../src/services/replica-call";
 import { coordinatorStub } from "./job-coordinator";
+import { objectStub } from "../src/services/objects";
 
 /**
  * Where a job's input split is stored: on the executor that received it at submission (the split's
@@ -116,7 +117,7 @@ async function fetchRetrying<T>(read: () => Promise<T | null>, what: string): Pr
 class MissingData extends Error {}
 
 export function executorStub(env: Cloudflare.Env, name: string): DurableObjectStub<TaskExecutor> {
-  return env.TASK_EXECUTOR.get(env.TASK_EXECUTOR.idFromName(name));
+  return objectStub(env, "executor", name);
 }
 
 /**

@@ -10,6 +10,7 @@ import type { InquiryAnswer, TxnCondition, TxnOp, Vote } from "../src/core/txn/t
 import { withTimeout } from "../src/services/replica-call";
 import type { CacheShard } from "./cache-shard";
 import { GroupCommit } from "./group-commit";
+import { objectStub } from "../src/services/objects";
 
 /** How long a finished transaction is remembered: its outcome answers GET /txn/{id} and retries with the same id. */
 export const TXN_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -156,7 +157,7 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
 
   private shard(name: string): DurableObjectStub<CacheShard> {
     // A fresh stub per call: a cached one stays broken after its object restarts (crash, deploy, eviction).
-    return this.env.CACHE_SHARD.get(this.env.CACHE_SHARD.idFromName(name));
+    return objectStub(this.env, "cache", name);
   }
 
   private async send(l: Live, m: CoordMessage): Promise<void> {

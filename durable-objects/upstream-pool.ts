@@ -4,6 +4,7 @@ import {
   acquireProbe, applyCheck, applyOutcomes, createPoolHealth, reconcile, statusOf, viewOf,
   type CheckResult, type Outcome, type PoolHealth, type UpstreamStatus, type UpstreamView,
 } from "../src/core/health/pool-health";
+import { objectStub } from "../src/services/objects";
 
 /** An isolate's in-flight counts older than this are left out of the status (that isolate went quiet). */
 const IN_FLIGHT_TTL_MS = 10_000;
@@ -33,7 +34,7 @@ interface Stored {
 }
 
 export function poolStub(env: Cloudflare.Env, pool: string): DurableObjectStub<UpstreamPool> {
-  return env.UPSTREAM_POOL.get(env.UPSTREAM_POOL.idFromName(pool));
+  return objectStub(env, "pool", pool);
 }
 
 /**

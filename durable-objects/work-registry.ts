@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { objectStub } from "../src/services/objects";
 
 /** A batch or job as the registry lists it. */
 export interface WorkEntry {
@@ -18,7 +19,7 @@ const TRIM_EVERY = 100;
 const FAR_FUTURE = 9_999_999_999_999;
 
 export function registryStub(env: Cloudflare.Env): DurableObjectStub<WorkRegistry> {
-  return env.WORK_REGISTRY.get(env.WORK_REGISTRY.idFromName("registry"));
+  return objectStub(env, "registry", "registry");
 }
 
 /**

@@ -7,6 +7,7 @@ import { HttpError } from "../http/errors";
 import { overloadedError, ShedError } from "./admission";
 import { guardedCall, ObjectAnswerError, shardGuardName, type GuardOptions } from "./do-guard";
 import { callQuorum, type QuorumResult, type ReplicaGuard } from "./replica-call";
+import { objectStub } from "./objects";
 
 /** What a cache operation needs from its surroundings. */
 export interface CacheDeps {
@@ -50,7 +51,7 @@ function versionClock(): VersionClock {
 }
 
 export function shardStub(env: Cloudflare.Env, shard: string): DurableObjectStub<CacheShard> {
-  return env.CACHE_SHARD.get(env.CACHE_SHARD.idFromName(shard));
+  return objectStub(env, "cache", shard);
 }
 
 /** The breaker and admission options of shard calls (config: DO_BREAKER_*, ADMISSION_*). */

@@ -9,6 +9,7 @@ import { admit, overloadedError, ShedError, type Permit } from "./admission";
 import { ringFor } from "./cache";
 import { withTimeout } from "./replica-call";
 import { txnAborts, txnCommits } from "./metrics";
+import { objectStub } from "./objects";
 
 /**
  * The coordinator object of a transaction: one of a fixed pool (by a stable hash of the id), or with
@@ -20,7 +21,7 @@ export function coordinatorName(config: Config, id: string): string {
 }
 
 export function coordinatorStub(env: Cloudflare.Env, name: string) {
-  return env.TXN_COORDINATOR.get(env.TXN_COORDINATOR.idFromName(name));
+  return objectStub(env, "txn", name);
 }
 
 /**

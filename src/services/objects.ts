@@ -1,0 +1,39 @@
+import type { CacheShard } from "../../durable-objects/cache-shard";
+import type { JobCoordinator } from "../../durable-objects/job-coordinator";
+import type { RaftNode } from "../../durable-objects/raft-node";
+import type { TaskExecutor } from "../../durable-objects/task-executor";
+import type { TxnCoordinator } from "../../durable-objects/txn-coordinator";
+import type { UpstreamPool } from "../../durable-objects/upstream-pool";
+import type { WorkRegistry } from "../../durable-objects/work-registry";
+
+/**
+ * Every Durable Object stub of the project is made here, by kind and name: the one place where an
+ * object's placement (location hint, jurisdiction) and the counting of billed calls on stubs apply.
+ */
+export interface ObjectKinds {
+  raft: RaftNode;
+  cache: CacheShard;
+  txn: TxnCoordinator;
+  pool: UpstreamPool;
+  job: JobCoordinator;
+  executor: TaskExecutor;
+  registry: WorkRegistry;
+}
+
+export type ObjectKind = keyof ObjectKinds;
+
+const BINDINGS = {
+  raft: "RAFT_NODE",
+  cache: "CACHE_SHARD",
+  txn: "TXN_COORDINATOR",
+  pool: "UPSTREAM_POOL",
+  job: "JOB_COORDINATOR",
+  executor: "TASK_EXECUTOR",
+  registry: "WORK_REGISTRY",
+} as const satisfies Record<ObjectKind, keyof Cloudflare.Env>;
+
+/** The stub of the object `name` of `kind` (a fresh stub: a cached one stays broken after its object restarts). */
+export function objectStub<K extends ObjectKind>(env: Cloudflare.Env, kind: K, name: string): DurableObjectStub<ObjectKinds[K]> {
+  const ns = env[BINDINGS[kind]] as unknown as DurableObjectNamespace<ObjectKinds[K]>;
+  return ns.get(ns.idFromName(name));
+}
