@@ -1,6 +1,8 @@
 import { z } from "zod";
 import type { AdmissionConfig } from "./core/admission/limiter";
 import { DEFAULT_BREAKER_CONFIG, type BreakerConfig } from "./core/health/circuit-breaker";
+import { JURISDICTIONS, type Jurisdiction, LOCATION_HINTS, type LocationHint, type PlacementConfig, parseLocationList } from "./core/placement/locations";
+import { PLACEMENT_RTT_MS, placementForLocations, RAFT_PLACEMENTS, type RaftPlacement, raftTimingForRtt } from "./core/placement/raft-timing";
 import { planRing } from "./core/ring/hash-ring";
 import { HttpError } from "./http/errors";
 
@@ -46,6 +48,49 @@ function raftTicks(tickMs: number, electionMinMs: number, electionMaxMs: number,
   };
 }
 
+/** A comma list of location hints ("" = none); an unknown hint is an error naming it. */
+const LocationList = z
+  .string()
+  .default("")
+  .transform((s, ctx): LocationHint[] => {
+    const { hints, unknown } = parseLocationList(s);
+    if (unknown.length === 0) return hints;
+    ctx.addIssue({ code: "custom", message: `unknown location hint ${unknown.map((u) => JSON.stringify(u)).join(", ")} (valid: ${LOCATION_HINTS.join(", ")})` });
+    return z.NEVER;
+  });
+
+const JurisdictionVar = z
+  .string()
+  .optional()
+  .transform((s, ctx): Jurisdiction | undefined => {
+    const j = s?.trim() ?? "";
+    if (j === "") return undefined;
+    if ((JURISDICTIONS as readonly string[]).includes(j)) return j as Jurisdiction;
+    ctx.addIssue({ code: "custom", message: `unknown jurisdiction ${JSON.stringify(j)} (valid: ${JURISDICTIONS.join(", ")})` });
+    return z.NEVER;
+  });
+
+/**
+ * Raft's effective timing: derived from RAFT_RTT_MS, else from the RAFT_PLACEMENT preset, else from the
+ * preset RAFT_LOCATIONS implies (none: local, today's timing); each RAFT_*_MS variable that is set wins.
+ */
+function raftTiming(c: { RAFT_PLACEMENT?: RaftPlacement | undefined; RAFT_RTT_MS?: number | undefined; RAFT_LOCATIONS: LocationHint[]; RAFT_TICK_MS?: number | undefined; RAFT_HEARTBEAT_MS?: number | undefined; RAFT_ELECTION_MIN_MS?: number | undefined; RAFT_ELECTION_MAX_MS?: number | undefined; RAFT_REQUEST_DEADLINE_MS?: number | undefined }) {
+  const placement = c.RAFT_PLACEMENT ?? placementForLocations(c.RAFT_LOCATIONS);
+  const rttMs = c.RAFT_RTT_MS ?? PLACEMENT_RTT_MS[placement];
+  const derived = raftTimingForRtt(rttMs);
+  const electionMinMs = c.RAFT_ELECTION_MIN_MS ?? derived.electionMinMs;
+  return {
+    placement,
+    rttMs,
+    tickMs: c.RAFT_TICK_MS ?? derived.tickMs,
+    heartbeatMs: c.RAFT_HEARTBEAT_MS ?? derived.heartbeatMs,
+    electionMinMs,
+    // An explicit minimum alone keeps the maximum at twice it.
+    electionMaxMs: c.RAFT_ELECTION_MAX_MS ?? (c.RAFT_ELECTION_MIN_MS === undefined ? derived.electionMaxMs : 2 * electionMinMs),
+    deadlineMs: c.RAFT_REQUEST_DEADLINE_MS ?? derived.requestDeadlineMs,
+  };
+}
+
 const ConfigSchema = z
   .object({
     CACHE_SHARDS: int(1, 1024).default(8),
@@ -59,13 +104,21 @@ const ConfigSchema = z
     CACHE_SHARD_CAPACITY_BYTES: int(LIMITS.valueBytes * 2, 1024 * 1024 * 1024).default(64 * 1024 * 1024),
     RAFT_GROUP: z.string().regex(/^[a-z0-9-]{1,32}$/).default("main"),
     RAFT_MEMBERS: int(1, 9).default(5),
-    RAFT_ELECTION_MIN_MS: int(20, 60_000).default(150),
-    RAFT_ELECTION_MAX_MS: int(21, 120_000).default(300),
-    RAFT_HEARTBEAT_MS: int(5, 30_000).default(50),
+    // Where the members live and how far apart (src/core/placement): the timing below is derived from
+    // the round trip unless set explicitly.
+    RAFT_PLACEMENT: z.enum(RAFT_PLACEMENTS, { error: `must be one of ${RAFT_PLACEMENTS.join(", ")}` }).optional(),
+    RAFT_RTT_MS: int(1, 5000).optional(),
+    RAFT_LOCATIONS: LocationList,
+    CACHE_LOCATIONS: LocationList,
+    TXN_LOCATIONS: LocationList,
+    DO_JURISDICTION: JurisdictionVar,
+    RAFT_ELECTION_MIN_MS: int(20, 60_000).optional(),
+    RAFT_ELECTION_MAX_MS: int(21, 120_000).optional(),
+    RAFT_HEARTBEAT_MS: int(5, 30_000).optional(),
     // Raft counts time in ticks of each member's alarm (a late alarm is one tick); the ms knobs above are
     // converted to ticks of this length.
-    RAFT_TICK_MS: int(5, 10_000).default(50),
-    RAFT_REQUEST_DEADLINE_MS: int(100, 120_000).default(5000),
+    RAFT_TICK_MS: int(5, 10_000).optional(),
+    RAFT_REQUEST_DEADLINE_MS: int(100, 120_000).optional(),
     RAFT_COMPACT_EVERY: int(10, 1_000_000).default(1000),
     TXN_VOTE_TIMEOUT_MS: int(50, 60_000).default(2000),
     TXN_LOCK_WAIT_MS: int(0, 10_000).default(100),
@@ -107,11 +160,18 @@ const ConfigSchema = z
       ctx.addIssue({ code: "custom", path: ["CACHE_READ_QUORUM"], message: "R cannot exceed N" });
     if (c.CACHE_WRITE_QUORUM > c.CACHE_REPLICAS)
       ctx.addIssue({ code: "custom", path: ["CACHE_WRITE_QUORUM"], message: "W cannot exceed N" });
-    if (c.RAFT_ELECTION_MAX_MS <= c.RAFT_ELECTION_MIN_MS)
-      ctx.addIssue({ code: "custom", path: ["RAFT_ELECTION_MAX_MS"], message: "must be above RAFT_ELECTION_MIN_MS" });
-    if (c.RAFT_HEARTBEAT_MS >= c.RAFT_ELECTION_MIN_MS)
-      ctx.addIssue({ code: "custom", path: ["RAFT_HEARTBEAT_MS"], message: "must be below RAFT_ELECTION_MIN_MS" });
-    const ticks = raftTicks(c.RAFT_TICK_MS, c.RAFT_ELECTION_MIN_MS, c.RAFT_ELECTION_MAX_MS, c.RAFT_HEARTBEAT_MS);
+    const rt = raftTiming(c);
+    if (rt.electionMaxMs <= rt.electionMinMs)
+      ctx.addIssue({ code: "custom", path: ["RAFT_ELECTION_MAX_MS"], message: `must be above RAFT_ELECTION_MIN_MS (${rt.electionMinMs})` });
+    if (rt.heartbeatMs >= rt.electionMinMs)
+      ctx.addIssue({ code: "custom", path: ["RAFT_HEARTBEAT_MS"], message: `must be below RAFT_ELECTION_MIN_MS (${rt.electionMinMs})` });
+    if (c.CACHE_LOCATIONS.length > c.CACHE_SHARDS)
+      ctx.addIssue({ code: "custom", path: ["CACHE_LOCATIONS"], message: `${c.CACHE_LOCATIONS.length} entries for ${c.CACHE_SHARDS} shards` });
+    if (c.TXN_LOCATIONS.length > 0 && c.TXN_COORDINATORS === 0)
+      ctx.addIssue({ code: "custom", path: ["TXN_LOCATIONS"], message: "TXN_COORDINATORS=0 gives each transaction its own coordinator, placed near its first caller: no list applies" });
+    else if (c.TXN_LOCATIONS.length > c.TXN_COORDINATORS)
+      ctx.addIssue({ code: "custom", path: ["TXN_LOCATIONS"], message: `${c.TXN_LOCATIONS.length} entries for ${c.TXN_COORDINATORS} coordinators` });
+    const ticks = raftTicks(rt.tickMs, rt.electionMinMs, rt.electionMaxMs, rt.heartbeatMs);
     if (!(ticks.election >= 2 && ticks.maxElection > ticks.election && ticks.heartbeat < ticks.election))
       ctx.addIssue({ code: "custom", path: ["RAFT_TICK_MS"], message: "in ticks of RAFT_TICK_MS, need election min >= 2 ticks, max > min, heartbeat < election min" });
     if (!(c.ADMISSION_MIN_LIMIT <= c.ADMISSION_INITIAL_LIMIT && c.ADMISSION_INITIAL_LIMIT <= c.ADMISSION_MAX_LIMIT))
@@ -137,6 +197,9 @@ export interface CacheConfig {
 
 export interface RaftConfig {
   group: string;
+  /** The preset the timing was derived from (RAFT_PLACEMENT, or implied by RAFT_LOCATIONS), and its round trip or RAFT_RTT_MS. */
+  placement: RaftPlacement;
+  rttMs: number;
   /** Initial voters: n1..nK. */
   members: string[];
   electionMinMs: number;
@@ -168,6 +231,7 @@ export interface TxnConfig {
 export interface LbConfig {
   /** How long an isolate routes with its cached copy of a pool's shared state before refreshing it. */
   stateTtlMs: number;
+  /** Interval of a pool's active checks while it is idle; 0 = none until the next request. */
 }
 
 export interface TasksConfig {
@@ -186,6 +250,8 @@ export interface Config {
   cache: CacheConfig;
   raft: RaftConfig;
   txn: TxnConfig;
+  /** Location hints per Raft member, cache shard and transaction coordinator; the jurisdiction of every object. */
+  placement: PlacementConfig;
   lb: LbConfig;
   /** The breaker of every Durable Object the worker calls (one per object, per isolate). */
   doBreaker: BreakerConfig;
@@ -203,6 +269,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
     throw new Error(`invalid configuration: ${problems}`);
   }
   const c = parsed.data;
+  const rt = raftTiming(c);
   const shards = Array.from({ length: c.CACHE_SHARDS }, (_, i) => {
     const id = `shard-${i}`;
     return { id, weight: c.CACHE_SHARD_WEIGHTS[id] ?? 1 };
@@ -228,14 +295,16 @@ export function parseConfig(env: Record<string, unknown>): Config {
     raft: {
       group: c.RAFT_GROUP,
       members: Array.from({ length: c.RAFT_MEMBERS }, (_, i) => `n${i + 1}`),
-      electionMinMs: c.RAFT_ELECTION_MIN_MS,
-      electionMaxMs: c.RAFT_ELECTION_MAX_MS,
-      heartbeatMs: c.RAFT_HEARTBEAT_MS,
-      tickMs: c.RAFT_TICK_MS,
+      placement: rt.placement,
+      rttMs: rt.rttMs,
+      electionMinMs: rt.electionMinMs,
+      electionMaxMs: rt.electionMaxMs,
+      heartbeatMs: rt.heartbeatMs,
+      tickMs: rt.tickMs,
       ...(({ election, maxElection, heartbeat }) => ({ electionTicks: election, maxElectionTicks: maxElection, heartbeatTicks: heartbeat }))(
-        raftTicks(c.RAFT_TICK_MS, c.RAFT_ELECTION_MIN_MS, c.RAFT_ELECTION_MAX_MS, c.RAFT_HEARTBEAT_MS),
+        raftTicks(rt.tickMs, rt.electionMinMs, rt.electionMaxMs, rt.heartbeatMs),
       ),
-      deadlineMs: c.RAFT_REQUEST_DEADLINE_MS,
+      deadlineMs: rt.deadlineMs,
       compactEvery: c.RAFT_COMPACT_EVERY,
     },
     txn: {
@@ -246,6 +315,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
       coordinators: c.TXN_COORDINATORS,
     },
     lb: { stateTtlMs: c.LB_STATE_TTL_MS },
+    placement: { jurisdiction: c.DO_JURISDICTION, raft: c.RAFT_LOCATIONS, cache: c.CACHE_LOCATIONS, txn: c.TXN_LOCATIONS },
     tasks: {
       executors: Array.from({ length: c.TASK_EXECUTORS }, (_, i) => `executor-${i}`),
       maxAttempts: c.TASK_MAX_ATTEMPTS,

@@ -38,6 +38,12 @@ declare global {
       RAFT_ELECTION_MAX_MS?: string;
       RAFT_HEARTBEAT_MS?: string;
       RAFT_TICK_MS?: string;
+      RAFT_PLACEMENT?: string;
+      RAFT_RTT_MS?: string;
+      RAFT_LOCATIONS?: string;
+      CACHE_LOCATIONS?: string;
+      TXN_LOCATIONS?: string;
+      DO_JURISDICTION?: string;
       RAFT_REQUEST_DEADLINE_MS?: string;
       RAFT_COMPACT_EVERY?: string;
       TXN_VOTE_TIMEOUT_MS?: string;

@@ -5,6 +5,8 @@ import type { TaskExecutor } from "../../durable-objects/task-executor";
 import type { TxnCoordinator } from "../../durable-objects/txn-coordinator";
 import type { UpstreamPool } from "../../durable-objects/upstream-pool";
 import type { WorkRegistry } from "../../durable-objects/work-registry";
+import { getConfig } from "../config";
+import { locationHintFor } from "../core/placement/locations";
 
 /**
  * Every Durable Object stub of the project is made here, by kind and name: the one place where an
@@ -34,6 +36,12 @@ const BINDINGS = {
 
 /** The stub of the object `name` of `kind` (a fresh stub: a cached one stays broken after its object restarts). */
 export function objectStub<K extends ObjectKind>(env: Cloudflare.Env, kind: K, name: string): DurableObjectStub<ObjectKinds[K]> {
-  const ns = env[BINDINGS[kind]] as unknown as DurableObjectNamespace<ObjectKinds[K]>;
-  return ns.get(ns.idFromName(name));
+  const all = env[BINDINGS[kind]] as unknown as DurableObjectNamespace<ObjectKinds[K]>;
+  // Placement (docs/pending/placement.md): a jurisdiction is a namespace of its own (other ids: changing
+  // it later orphans every object's data); a hint only counts when the object is first created.
+  const { placement } = getConfig(env);
+  const ns = placement.jurisdiction === undefined ? all : all.jurisdiction(placement.jurisdiction);
+  const id = ns.idFromName(name);
+  const locationHint = locationHintFor(placement, kind, name);
+  return locationHint === undefined ? ns.get(id) : ns.get(id, { locationHint });
 }
