@@ -98,6 +98,32 @@ describe("a slow event loop is not a dead peer (etcd ticks: a late alarm is one 
   });
 });
 
+describe("quiescence (issue 15): idle groups stop their clocks, and wake safely", () => {
+  test("Figure 3 safety, convergence and linearizability with quiescing groups, lulls and crashes of quiet leaders (lease reads included)", () => {
+    const totals = { quiesced: 0, quietCrashes: 0 };
+    for (let seed = 1; seed <= 150; seed++) {
+      const r = simulate(seed, { quiesceTicks: 2 + (seed % 6), leaseReadShare: seed % 2 === 0 ? 0.5 : 0 });
+      if (!r.ok) expect.fail(describeFailure(r));
+      totals.quiesced += r.stats.quiesced;
+      totals.quietCrashes += r.stats.quietCrashes;
+    }
+    // The runs did what they claim: groups went quiet, and quiet leaders were crashed.
+    expect(totals.quiesced).toBeGreaterThan(150);
+    expect(totals.quietCrashes).toBeGreaterThan(10);
+  });
+
+  test("a calm, quiescing group with lulls elects one leader and never another (waking is not an election)", () => {
+    let quiesced = 0;
+    for (let seed = 1; seed <= 25; seed++) {
+      const r = simulate(seed, { quiesceTicks: 3, network: "calm", faults: false, chaosMs: 6_000 });
+      if (!r.ok) expect.fail(describeFailure(r));
+      expect(r.stats.leadersElected, `seed ${seed}`).toBe(1);
+      quiesced += r.stats.quiesced;
+    }
+    expect(quiesced).toBeGreaterThan(25);
+  });
+});
+
 describe("the checks catch deliberately broken shells", () => {
   /** The first of the seeds 1..limit on which the bug is caught. */
   function firstCaught(bug: SimBug, limit: number): SimResult {

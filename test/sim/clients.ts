@@ -27,6 +27,8 @@ export type ClientReply =
 export interface ClientHost {
   readonly now: number;
   readonly accepting: boolean;
+  /** No new operation starts before this time (a lull); retries of one in flight go on. */
+  readonly lullUntil: number;
   readonly recorder: HistoryRecorder;
   readonly nodeIds: readonly NodeId[];
   rng(): number;
@@ -94,7 +96,7 @@ export class SimClient {
   /** Think for a moment, then start the next operation. */
   idle(): void {
     this.retrying = false;
-    this.host.wake(this.index, this.host.now + Math.floor(this.host.rng() * 40), ++this.gen);
+    this.host.wake(this.index, Math.max(this.host.lullUntil, this.host.now + Math.floor(this.host.rng() * 40)), ++this.gen);
   }
 
   onTimer(gen: number): void {

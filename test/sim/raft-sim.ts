@@ -58,10 +58,22 @@ export interface SimOptions {
   /** Linearizability search budget per key. */
   maxStates?: number;
   raft?: Omit<RaftConfig, "id">;
+  /**
+   * Quiescence: the raft config's quiesceTicks (default: 0, or 2..7 for half the seeds). Quiescing runs
+   * also get lulls (every client pauses, so the group goes quiet) and crashes of quiet leaders.
+   */
+  quiesceTicks?: number;
   /** Max delay (ms) of the shared event loop every tick and delivery waits in; 0: none (default). */
   busyLoopMs?: number;
   /** "calm": no loss, duplication or slow messages for the whole run (default: random weather). */
   network?: "calm" | "random";
+  /**
+   * Per-link latency between nodes (e.g. a matrix of regions, test/sim/regions.ts): the one-way ms a
+   * message `m` sent at `at` spends on its link, added to the weather's delay; null: the link is down
+   * and the message is lost. `rng` is the run's, so a seed still replays exactly. Clients sit next to
+   * the node they call (their links keep the weather's delay). Default: none.
+   */
+  latency?: (m: Message, at: number, rng: () => number) => number | null;
   bug?: SimBug;
   /** Keep the last N events as text for a failing run's report. */
   trace?: number;
@@ -82,6 +94,10 @@ export interface SimStats {
   electionsStarted: number;
   /** The longest the shared event loop made ticks and deliveries wait (busyLoopMs runs). */
   maxLoopDelayMs: number;
+  /** Times a leader quiesced (stopped its clock with the group idle). */
+  quiesced: number;
+  /** Crashes of a leader while it was quiesced. */
+  quietCrashes: number;
   committed: number;
   ops: ClientStats;
 }
@@ -104,7 +120,8 @@ type Ev =
   | { k: "fault" }
   | { k: "restart"; id: NodeId }
   | { k: "heal" }
-  | { k: "load" };
+  | { k: "load" }
+  | { k: "lull" };
 
 interface PendingWrite {
   term: number;
@@ -130,6 +147,8 @@ export function simulate(seed: number, options: SimOptions = {}): SimResult {
 class Simulation {
   now = 0;
   accepting = true;
+  /** Clients start no operation before this time (a lull: the group may quiesce). */
+  lullUntil = 0;
   readonly recorder = new HistoryRecorder();
   readonly nodeIds: NodeId[];
   readonly rng: () => number;
@@ -137,6 +156,7 @@ class Simulation {
   private steps = 0;
   private chaos = true;
   private readonly o: Required<Omit<SimOptions, "bug" | "raft" | "chaosSteps" | "trace">>;
+  private readonly raft: Omit<RaftConfig, "id">;
   /** When each live node ticks next. */
   private readonly nextTick = new Map<NodeId, number>();
   private readonly tickMs: number;
@@ -176,6 +196,7 @@ class Simulation {
     // The seed also picks the run's profile, so simulate(seed) alone replays it.
     const small = this.rng() < 0.3;
     const leaseShare = this.rng() < 0.25 ? 0.5 : 0;
+    const quiesceTicks = this.rng() < 0.5 ? 2 + Math.floor(this.rng() * 6) : 0;
     this.o = {
       nodes: options.nodes ?? (small ? 3 : 5),
       chaosMs: options.chaosMs ?? 3_000,
@@ -189,9 +210,11 @@ class Simulation {
       checkLinearizability: options.checkLinearizability ?? true,
       maxStates: options.maxStates ?? 200_000,
       busyLoopMs: options.busyLoopMs ?? 0,
+      quiesceTicks: options.quiesceTicks ?? options.raft?.quiesceTicks ?? quiesceTicks,
       network: options.network ?? "random",
     };
     this.tickMs = options.raft?.tickMs ?? 50;
+    this.raft = { ...options.raft, quiesceTicks: this.o.quiesceTicks };
     this.nodeIds = Array.from({ length: this.o.nodes }, (_, i) => `n${i + 1}`);
     this.weather = this.o.network === "calm" ? CALM : this.randomWeather();
     this.compactEvery = 4 + Math.floor(this.rng() * 40);
@@ -208,6 +231,8 @@ class Simulation {
       leadersElected: 0,
       electionsStarted: 0,
       maxLoopDelayMs: 0,
+      quiesced: 0,
+      quietCrashes: 0,
       committed: 0,
       ops: { invoked: 0, completed: 0, unknown: 0, discarded: 0, retries: 0 },
     };
@@ -226,6 +251,7 @@ class Simulation {
     }
     if (this.o.faults) this.queue.push(this.rand(50, 300), { k: "fault" });
     if (this.o.busyLoopMs > 0) this.queue.push(this.rand(100, 1_000), { k: "load" });
+    if (this.o.quiesceTicks > 0) this.queue.push(this.rand(200, 1_000), { k: "lull" });
     const chaosEnd = this.o.chaosMs;
     const chaosSteps = this.options.chaosSteps ?? Infinity;
     this.loop(() => this.now >= chaosEnd || this.steps >= chaosSteps);
@@ -251,7 +277,10 @@ class Simulation {
       let tickId: NodeId | null = null;
       let tickAt = Infinity;
       for (const id of this.nodeIds) {
-        const d = this.nodes.get(id) == null ? undefined : this.nextTick.get(id);
+        // The shell arms an alarm only while the node wants ticks (a quiesced node does not); when it
+        // wants them again, the alarm is due tickMs after its last tick (at once if that has passed).
+        const n = this.nodes.get(id);
+        const d = n == null || !n.wantsTicks() ? undefined : this.nextTick.get(id);
         if (d !== undefined && d < tickAt) {
           tickAt = d;
           tickId = id;
@@ -259,6 +288,7 @@ class Simulation {
       }
       const evAt = this.queue.peekTime();
       const at = Math.max(this.now, Math.min(tickAt, evAt));
+      if (!Number.isFinite(at)) return; // nothing scheduled anywhere: every node is quiet and no event is due
       sameTime = at === this.now ? sameTime + 1 : 0;
       if (sameTime > 50_000) return this.monitor.fail("convergence", `livelock: ${sameTime} steps at t=${this.now}`);
       this.now = at;
@@ -270,7 +300,12 @@ class Simulation {
           this.note(() => `tick ${tickId}`);
           // The next alarm is set tickMs after this one began, then waits its turn in the (busy) loop.
           this.nextTick.set(tickId, this.loopRuns(this.now + this.tickMs));
-          this.nodes.get(tickId)!.tick(this.now);
+          const ticked = this.nodes.get(tickId)!;
+          ticked.tick(this.now);
+          if (!ticked.wantsTicks() && this.known.get(tickId)!.role === "leader") {
+            this.stats.quiesced++;
+            this.note(() => `${tickId} quiesces`);
+          }
           this.settleNode(tickId);
         } else {
           this.handle(this.queue.pop()!.value);
@@ -305,6 +340,13 @@ class Simulation {
       case "heal":
         this.note(() => "heal");
         return this.cut.clear();
+      case "lull":
+        if (!this.chaos) return;
+        // Every client pauses for a while: long enough, often, for the group to quiesce.
+        this.lullUntil = this.now + this.rand(200, 2_000);
+        this.note(() => `lull until ${this.lullUntil}`);
+        this.queue.push(this.lullUntil + this.rand(200, 2_000), { k: "lull" });
+        return;
       case "load":
         if (!this.chaos) return; // the load ends with the chaos phase
         // The isolate's queue grows or drains: 0 a third of the time, else up to busyLoopMs.
@@ -520,14 +562,15 @@ class Simulation {
 
   private sendMessage(m: Message): void {
     this.stats.messagesSent++;
-    if (this.cut.has(`${m.from}>${m.to}`) || this.rng() < this.weather.drop) {
+    const link = this.options.latency === undefined ? 0 : this.options.latency(m, this.now, this.rng);
+    if (link === null || this.cut.has(`${m.from}>${m.to}`) || this.rng() < this.weather.drop) {
       this.stats.messagesDropped++;
       return;
     }
-    this.queue.push(this.loopRuns(this.now + this.delay()), { k: "msg", m: cloneMessage(m) });
+    this.queue.push(this.loopRuns(this.now + link + this.delay()), { k: "msg", m: cloneMessage(m) });
     if (this.rng() < this.weather.dup) {
       this.stats.messagesDuplicated++;
-      this.queue.push(this.loopRuns(this.now + this.delay()), { k: "msg", m: cloneMessage(m) });
+      this.queue.push(this.loopRuns(this.now + link + this.delay()), { k: "msg", m: cloneMessage(m) });
     }
   }
 
@@ -580,7 +623,10 @@ class Simulation {
     } else if (r < 0.27) {
       this.cut.clear();
     } else if (r < 0.42 && live.length > 0) {
-      const id = this.pick(live);
+      // A quiet leader is crashed more often: the next request must find that it is gone.
+      const quietLeader = live.find((n) => this.known.get(n)!.role === "leader" && !this.nodes.get(n)!.wantsTicks());
+      const id = quietLeader !== undefined && this.rng() < 0.7 ? quietLeader : this.pick(live);
+      if (id === quietLeader) this.stats.quietCrashes++;
       if (this.rng() < 0.3) this.crashAfterPersist.add(id);
       else this.crash(id, "at a step boundary");
     } else if (r < 0.52 && this.o.transfers) {
@@ -626,7 +672,7 @@ class Simulation {
     const st = this.storage.get(id)!;
     const membership = { voters: [...this.nodeIds], learners: [] };
     const node = new RaftNode(
-      { ...this.options.raft, id },
+      { ...this.raft, id },
       { hardState: { ...st.hardState }, snapshot: st.snapshot, entries: st.entries.map((e) => ({ ...e })), membership },
       this.rng,
       this.now,

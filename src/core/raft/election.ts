@@ -11,6 +11,7 @@ import type { PreVoteMessage, PreVoteRespMessage, TimeoutNowMessage, VoteMessage
  */
 export function campaign(s: RaftState, kind: "pre" | "real" | "transfer"): void {
   if (!s.isVoter()) return;
+  s.quiesced = false;
   s.leader = null;
   s.votes = new Map([[s.id, true]]);
   s.resetElectionTimer();
@@ -101,6 +102,9 @@ export function becomeLeader(s: RaftState): void {
   s.reads = [];
   s.round = 0;
   s.roundStartedAt.clear();
+  s.quiesced = false;
+  s.activityTick = s.ticks;
+  s.minLeaseRound = 0;
   s.startRound();
   s.pendingConfigIndex = s.log.lastConfigIndex();
   s.prs.clear();

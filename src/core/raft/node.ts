@@ -45,6 +45,7 @@ import {
   quorumActive,
   sendAppend,
 } from "./replication";
+import { maybeQuiesce, maybeQuiesceFollower, onClientActivity, wakeOnMessage } from "./quiesce";
 import { type RaftConfig, RaftState, resolveConfig } from "./state";
 import type { AppendRespMessage, Entry, HardState, Membership, MembershipChange, Message, NodeId, PreVoteRespMessage, Role, Snapshot, SnapshotRespMessage, SoftState } from "./types";
 
@@ -85,6 +86,8 @@ export interface RaftStatus {
   leaderChanges: number;
   /** This node's ticks since it started. */
   ticks: number;
+  /** The group is idle and this node's clock is stopped until a client or a message wakes it. */
+  quiesced: boolean;
   /** Leader only. */
   progress?: PeerProgress[];
   transferee?: NodeId | null;
@@ -118,6 +121,8 @@ export class RaftNode {
    */
   tick(now: number): void {
     const s = this.at(now);
+    // A quiesced node's clock stands still (its shell arms no alarm; a stray one is not a tick).
+    if (s.quiesced) return;
     s.ticks++;
     if (s.role === "leader") {
       if (s.transferee !== null && s.ticks >= s.transferDeadlineTick) s.transferee = null;
@@ -125,6 +130,7 @@ export class RaftNode {
         s.becomeFollower(s.term, null);
         return;
       }
+      if (maybeQuiesce(s)) return;
       if (++s.heartbeatElapsed < s.cfg.heartbeatTicks) return;
       s.heartbeatElapsed = 0;
       broadcastHeartbeat(s);
@@ -147,6 +153,13 @@ export class RaftNode {
   private stepMessage(m: Message, now: number): void {
     const s = this.at(now);
     if (m.to !== s.id || m.from === s.id) return;
+    wakeOnMessage(s, m);
+    if ((m.type === "PreVote" || m.type === "Vote") && m.term > s.term && s.role === "follower" && m.from === s.leader) {
+      // Our leader campaigns: it lost its leadership (a restart), so it serves no lease our promise
+      // protects. Stop honouring that lease now rather than after a timeout (see quiesce.ts).
+      s.leader = null;
+      s.heardFromLeaderTick = s.ticks - s.cfg.electionTicks;
+    }
     if (m.term > s.term) {
       if (m.type === "PreVote" || (m.type === "PreVoteResp" && m.granted)) {
         // §9.6: pre-votes never change terms.
@@ -174,7 +187,10 @@ export class RaftNode {
       case "VoteResp":
         return handleVoteResp(s, m);
       case "Append":
-        if (s.role !== "leader") handleAppend(s, m);
+        if (s.role !== "leader") {
+          handleAppend(s, m);
+          maybeQuiesceFollower(s, m);
+        }
         return;
       case "InstallSnapshot":
         if (s.role !== "leader") handleInstallSnapshot(s, m);
@@ -193,6 +209,7 @@ export class RaftNode {
   /** Append a client command; it goes out with the other proposals of this batch at the next ready(). */
   propose(data: string, now: number): ProposeResult {
     const s = this.at(now);
+    onClientActivity(s);
     if (s.role !== "leader") return { ok: false, reason: "not_leader", leader: s.leader };
     if (s.transferee !== null) return { ok: false, reason: "transferring", leader: s.id };
     const e = appendLocal(s, "normal", data);
@@ -206,6 +223,7 @@ export class RaftNode {
    */
   proposeMembership(change: MembershipChange, now: number): MembershipResult {
     const s = this.at(now);
+    onClientActivity(s);
     if (s.role !== "leader") return { ok: false, reason: "not_leader", leader: s.leader };
     if (s.transferee !== null) return { ok: false, reason: "transferring", leader: s.id };
     // A config change before the first commit of the term can lose a committed change (Ongaro, raft-dev 2015).
@@ -224,12 +242,12 @@ export class RaftNode {
 
   /** Start a ReadIndex read; its ReadState appears in a later ready() (or it is listed in failedReads). */
   readIndex(requestId: string, now: number): { ok: true } | { ok: false; reason: ReadRejection; leader: NodeId | null } {
-    return requestReadIndex(this.at(now), requestId);
+    return requestReadIndex(this.active(now), requestId);
   }
 
   /** A lease read: ok means the state machine may serve a read once applied >= index (see reads.ts). */
   leaseRead(now: number): { ok: true; index: number } | { ok: false; reason: ReadRejection; leader: NodeId | null } {
-    return leaseRead(this.at(now));
+    return leaseRead(this.active(now));
   }
 
   /**
@@ -237,7 +255,7 @@ export class RaftNode {
    * (applied >= index); "readIndex" arrives as a ReadState (or failedReads) under `requestId` later.
    */
   leaseReadOrReadIndex(requestId: string, now: number): LeaseOrIndexResult {
-    return leaseReadOrReadIndex(this.at(now), requestId);
+    return leaseReadOrReadIndex(this.active(now), requestId);
   }
 
   /**
@@ -245,7 +263,7 @@ export class RaftNode {
    * Abandoned after electionTicks ticks if `to` has not taken over.
    */
   transferLeadership(to: NodeId, now: number): TransferResult {
-    const s = this.at(now);
+    const s = this.active(now);
     if (s.role !== "leader") return { ok: false, reason: "not_leader", leader: s.leader };
     if (to === s.id) return { ok: false, reason: "self", leader: s.id };
     if (!isVoter(s.membership, to)) return { ok: false, reason: "not_voter", leader: s.id };
@@ -318,8 +336,9 @@ export class RaftNode {
     this.outstanding = null;
   }
 
-  /** Whether this node needs its clock to run: a leader (heartbeats) or a voter (election timeout); not a learner. */
+  /** Whether this node needs its clock to run: a leader (heartbeats) or a voter (election timeout); not a learner, nor a quiesced node. */
   wantsTicks(): boolean {
+    if (this.s.quiesced) return false;
     return this.s.role === "leader" || this.s.isVoter();
   }
 
@@ -339,6 +358,7 @@ export class RaftNode {
       electionsStarted: s.electionsStarted,
       leaderChanges: s.leaderChanges,
       ticks: s.ticks,
+      quiesced: s.quiesced,
     };
     if (s.role === "leader") {
       st.progress = [...s.prs].map(([id, p]) => ({ id, match: p.match, next: p.next, state: p.state, lastContact: p.lastContact }));
@@ -349,6 +369,13 @@ export class RaftNode {
 
   private softState(): SoftState {
     return { role: this.s.statusRole(), leader: this.s.leader };
+  }
+
+  /** The state at `now`, after a client's call woke the node (see onClientActivity). */
+  private active(now: number): RaftState {
+    const s = this.at(now);
+    onClientActivity(s);
+    return s;
   }
 
   private at(now: number): RaftState {

@@ -67,7 +67,9 @@ export function leaseRead(s: RaftState): { ok: true; index: number } | { ok: fal
   if (!s.committedInTerm) return { ok: false, reason: "no_commit_in_term", leader: s.id };
   const alone = s.membership.voters.length === 1 && isVoter(s.membership, s.id);
   if (!alone) {
-    const started = s.roundStartedAt.get(quorumRound(s));
+    // A quiesced leader holds no lease: a read wakes it and the lease waits for a round sent since.
+    const round = quorumRound(s);
+    const started = s.quiesced || round < s.minLeaseRound ? undefined : s.roundStartedAt.get(round);
     const expires = started === undefined ? -Infinity : started + leaseMs(s);
     if (s.now >= expires) return { ok: false, reason: "lease_expired", leader: s.id };
   }

@@ -70,7 +70,7 @@ export function sendAppend(s: RaftState, to: NodeId, sendIfEmpty: boolean): bool
  * A heartbeat: an empty Append at the point where the logs are known to match, so it always succeeds
  * and safely carries the commit index. It also unpauses a probe and retries an overdue snapshot.
  */
-export function sendHeartbeat(s: RaftState, to: NodeId): void {
+export function sendHeartbeat(s: RaftState, to: NodeId, quiesce = false): void {
   const pr = s.prs.get(to);
   if (pr === undefined) return;
   if (pr.state === "probe") pr.probeSent = false;
@@ -82,7 +82,7 @@ export function sendHeartbeat(s: RaftState, to: NodeId): void {
     prevIndex = 0;
     prevTerm = 0;
   }
-  s.send<AppendMessage>({ type: "Append", to, prevIndex, prevTerm, entries: [], commit: s.log.commit, context: s.round });
+  s.send<AppendMessage>({ type: "Append", to, prevIndex, prevTerm, entries: [], commit: s.log.commit, context: s.round, ...(quiesce ? { quiesce: true } : {}) });
 }
 
 /** Start a heartbeat round and send it to every peer. */

@@ -36,6 +36,12 @@ export interface RaftConfig {
   leaseClockDriftMs?: number;
   /** Resend a snapshot that has not been acknowledged after this many ticks. */
   snapshotRetryTicks?: number;
+  /**
+   * Quiescence (CockroachDB's quiesced ranges): a leader whose followers all hold its whole log, with
+   * nothing pending and no client activity for this many ticks, sends a last heartbeat that stops their
+   * election timers and stops its own clock; any proposal, read or message wakes the group. 0: never.
+   */
+  quiesceTicks?: number;
 }
 
 export type ResolvedConfig = Required<RaftConfig>;
@@ -56,11 +62,13 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
     maxInflightAppends: c.maxInflightAppends ?? 16,
     leaseClockDriftMs: c.leaseClockDriftMs ?? Math.ceil(((e - 1) * tickMs) / 10),
     snapshotRetryTicks: c.snapshotRetryTicks ?? 2 * max,
+    quiesceTicks: c.quiesceTicks ?? 0,
   };
-  const ints = [e, max, resolved.heartbeatTicks, resolved.snapshotRetryTicks];
+  const ints = [e, max, resolved.heartbeatTicks, resolved.snapshotRetryTicks, resolved.quiesceTicks];
   if (!ints.every(Number.isInteger)) throw new Error("raft config: tick counts must be integers");
   if (!(e >= 2 && max > e)) throw new Error("raft config: need 2 <= electionTicks < maxElectionTicks");
   if (!(resolved.heartbeatTicks >= 1 && resolved.heartbeatTicks < e)) throw new Error("raft config: heartbeatTicks must be in [1, electionTicks)");
+  if (resolved.quiesceTicks < 0) throw new Error("raft config: quiesceTicks must be >= 0");
   if (!(tickMs > 0)) throw new Error("raft config: tickMs must be > 0");
   if (resolved.maxEntriesPerAppend < 1 || resolved.maxInflightAppends < 1) throw new Error("raft config: limits must be >= 1");
   if (resolved.leaseClockDriftMs < 0 || resolved.leaseClockDriftMs >= (e - 1) * tickMs) throw new Error("raft config: leaseClockDriftMs must be in [0, (electionTicks - 1) x tickMs)");
@@ -103,6 +111,15 @@ export class RaftState {
   electionTimeout = 0;
   /** The tick at which this node last heard from a current leader (its "lease" that makes it refuse votes). */
   heardFromLeaderTick: number;
+  /**
+   * Quiesced: the group was idle and this node's clock is stopped (wantsTicks is false) until a client or
+   * a message wakes it. A quiesced follower's election timer and vote lease stand still with its ticks.
+   */
+  quiesced = false;
+  /** Leader: the tick of the last client activity (proposal, read, transfer) or of taking office. */
+  activityTick = 0;
+  /** Leader: only heartbeat rounds from this one on may date a lease (rounds acknowledged before it quiesced may not). */
+  minLeaseRound = 0;
   /** Votes (or pre-votes) received in the current campaign. */
   votes = new Map<NodeId, boolean>();
 
@@ -211,6 +228,7 @@ export class RaftState {
     }
     if (this.role === "leader") this.dropLeaderState();
     this.role = "follower";
+    this.quiesced = false;
     this.leader = leader;
     this.votes.clear();
     this.resetElectionTimer();

@@ -78,6 +78,11 @@ export interface AppendMessage extends MessageBase {
   entries: Entry[];
   commit: number;
   context: number;
+  /**
+   * Quiescence: the leader's last heartbeat before it stops its clock (every follower holds every entry
+   * and nothing is pending). A follower that holds exactly the leader's log stops its election timer too.
+   */
+  quiesce?: boolean;
 }
 
 /**
@@ -95,6 +100,8 @@ export interface AppendRespMessage extends MessageBase {
   matchIndex: number;
   hint?: RejectHint;
   context: number;
+  /** Sent unasked by a quiesced follower that a client woke: the leader should resume heartbeats. */
+  wake?: boolean;
 }
 
 export interface InstallSnapshotMessage extends MessageBase {
