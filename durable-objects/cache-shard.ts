@@ -9,6 +9,7 @@ import { ShardStore, TOMBSTONE_GRACE_MS, type Accounting, type ShardRecord, type
 import { TxnParticipantStore } from "./cache-txn";
 import { GroupCommit } from "./group-commit";
 import { objectStub } from "../src/services/objects";
+import { meterObject } from "../src/services/usage";
 
 export { DEAD_SHARE, ROW_OVERHEAD_BYTES, TOMBSTONE_GRACE_MS, type ShardRecord, type ShardWrite } from "./cache-store";
 
@@ -55,6 +56,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
+    meterObject(this, ctx, "cache"); // billed usage: stub calls it makes, alarms, storage rows
     this.sql = ctx.storage.sql;
     this.store = new ShardStore(ctx.storage, () => this.capacity);
     createHintTables(this.sql);

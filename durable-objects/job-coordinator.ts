@@ -12,6 +12,7 @@ import { bindJob, type Entry, type JobParams } from "../src/core/mapreduce/jobs"
 import { finalizeJob } from "../src/core/mapreduce/pipeline";
 import { ERROR_CHARS, executorStub, type AttemptReport, type MapOutputRef, type MapWork, type ReduceOutput, type ReduceWork, type SplitRef, type Work, type Assignment } from "./task-executor";
 import { objectStub } from "../src/services/objects";
+import { meterObject } from "../src/services/usage";
 
 /** Calls to executors at once: Workers allow six simultaneous outgoing connections per invocation. */
 const ASSIGN_CONCURRENCY = 6;
@@ -92,6 +93,11 @@ export interface TaskStatus {
  * (a batch may carry up to 1,000 tasks of up to 1 MiB each); the scheduler's state is one JSON value.
  */
 export class JobCoordinator extends DurableObject<Cloudflare.Env> {
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+    super(ctx, env);
+    meterObject(this, ctx, "job"); // billed usage: stub calls it makes, alarms, storage rows
+  }
+
   private state: SchedulerState | null = null;
   private loaded = false;
 

@@ -6,6 +6,7 @@ import type { Ready } from "../src/core/raft/ready";
 import type { Entry, HardState, Membership, MembershipChange, Message, NodeId, Snapshot } from "../src/core/raft/types";
 import { withTimeout } from "../src/services/replica-call";
 import { objectStub } from "../src/services/objects";
+import { meterObject } from "../src/services/usage";
 
 /** Snapshots are stored as UTF-8 chunks of this many bytes: a Durable Object's SQLite row holds at most 2 MB. */
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
@@ -95,6 +96,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
+    meterObject(this, ctx, "raft"); // billed usage: stub calls it makes, alarms, storage rows
     this.sql = ctx.storage.sql;
     this.sql.exec("CREATE TABLE IF NOT EXISTS raft_log (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS raft_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)");

@@ -7,6 +7,7 @@ import { getConfig } from "../src/config";
 import { withTimeout } from "../src/services/replica-call";
 import { coordinatorStub } from "./job-coordinator";
 import { objectStub } from "../src/services/objects";
+import { meterObject } from "../src/services/usage";
 
 /**
  * Where a job's input split is stored: on the executor that received it at submission (the split's
@@ -128,6 +129,11 @@ export function executorStub(env: Cloudflare.Env, name: string): DurableObjectSt
  * second run gives the same result; the coordinator counts only the first completion).
  */
 export class TaskExecutor extends DurableObject<Cloudflare.Env> {
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+    super(ctx, env);
+    meterObject(this, ctx, "executor"); // billed usage: stub calls it makes, alarms, storage rows
+  }
+
   private readonly running = new Set<string>();
   /** Test hook: the next this-many attempts throw instead of running. */
   private failNext = 0;

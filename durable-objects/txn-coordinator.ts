@@ -11,6 +11,7 @@ import { withTimeout } from "../src/services/replica-call";
 import type { CacheShard } from "./cache-shard";
 import { GroupCommit } from "./group-commit";
 import { objectStub } from "../src/services/objects";
+import { meterObject } from "../src/services/usage";
 
 /** How long a finished transaction is remembered: its outcome answers GET /txn/{id} and retries with the same id. */
 export const TXN_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -79,6 +80,7 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
+    meterObject(this, ctx, "txn"); // billed usage: stub calls it makes, alarms, storage rows
     this.sql = ctx.storage.sql;
     this.sql.exec("CREATE TABLE IF NOT EXISTS txns (id TEXT PRIMARY KEY, state TEXT NOT NULL, wake_at INTEGER NOT NULL)");
     this.sql.exec("CREATE INDEX IF NOT EXISTS txns_wake ON txns (wake_at)");

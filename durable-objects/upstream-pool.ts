@@ -5,6 +5,7 @@ import {
   type CheckResult, type Outcome, type PoolHealth, type UpstreamStatus, type UpstreamView,
 } from "../src/core/health/pool-health";
 import { objectStub } from "../src/services/objects";
+import { meterObject } from "../src/services/usage";
 
 /** An isolate's in-flight counts older than this are left out of the status (that isolate went quiet). */
 const IN_FLIGHT_TTL_MS = 10_000;
@@ -52,6 +53,7 @@ export class UpstreamPool extends DurableObject<Cloudflare.Env> {
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
+    meterObject(this, ctx, "pool"); // billed usage: stub calls it makes, alarms, storage rows
     void ctx.blockConcurrencyWhile(async () => {
       this.stored = (await ctx.storage.get<Stored>("config")) ?? null;
       this.health = (await ctx.storage.get<PoolHealth>("health")) ?? null;

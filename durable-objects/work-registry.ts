@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { objectStub } from "../src/services/objects";
+import { meterObject } from "../src/services/usage";
 
 /** A batch or job as the registry lists it. */
 export interface WorkEntry {
@@ -28,6 +29,11 @@ export function registryStub(env: Cloudflare.Env): DurableObjectStub<WorkRegistr
  * REGISTRY_KEEP per type are kept. It also lists the load balancer's pools (GET /lb/pools).
  */
 export class WorkRegistry extends DurableObject<Cloudflare.Env> {
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+    super(ctx, env);
+    meterObject(this, ctx, "registry"); // billed usage: stub calls it makes, alarms, storage rows
+  }
+
   async record(entry: WorkEntry): Promise<void> {
     // The count is stored (an object evicted between records would never reach TRIM_EVERY in memory).
     const added = ((await this.ctx.storage.get<number>(`count:${entry.type}`)) ?? 0) + 1;

@@ -11,6 +11,7 @@ import {
 } from "../services/metrics";
 import { withTimeout } from "../services/replica-call";
 import { recentTxns } from "../services/txn";
+import { callerEnv } from "../services/usage";
 
 /** GET /metrics: Prometheus text format, this isolate's counters plus the cluster read at scrape time. */
 export const metricsRoutes = createRouter();
@@ -106,7 +107,9 @@ metricsRoutes.openapi(
   }),
   async (c) => {
     const config = getConfig(c.env);
-    const [raftNodes] = await Promise.all([scrapeRaft(config, c.env), scrapeTxns(config, c.env)]);
+    // The scrape's own object calls are billed too: labelled caller="metrics", apart from the traffic's.
+    const scrapeEnv = callerEnv(c.env, "metrics");
+    const [raftNodes] = await Promise.all([scrapeRaft(config, scrapeEnv), scrapeTxns(config, scrapeEnv)]);
     readBreakers(config, raftNodes);
     return c.text(await metrics.render(), 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE, "Cache-Control": "no-store" });
   },

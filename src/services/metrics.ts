@@ -37,5 +37,15 @@ export const txnAborts = metrics.counter("dc_txn_aborts_total", "Transactions th
 export const txnInDoubt = metrics.gauge("dc_txn_in_doubt", "Recent transactions not ended after their vote deadline (scrape time, from the coordinators' recent lists)");
 export const txnCoordinatorsUnreachable = metrics.gauge("dc_txn_coordinators_unreachable", "Transaction coordinators that did not answer during this scrape");
 
+// Billed Durable Object usage (per isolate; counted by src/services/usage.ts). Under Miniflare/workerd
+// locally the worker and every object share one isolate, so one scrape sees the whole cluster; on
+// Cloudflare each object runs in an isolate of its own and a scrape sees only the isolate it lands on.
+const PER_ISOLATE = "Counted in this isolate only: on Cloudflare each Durable Object runs in its own isolate, so a scrape sees the worker isolate it lands on; locally (Miniflare/workerd) the worker and all objects share one isolate and this is the whole cluster.";
+export const usageRpcCalls = metrics.counter("dc_usage_rpc_calls_total", `RPC method calls made on Durable Object stubs (each one billed request), by the called object's kind and the caller (worker, metrics for the scrape's own calls, or the calling object's kind). ${PER_ISOLATE}`);
+export const usageAlarms = metrics.counter("dc_usage_alarms_total", `Alarm invocations (each one billed request), by object kind. ${PER_ISOLATE}`);
+export const usageRowsRead = metrics.counter("dc_usage_rows_read_total", `SQLite rows read (cursor.rowsRead of each SQL statement; KV-style get/list estimated as one row per key), by object kind. ${PER_ISOLATE}`);
+export const usageRowsWritten = metrics.counter("dc_usage_rows_written_total", `SQLite rows written (cursor.rowsWritten, index rows included; KV-style put/delete estimated as one row per key, setAlarm as one), by object kind. ${PER_ISOLATE}`);
+export const usageActiveSeconds = metrics.counter("dc_usage_active_seconds_total", `Seconds objects were active (a call to them, an alarm or a call of their own in flight; overlaps counted once per object), by kind: the wall-clock time duration is billed for, 128 MB each. Idle time an object cannot hibernate through is not seen. ${PER_ISOLATE}`);
+
 // Unlabelled counters start at 0 so a rate over them exists before the first event.
 txnCommits.inc({}, 0);

@@ -7,6 +7,7 @@ import type { UpstreamPool } from "../../durable-objects/upstream-pool";
 import type { WorkRegistry } from "../../durable-objects/work-registry";
 import { getConfig } from "../config";
 import { locationHintFor } from "../core/placement/locations";
+import { meteredStub } from "./usage";
 
 /**
  * Every Durable Object stub of the project is made here, by kind and name: the one place where an
@@ -36,6 +37,12 @@ const BINDINGS = {
 
 /** The stub of the object `name` of `kind` (a fresh stub: a cached one stays broken after its object restarts). */
 export function objectStub<K extends ObjectKind>(env: Cloudflare.Env, kind: K, name: string): DurableObjectStub<ObjectKinds[K]> {
+  // Every method call on it is a billed request: counted by kind and caller (src/services/usage.ts).
+  return meteredStub(env, kind, placedStub(env, kind, name));
+}
+
+/** The real stub of `name`: its id (and placement). */
+function placedStub<K extends ObjectKind>(env: Cloudflare.Env, kind: K, name: string): DurableObjectStub<ObjectKinds[K]> {
   const all = env[BINDINGS[kind]] as unknown as DurableObjectNamespace<ObjectKinds[K]>;
   // Placement (docs/pending/placement.md): a jurisdiction is a namespace of its own (other ids: changing
   // it later orphans every object's data); a hint only counts when the object is first created.
