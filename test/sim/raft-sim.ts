@@ -155,7 +155,7 @@ class Simulation {
 
   private steps = 0;
   private chaos = true;
-  private readonly o: Required<Omit<SimOptions, "bug" | "raft" | "chaosSteps" | "trace">>;
+  private readonly o: Required<Omit<SimOptions, "bug" | "raft" | "chaosSteps" | "trace" | "latency">>;
   private readonly raft: Omit<RaftConfig, "id">;
   /** When each live node ticks next. */
   private readonly nextTick = new Map<NodeId, number>();
