@@ -51,6 +51,8 @@ export interface NodeStatus extends RaftStatus {
   group: string;
   /** The configured tick interval (ms): at least this long between two ticks. */
   tickMs: number;
+  /** An alarm (the next tick) is armed: false when the group is quiet, or this member was only asked its status. */
+  clockRunning: boolean;
   /** Entries held after the snapshot. */
   logLength: number;
   lastContact: number | null;
@@ -135,7 +137,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     const membership: Membership = { voters: cfg.members, learners: [] };
     this.lastTickAt = Date.now();
     this.core = new RaftCore(
-      { id: identity.node, electionTicks: cfg.electionTicks, maxElectionTicks: cfg.maxElectionTicks, heartbeatTicks: cfg.heartbeatTicks, tickMs: cfg.tickMs },
+      { id: identity.node, electionTicks: cfg.electionTicks, maxElectionTicks: cfg.maxElectionTicks, heartbeatTicks: cfg.heartbeatTicks, tickMs: cfg.tickMs, quiesceTicks: cfg.quiesceTicks },
       { hardState, snapshot, entries, membership, applied: this.snapshotIndex },
       Math.random,
       this.lastTickAt,
@@ -199,8 +201,11 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     return this.pumpScheduled;
   }
 
-  /** Processes every Ready: persist, then send, then apply, then answer; finally re-arm the alarm. */
-  private async pump(): Promise<void> {
+  /**
+   * Processes every Ready: persist, then send, then apply, then answer; finally re-arm the alarm (or, with
+   * `arm` false, leave a clock that is not running stopped: a status call must not start elections).
+   */
+  private async pump(arm = true): Promise<void> {
     const core = this.core;
     if (!core) return;
     this.needsPump = false;
@@ -229,7 +234,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
         console.error(JSON.stringify({ level: "error", msg: "raft compaction failed", error: String(err) }));
       }
     } finally {
-      await this.armClock(core);
+      if (arm || this.alarmAt !== null) await this.armClock(core);
     }
   }
 
@@ -358,7 +363,8 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
   async propose(identity: RaftIdentity, command: KvCommand, timeoutMs: number): Promise<ProposeOutcome> {
     const core = await this.start(identity);
     const r = core.propose(encodeCommand(command), Date.now());
-    if (!r.ok) return { ok: false, reason: r.reason, leader: r.leader };
+    // A refusal still pumps: a quiesced follower that a client reached starts its clock and pokes its leader.
+    if (!r.ok) return await this.schedulePump(), { ok: false, reason: r.reason, leader: r.leader };
     const outcome = new Promise<ProposeOutcome>((resolve) => this.proposals.set(r.index, { term: r.term, resolve }));
     await this.schedulePump();
     return this.within(outcome, timeoutMs, () => {
@@ -392,7 +398,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     let via: ReadPath = "readIndex";
     const requestId = `${identity.node}:${++this.readSeq}`;
     const r = consistency === "lease" ? core.leaseReadOrReadIndex(requestId, Date.now()) : readIndexAsResult(core.readIndex(requestId, Date.now()));
-    if (!r.ok) return { ok: false, reason: r.reason, leader: r.leader };
+    if (!r.ok) return await this.schedulePump(), { ok: false, reason: r.reason, leader: r.leader };
     if (r.via === "lease") {
       index = r.index;
       via = "lease";
@@ -440,10 +446,12 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
 
   async status(identity: RaftIdentity): Promise<NodeStatus> {
     const core = this.ensure(identity);
-    // A status call also wakes a node that has never run (its alarm starts the election clock).
-    await this.pump();
+    // A status call applies what is committed but starts no clock of a group that has run (term > 0): a
+    // dashboard or a metrics scrape must not wake a quiet group, nor make a member it booted after an
+    // eviction run for leader. A group that has never run is started by any call, this one included.
+    await this.pump(core.status().term === 0);
     const st = core.status();
-    return { ...st, group: identity.group, tickMs: getConfig(this.env).raft.tickMs, logLength: st.lastIndex - st.snapshotIndex, lastContact: this.lastContact, fault: this.fault, keys: this.kv.size };
+    return { ...st, group: identity.group, tickMs: getConfig(this.env).raft.tickMs, clockRunning: this.alarmAt !== null, logLength: st.lastIndex - st.snapshotIndex, lastContact: this.lastContact, fault: this.fault, keys: this.kv.size };
   }
 
   /** Fault injection (admin only); persisted, so a partition outlives a crash until healed. */

@@ -120,6 +120,9 @@ const ConfigSchema = z
     RAFT_TICK_MS: int(5, 10_000).optional(),
     RAFT_REQUEST_DEADLINE_MS: int(100, 120_000).optional(),
     RAFT_COMPACT_EVERY: int(10, 1_000_000).default(1000),
+    // Quiescence: an idle group stops its heartbeats and election timers after this many idle ticks.
+    RAFT_QUIESCE: z.enum(["true", "false"], { error: 'must be "true" or "false"' }).default("true"),
+    RAFT_QUIESCE_TICKS: int(1, 10_000).default(6),
     TXN_VOTE_TIMEOUT_MS: int(50, 60_000).default(2000),
     TXN_LOCK_WAIT_MS: int(0, 10_000).default(100),
     TXN_INQUIRY_AFTER_MS: int(50, 600_000).default(1000),
@@ -127,6 +130,10 @@ const ConfigSchema = z
     TXN_COORDINATORS: int(0, 4096).default(8),
     // At most 20 s: a delayed report runs in waitUntil, which Cloudflare ends 30 s after the response.
     LB_STATE_TTL_MS: int(10, 20_000).default(1000),
+    // Active health checks run at a pool's own interval while it has had traffic within this long, then
+    // every LB_IDLE_CHECK_MS (0: not at all) until a request comes (src/core/health/check-cadence.ts).
+    LB_ACTIVE_CHECK_IDLE_AFTER_MS: int(1000, 86_400_000).default(30_000),
+    LB_IDLE_CHECK_MS: int(0, 86_400_000).default(0),
     TASK_EXECUTORS: int(1, 256).default(4),
     // At most 4: a batch's scheduler state (1,000 tasks, their attempts) is one stored value, under 2 MiB.
     TASK_MAX_ATTEMPTS: int(1, 4).default(3),
@@ -213,6 +220,8 @@ export interface RaftConfig {
   heartbeatTicks: number;
   deadlineMs: number;
   compactEvery: number;
+  /** Ticks without client activity after which an idle, caught-up group quiesces; 0 when RAFT_QUIESCE is "false". */
+  quiesceTicks: number;
 }
 
 export interface TxnConfig {
@@ -231,7 +240,10 @@ export interface TxnConfig {
 export interface LbConfig {
   /** How long an isolate routes with its cached copy of a pool's shared state before refreshing it. */
   stateTtlMs: number;
+  /** A pool with no traffic for this long is idle: its active checks fall to idleCheckMs. */
+  activeCheckIdleAfterMs: number;
   /** Interval of a pool's active checks while it is idle; 0 = none until the next request. */
+  idleCheckMs: number;
 }
 
 export interface TasksConfig {
@@ -306,6 +318,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
       ),
       deadlineMs: rt.deadlineMs,
       compactEvery: c.RAFT_COMPACT_EVERY,
+      quiesceTicks: c.RAFT_QUIESCE === "true" ? c.RAFT_QUIESCE_TICKS : 0,
     },
     txn: {
       voteTimeoutMs: c.TXN_VOTE_TIMEOUT_MS,
@@ -314,8 +327,8 @@ export function parseConfig(env: Record<string, unknown>): Config {
       resendMs: c.TXN_RESEND_MS,
       coordinators: c.TXN_COORDINATORS,
     },
-    lb: { stateTtlMs: c.LB_STATE_TTL_MS },
     placement: { jurisdiction: c.DO_JURISDICTION, raft: c.RAFT_LOCATIONS, cache: c.CACHE_LOCATIONS, txn: c.TXN_LOCATIONS },
+    lb: { stateTtlMs: c.LB_STATE_TTL_MS, activeCheckIdleAfterMs: c.LB_ACTIVE_CHECK_IDLE_AFTER_MS, idleCheckMs: c.LB_IDLE_CHECK_MS },
     tasks: {
       executors: Array.from({ length: c.TASK_EXECUTORS }, (_, i) => `executor-${i}`),
       maxAttempts: c.TASK_MAX_ATTEMPTS,
