@@ -89,6 +89,8 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
   private readonly proposals = new Map<number, { term: number } & Waiter<ProposeOutcome>>();
   private readonly reads = new Map<string, Waiter<{ ok: true; index: number } | { ok: false }>>();
   private readonly appliedWaiters: { index: number; resolve: () => void }[] = [];
+  /** Calls waiting for this node to learn who leads (an election is running): woken on any role or leader change. */
+  private leaderWaiters: (() => void)[] = [];
   private readSeq = 0;
   /** Bytes of entry data stored after the snapshot (drives compaction by size). */
   private logBytes = 0;
@@ -225,6 +227,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
         this.apply(rd);
         // After applying: a proposal committed in this same Ready is answered with its result.
         if (rd.softState && rd.softState.role !== "leader") this.abandonProposals(rd.softState.leader);
+        if (rd.softState) this.wakeLeaderWaiters();
         core.advance();
       }
       try {
@@ -359,10 +362,32 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     await this.schedulePump();
   }
 
+  private wakeLeaderWaiters(): void {
+    const waiters = this.leaderWaiters;
+    this.leaderWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /**
+   * While no leader is known here (an election is running, or this node just restarted and will run one),
+   * a client call waits for the outcome here, up to about one election, instead of bouncing between
+   * members: it is then served here if this node won, or told who did.
+   */
+  private async awaitLeader(core: RaftCore, timeoutMs: number): Promise<void> {
+    await this.schedulePump();
+    if (core.status().leader !== null) return;
+    const wait = Math.min(timeoutMs, 2 * getConfig(this.env).raft.electionMaxMs);
+    await this.within(new Promise<void>((resolve) => this.leaderWaiters.push(resolve)), wait, () => undefined);
+  }
+
   /** A client command: proposed here if this node leads, answered once applied (or lost / timed out). */
   async propose(identity: RaftIdentity, command: KvCommand, timeoutMs: number): Promise<ProposeOutcome> {
     const core = await this.start(identity);
-    const r = core.propose(encodeCommand(command), Date.now());
+    let r = core.propose(encodeCommand(command), Date.now());
+    if (!r.ok && r.reason === "not_leader" && r.leader === null) {
+      await this.awaitLeader(core, timeoutMs);
+      r = core.propose(encodeCommand(command), Date.now());
+    }
     // A refusal still pumps: a quiesced follower that a client reached starts its clock and pokes its leader.
     if (!r.ok) return await this.schedulePump(), { ok: false, reason: r.reason, leader: r.leader };
     const outcome = new Promise<ProposeOutcome>((resolve) => this.proposals.set(r.index, { term: r.term, resolve }));
@@ -397,7 +422,12 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     let index: number;
     let via: ReadPath = "readIndex";
     const requestId = `${identity.node}:${++this.readSeq}`;
-    const r = consistency === "lease" ? core.leaseReadOrReadIndex(requestId, Date.now()) : readIndexAsResult(core.readIndex(requestId, Date.now()));
+    const ask = () => (consistency === "lease" ? core.leaseReadOrReadIndex(requestId, Date.now()) : readIndexAsResult(core.readIndex(requestId, Date.now())));
+    let r = ask();
+    if (!r.ok && r.reason === "not_leader" && r.leader === null) {
+      await this.awaitLeader(core, timeoutMs);
+      r = ask();
+    }
     if (!r.ok) return await this.schedulePump(), { ok: false, reason: r.reason, leader: r.leader };
     if (r.via === "lease") {
       index = r.index;
