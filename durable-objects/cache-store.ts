@@ -1,5 +1,6 @@
 import { isExpired, shouldApply } from "../src/core/cache/replica-state";
 import { compareVersions, versionAfter } from "../src/core/cache/version";
+import { retentionSweepAt } from "../src/core/timers/retention";
 
 /** How long a delete, an expiry or an eviction marker is remembered, so an older copy on another replica cannot win a read. */
 export const TOMBSTONE_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -157,7 +158,8 @@ export class ShardStore {
 
   /** A row that remembers only a version: a tombstone (deleted or expired) or an eviction marker. */
   private deadRow(state: RowState, key: string, version: string, now: number): NewRow {
-    return { state, version, value: null, contentType: null, expiresAt: now + TOMBSTONE_GRACE_MS, size: keyCost(key) + ROW_OVERHEAD_BYTES };
+    // Forgotten at the end of the grace's retention slot: the dead rows of a burst share one alarm.
+    return { state, version, value: null, contentType: null, expiresAt: retentionSweepAt(now + TOMBSTONE_GRACE_MS), size: keyCost(key) + ROW_OVERHEAD_BYTES };
   }
 
   /** This replica's record for a key; an expired entry becomes a tombstone (in its own transaction), a hit is remembered for LRU. */

@@ -1,5 +1,6 @@
 import type { ParticipantView, PreparedTxn } from "../src/core/txn/participant";
 import type { Outcome } from "../src/core/txn/types";
+import { retentionSweepAt } from "../src/core/timers/retention";
 
 /** How long a participant remembers a finished transaction, so a late PREPARE or decision for it changes nothing. */
 export const FINISHED_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -137,10 +138,10 @@ export class TxnParticipantStore implements ParticipantView {
     return at;
   }
 
-  /** When the oldest finished record may be forgotten. */
+  /** When the oldest finished record is forgotten (at the end of its retention slot, with the others of that slot). */
   nextForgetDue(): number | null {
     const at = this.sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM txn_finished").one().at;
-    return at === null ? null : at + FINISHED_RETENTION_MS;
+    return at === null ? null : retentionSweepAt(at + FINISHED_RETENTION_MS);
   }
 
   forgetFinished(now: number): void {

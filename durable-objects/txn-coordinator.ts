@@ -12,6 +12,7 @@ import type { CacheShard } from "./cache-shard";
 import { GroupCommit } from "./group-commit";
 import { objectStub } from "../src/services/objects";
 import { meterObject } from "../src/services/usage";
+import { retentionSweepAt } from "../src/core/timers/retention";
 
 /** How long a finished transaction is remembered: its outcome answers GET /txn/{id} and retries with the same id. */
 export const TXN_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -348,9 +349,12 @@ export class TxnCoordinator extends DurableObject<Cloudflare.Env> {
   }
 }
 
-/** When the transaction's row wants the alarm: its next timer, or when it may be forgotten. */
+/**
+ * When the transaction's row wants the alarm: its next timer, or when it is forgotten (at the end of
+ * its retention slot, so the transactions of a burst are forgotten by one alarm, not one each).
+ */
 function wakeAt(s: CoordinatorState): number {
-  return nextWake(s) ?? (s.endedAt ?? s.startedAt) + TXN_RETENTION_MS;
+  return nextWake(s) ?? retentionSweepAt((s.endedAt ?? s.startedAt) + TXN_RETENTION_MS);
 }
 
 function view(s: CoordinatorState): TxnView {
