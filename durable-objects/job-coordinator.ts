@@ -200,9 +200,17 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     this.release(step.effects);
     // The next step comes soon (the slot this report freed is refilled there). Working out exactly when
     // (nextWakeAt) costs a pass over every task; per report that was a fifth of the CPU of a big batch.
+    // Once the batch has ended nothing is left to step: only its retention is due (a late report of a
+    // backup or superseded attempt must not cost an alarm invocation of its own).
     const current = await this.ctx.storage.getAlarm();
-    const at = Date.now() + TICK_COALESCE_MS;
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    if (isFinished(s) && s.endedAt !== null) {
+      // Replaces an earlier timer too (an attempt's timeout): nothing is left to time out.
+      const retention = s.endedAt + getConfig(this.env).tasks.retentionMs;
+      if (current !== retention) await this.ctx.storage.setAlarm(retention);
+    } else {
+      const at = Date.now() + TICK_COALESCE_MS;
+      if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    }
     // True while this attempt's output is the one that counts and is still needed (the executor keeps
     // its map runs for the reducers); once the job has ended, nothing is.
     return !isFinished(s) && s.tasks.find((t) => t.id === taskId)?.completedBy === attemptId;
@@ -371,6 +379,8 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     const next: Tombstone = { ...t, pending: failed, tries: t.tries + 1 };
     await this.ctx.storage.put("deleted", next);
     if (Object.keys(failed).length > 0 && next.tries < CLEANUP_TRIES) await this.ctx.storage.setAlarm(Date.now() + 1_000 * 2 ** next.tries);
+    // Nothing left to clean: the retention alarm of the job that was deleted has nothing to do either.
+    else await this.ctx.storage.deleteAlarm();
   }
 
   /** Best effort, at a job's end: asks every executor to drop its input splits and map runs (retention's DELETE retries what this misses). */

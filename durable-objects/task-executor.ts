@@ -4,6 +4,7 @@ import type { InputSplit } from "../src/core/mapreduce/partition";
 import { type MapRun, type MapTaskCounters, runMapTask, runReduceTask } from "../src/core/mapreduce/pipeline";
 import { executeTask, type TaskIo, type TaskResult, type TaskSpec } from "../src/core/tasks";
 import { getConfig } from "../src/config";
+import { retentionSweepAt } from "../src/core/timers/retention";
 import { withTimeout } from "../src/services/replica-call";
 import { coordinatorStub } from "./job-coordinator";
 import { objectStub } from "../src/services/objects";
@@ -148,8 +149,32 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
     const current = await this.ctx.storage.getAlarm();
     const safety = Date.now() + SAFETY_ALARM_MS;
     if (current === null || current > safety) await this.ctx.storage.setAlarm(safety);
-    for (const a of stored) if (this.running.size < CONCURRENT_ATTEMPTS && !this.running.has(a.attemptId)) void this.runOne(a).catch(() => undefined);
+    for (const a of stored) if (this.running.size < CONCURRENT_ATTEMPTS && !this.running.has(a.attemptId)) void this.runOne(a).then(() => this.disarmIfDrained()).catch(() => undefined);
     return { accepted: stored.length };
+  }
+
+  /**
+   * Once every stored attempt is reported, the safety alarm guards nothing: it is moved to the next
+   * orphan sweep, or removed, instead of firing once more for nothing (each alarm is a billed request).
+   * The attempts are listed last, with nothing awaited between that and the alarm change, so an
+   * accept() racing with this either is seen here or sets its own safety alarm after this one.
+   */
+  private async disarmIfDrained(): Promise<void> {
+    if (this.running.size > 0) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null) return;
+    const sweepAt = await this.nextSweepAt();
+    if (sweepAt !== null && current >= sweepAt) return;
+    if (this.running.size > 0 || (await this.ctx.storage.list({ prefix: "a:", limit: 1 })).size > 0) return;
+    if (sweepAt === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(sweepAt);
+  }
+
+  /** When the oldest upload stored here becomes an orphan to sweep (null: none stored). */
+  private async nextSweepAt(): Promise<number | null> {
+    let oldest: number | null = null;
+    for (const storedAt of (await this.ctx.storage.list<number>({ prefix: "up:" })).values()) oldest = Math.min(oldest ?? storedAt, storedAt);
+    return oldest === null ? null : retentionSweepAt(oldest + this.orphanAfterMs());
   }
 
   /**
@@ -171,7 +196,7 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
     const now = Date.now();
     await this.ctx.storage.put({ [`in:${upload}:${split.index}`]: split, [`up:${upload}`]: now });
     const current = await this.ctx.storage.getAlarm();
-    const sweep = now + this.orphanAfterMs();
+    const sweep = retentionSweepAt(now + this.orphanAfterMs());
     if (current === null || current > sweep) await this.ctx.storage.setAlarm(sweep);
   }
 
@@ -187,7 +212,7 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
     let next: number | null = null;
     for (const [key, storedAt] of uploads) {
       if (storedAt <= cutoff) await this.dropJob(key.slice(3), []);
-      else next = Math.min(next ?? Number.POSITIVE_INFINITY, storedAt + this.orphanAfterMs());
+      else next = Math.min(next ?? Number.POSITIVE_INFINITY, retentionSweepAt(storedAt + this.orphanAfterMs()));
     }
     return next;
   }
@@ -200,7 +225,10 @@ export class TaskExecutor extends DurableObject<Cloudflare.Env> {
   /** Drops what a job left here: its input splits and its attempts' map outputs (after it ends or is deleted, or a failed upload). */
   async dropJob(upload: string | null, attemptIds: string[]): Promise<void> {
     await this.dropPrefixes([...(upload === null ? [] : [`in:${upload}:`]), ...attemptIds.map((id) => `run:${id}:`)]);
-    if (upload !== null) await this.ctx.storage.delete(`up:${upload}`);
+    if (upload === null) return;
+    await this.ctx.storage.delete(`up:${upload}`);
+    // Its sweep alarm may have been the only one left.
+    await this.disarmIfDrained();
   }
 
   /** Deletes every row under these prefixes, listing a few at a time (an input split is up to 1 MB: listing loads values). */
