@@ -22,7 +22,8 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 90_000, hookTimeout: 90_000, globalSetup: [UNCAUGHT_GUARD] },
+        // The idle test's real upstream on 127.0.0.1 is started here (a test inside workerd cannot listen).
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 90_000, hookTimeout: 90_000, globalSetup: [UNCAUGHT_GUARD, "./test/support/idle-upstream-setup.ts"] },
       },
       {
         test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], environment: "node", testTimeout: 120_000, hookTimeout: 120_000 },
