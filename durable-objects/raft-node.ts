@@ -140,7 +140,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     this.lastTickAt = Date.now();
     this.core = new RaftCore(
       { id: identity.node, electionTicks: cfg.electionTicks, maxElectionTicks: cfg.maxElectionTicks, heartbeatTicks: cfg.heartbeatTicks, tickMs: cfg.tickMs, quiesceTicks: cfg.quiesceTicks },
-      { hardState, snapshot, entries, membership, applied: this.snapshotIndex },
+      { hardState, snapshot, entries, membership, applied: this.snapshotIndex, ledBeforeRestart: hardState.term > 0 && this.meta<number>("led") === hardState.term },
       Math.random,
       this.lastTickAt,
     );
@@ -269,6 +269,8 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
         this.logBytes += e.data.length;
       }
       if (rd.hardState) this.setMeta("hard", rd.hardState);
+      // Remember leading this term: after a restart this node campaigns at once (see ledBeforeRestart).
+      if (rd.softState?.role === "leader") this.setMeta("led", rd.hardState?.term ?? this.core?.status().term ?? 0);
     });
   }
 

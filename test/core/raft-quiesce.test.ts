@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { encodeCommand } from "../../src/core/raft/kv";
 import { MemoryCluster } from "../../src/core/raft/memory-cluster";
+import { RaftNode } from "../../src/core/raft/node";
 import { mulberry32 } from "../support/prng";
 
 // Quiescence (issue 15): an idle group stops its clocks and messages; any proposal, read or message
@@ -141,5 +142,22 @@ describe("a crash while quiet", () => {
     // b's timeout, then (the others refused while their lease ran) at most one more timeout.
     expect(c.now - crashedAt).toBeLessThanOrEqual(2 * (CONFIG.maxElectionTicks + 2) * TICK);
     expect(c.kv.get(l!)!.get("x")?.value).toBe("1");
+  });
+});
+
+describe("a leader that restarts campaigns as early as its restart promise allows", () => {
+  const restored = (led: boolean) => ({ hardState: { term: 2, vote: "a", commit: 0 }, snapshot: null, entries: [], membership: { voters: ["a", "b", "c"], learners: [] }, ledBeforeRestart: led });
+  const ticksUntilCampaign = (led: boolean): number => {
+    const n = new RaftNode({ id: "a", electionTicks: 3, maxElectionTicks: 6 }, restored(led), () => 0.99, 0);
+    for (let t = 1; t <= 20; t++) {
+      n.tick(t * 50);
+      if (n.status().role !== "follower") return t;
+    }
+    return Infinity;
+  };
+
+  test("electionTicks + 1 ticks after a restart when it led its stored term; the random timeout otherwise", () => {
+    expect(ticksUntilCampaign(true)).toBe(4);
+    expect(ticksUntilCampaign(false)).toBe(6);
   });
 });
