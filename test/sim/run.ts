@@ -24,6 +24,7 @@ function main(): number {
       lease: { type: "string" },
       bug: { type: "string" },
       busy: { type: "string" },
+      quiesce: { type: "string" },
       calm: { type: "boolean", default: false },
       "no-faults": { type: "boolean", default: false },
       "expect-stable-leader": { type: "boolean", default: false },
@@ -33,7 +34,7 @@ function main(): number {
     },
   });
   if (values.help) {
-    console.log("usage: run.mjs [--seeds N] [--from S] [--seed S] [--steps N] [--chaos-ms MS] [--lease SHARE] [--bug NAME] [--trace N] [--busy MS] [--calm] [--no-faults] [--expect-stable-leader]");
+    console.log("usage: run.mjs [--seeds N] [--from S] [--seed S] [--steps N] [--chaos-ms MS] [--lease SHARE] [--bug NAME] [--trace N] [--busy MS] [--quiesce TICKS] [--calm] [--no-faults] [--expect-stable-leader]");
     return 0;
   }
   const int = (name: string, v: string | undefined): number | undefined => {
@@ -52,6 +53,8 @@ function main(): number {
   if (values.bug !== undefined) options.bug = values.bug as SimBug;
   const busy = int("busy", values.busy);
   if (busy !== undefined) options.busyLoopMs = busy;
+  const quiesce = int("quiesce", values.quiesce);
+  if (quiesce !== undefined) options.quiesceTicks = quiesce;
   if (values.calm) options.network = "calm";
   if (values["no-faults"]) options.faults = false;
   const trace = int("trace", values.trace);
@@ -67,6 +70,7 @@ function main(): number {
     values.lease !== undefined ? `--lease ${values.lease}` : "",
     values.bug !== undefined ? `--bug ${values.bug}` : "",
     busy !== undefined ? `--busy ${busy}` : "",
+    quiesce !== undefined ? `--quiesce ${quiesce}` : "",
     values.calm ? "--calm" : "",
     values["no-faults"] ? "--no-faults" : "",
     values["expect-stable-leader"] ? "--expect-stable-leader" : "",
@@ -75,7 +79,7 @@ function main(): number {
     .join(" ");
 
   const failures: SimResult[] = [];
-  const totals = { steps: 0, simMs: 0, ops: 0, completed: 0, unknown: 0, committed: 0, crashes: 0, partitions: 0, snapshots: 0, leaders: 0, elections: 0, unknownLin: 0 };
+  const totals = { steps: 0, simMs: 0, ops: 0, completed: 0, unknown: 0, committed: 0, crashes: 0, partitions: 0, snapshots: 0, leaders: 0, elections: 0, unknownLin: 0, quiesced: 0, quietCrashes: 0 };
   const t0 = performance.now();
   let ran = 0;
   for (let seed = from; seed < from + count; seed++) {
@@ -97,6 +101,8 @@ function main(): number {
     totals.snapshots += r.stats.snapshotsInstalled;
     totals.leaders += r.stats.leadersElected;
     totals.elections += r.stats.electionsStarted;
+    totals.quiesced += r.stats.quiesced;
+    totals.quietCrashes += r.stats.quietCrashes;
     if (r.linearizability === "unknown") totals.unknownLin++;
     if (!r.ok) {
       failures.push(r);
@@ -119,7 +125,7 @@ function main(): number {
   );
   console.log(
     `  ${totals.steps} steps, ${(totals.simMs / 1000).toFixed(0)} simulated s, ${totals.leaders} leaders elected, ${totals.elections} campaigns (live nodes), ${totals.crashes} crashes, ` +
-      `${totals.partitions} partitions, ${totals.snapshots} snapshots installed, ${totals.committed} entries committed`,
+      `${totals.partitions} partitions, ${totals.snapshots} snapshots installed, ${totals.committed} entries committed, ${totals.quiesced} quiescences, ${totals.quietCrashes} crashes of quiet leaders`,
   );
   console.log(`  ${totals.ops} client operations: ${totals.completed} completed, ${totals.unknown} of unknown outcome; linearizability budget exceeded: ${totals.unknownLin}`);
   if (failures.length > 0) console.log(`failing seeds: ${failures.map((f) => f.seed).join(" ")}`);
