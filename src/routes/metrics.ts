@@ -99,7 +99,7 @@ async function scrapeTxns(config: Config, env: Cloudflare.Env): Promise<void> {
 metricsRoutes.openapi(
   createRoute({
     method: "get", path: "/metrics", tags: ["ops"],
-    summary: "Prometheus metrics (text format 0.0.4): this isolate's HTTP, breaker, admission and 2PC counters; Raft and in-doubt transactions read from the cluster at scrape time",
+    summary: "Prometheus metrics (text format 0.0.4): this isolate's HTTP, breaker, admission, 2PC and billed-usage (dc_usage_*) counters; Raft and in-doubt transactions read from the cluster at scrape time",
     responses: {
       200: { description: "Prometheus text exposition format 0.0.4", content: { [PROMETHEUS_CONTENT_TYPE]: { schema: z.string() } } },
       ...errorResponses(401),
