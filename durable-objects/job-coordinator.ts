@@ -252,6 +252,14 @@ export class JobCoordinator extends DurableObject<Cloudflare.Env> {
     return { batch: { ...view, tasks: [] }, tasks: await Promise.all(chosen.map((t) => this.statusOf(t))) };
   }
 
+  /** A batch's or job's phase and per-stage counts without its tasks: one small answer for the dashboard. */
+  async summary(): Promise<Omit<ProgressView, "tasks" | "executors"> | null> {
+    const s = await this.load();
+    if (s === null) return null;
+    const { tasks: _tasks, executors: _executors, ...rest } = progressView(s, Date.now());
+    return rest;
+  }
+
   private async statusOf(v: TaskView): Promise<TaskStatus> {
     const spec = await this.ctx.storage.get<TaskSpec>(`spec:${v.id}`);
     const result = v.resultRef === null ? null : ((await this.ctx.storage.get<TaskResult>(v.resultRef)) ?? null);

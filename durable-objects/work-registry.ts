@@ -65,6 +65,12 @@ export class WorkRegistry extends DurableObject<Cloudflare.Env> {
     return [...(await this.ctx.storage.list<WorkEntry>({ prefix: `${type}:`, limit })).values()];
   }
 
+  /** Pools, newest jobs and newest batches in one call: the dashboard's whole index per read. */
+  async overview(jobs: number, batches: number): Promise<{ pools: string[]; jobs: WorkEntry[]; batches: WorkEntry[] }> {
+    const [pools, j, b] = await Promise.all([this.pools(), this.recent("job", jobs), this.recent("batch", batches)]);
+    return { pools, jobs: j, batches: b };
+  }
+
   private async trim(type: WorkEntry["type"]): Promise<void> {
     const keys = [...(await this.ctx.storage.list({ prefix: `${type}:` })).keys()].slice(REGISTRY_KEEP);
     for (let i = 0; i < keys.length; i += 128) await this.ctx.storage.delete(keys.slice(i, i + 128));

@@ -70,12 +70,12 @@ app.route("/", taskRoutes);
 app.route("/", jobRoutes);
 app.route("/", metricsRoutes);
 app.use("/dashboard/*", requireToken("API_TOKEN", false));
-app.get("/dashboard/status", dashboardStatus(app));
+app.get("/dashboard/status", dashboardStatus);
 app.openAPIRegistry.registerPath(dashboardStatusDoc);
 app.get("/dashboard/replicas", replicasOf);
 // The page itself has no token check (a browser cannot send one on navigation): with API_TOKEN set its
 // sections come back 401 until the token is typed into the page, which then sends it with each refresh.
-const pages = dashboardPages(app);
+const pages = dashboardPages();
 app.get("/", pages.page);
 app.get("/dashboard/fragment", pages.fragment);
 

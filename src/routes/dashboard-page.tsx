@@ -1,21 +1,19 @@
 /** @jsxImportSource hono/jsx */
-import type { Context, Hono } from "hono";
+import type { Context } from "hono";
 import type { Child } from "hono/jsx";
 import type { AppEnv } from "../http/app-env";
+import type { Age } from "../services/dashboard-data";
 import { collectStatus, type DashboardSection, type DashboardStatus } from "./dashboard";
 
 /**
  * The dashboard, server-rendered with Hono's JSX: `Page` once, then `Live` (every section) again as an
- * HTML fragment each second; the page's small script swaps it in, keeps the election timeline and sends
+ * HTML fragment each second (each refresh reads at most one object per capability, the rest is shown as
+ * last read with its age: src/services/dashboard-data.ts); the page's small script swaps it in, keeps the election timeline and sends
  * the fault controls (only with an admin token typed into the page). No build step, no CDN, no fonts.
  */
 
-type Obj = Record<string, unknown>;
-const num = (v: unknown): number => (typeof v === "number" ? v : 0);
-const str = (v: unknown): string => (typeof v === "string" ? v : "");
-const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
 const fmtBytes = (b: number) => (b >= 1048576 ? `${(b / 1048576).toFixed(1)} MiB` : b >= 1024 ? `${(b / 1024).toFixed(1)} KiB` : `${b} B`);
-const ago = (now: number, t: unknown) => (typeof t === "number" && t > 0 ? `${Math.max(0, Math.round((now - t) / 1000))} s ago` : "—");
+const ago = (now: number, t: number | null | undefined) => (typeof t === "number" && t > 0 ? `${Math.max(0, Math.round((now - t) / 1000))} s ago` : "—");
 
 function Failed({ s }: { s: DashboardSection }) {
   if (s.ok) return null;
@@ -31,48 +29,52 @@ function Card({ id, title, children }: { id: string; title: string; children: Ch
   );
 }
 
-function Raft({ s, now }: { s: DashboardSection; now: number }) {
-  const d = s.ok ? (s.data as Obj) : {};
-  const leader = str(d.leader);
-  const members = arr(d.members);
-  const leaderStatus = members.find((m) => m.node === leader)?.status as Obj | undefined;
-  const leaderTerm = num(leaderStatus?.term);
-  // The leader's view of each follower: when it last answered (its replication progress).
-  const contact = new Map(arr(leaderStatus?.progress).map((p) => [str(p.id), p.lastContact]));
+/** How old a row is: when its data was read (each refresh reads one object per capability), and a failed last read. */
+function Age({ a, now }: { a: Age; now: number }) {
+  if (a.readAt === null) return <td class="age muted">not read yet</td>;
+  const when = a.valueAt === null ? "never answered" : ago(now, a.valueAt);
+  return <td class={a.error === null ? "age" : "age error"} data-read-at={String(a.valueAt ?? "")}>{when}{a.error === null ? "" : ` (last read failed ${ago(now, a.readAt)}: ${a.error.slice(0, 80)})`}</td>;
+}
+
+function Raft({ s, now }: { s: DashboardStatus["raft"]; now: number }) {
+  const d = s.ok ? s.data : null;
+  const leader = d?.leader ?? "";
   return (
     <Card id="raft" title="Raft">
       <Failed s={s} />
-      <p data-leader={leader} data-term={String(leaderTerm)} id="raft-leader">
+      <p data-leader={leader} data-term={String(d?.term ?? 0)} id="raft-leader">
         Leader: <strong>{leader === "" ? "none (election in progress)" : leader}</strong>
-        {leader === "" ? null : <> · term {leaderTerm}</>}
+        {leader === "" ? null : <> · term {d?.term ?? 0}</>}
       </p>
       <table>
-        <thead><tr><th scope="col">Node</th><th scope="col">Role</th><th scope="col">Term</th><th scope="col">Commit</th><th scope="col">Applied</th><th scope="col">Log</th><th scope="col">Snapshot</th><th scope="col">Last contact</th><th scope="col">Admin</th></tr></thead>
+        <thead><tr><th scope="col">Node</th><th scope="col">Role</th><th scope="col">Term</th><th scope="col">Commit</th><th scope="col">Applied</th><th scope="col">Log</th><th scope="col">Snapshot</th><th scope="col">Match</th><th scope="col">Last contact</th><th scope="col">Read</th><th scope="col">Admin</th></tr></thead>
         <tbody>
-          {members.map((m) => {
-            const st = (m.status ?? {}) as Obj;
-            const node = str(m.node);
-            const isLeader = node === leader;
+          {(d?.members ?? []).map((m) => {
+            const st = m.status;
+            const isLeader = m.node === leader;
+            const down = m.error !== null;
             return (
-              <tr class={isLeader ? "leader" : m.reachable === false ? "down" : ""} data-node={node} data-role={str(st.role)}>
-                <th scope="row">{node}{isLeader ? " ★" : ""}</th>
-                <td>{m.reachable === false ? "unreachable" : str(st.role)}</td>
-                <td>{num(st.term)}</td><td>{num(st.commit)}</td><td>{num(st.applied)}</td>
-                <td>{num(st.lastIndex) - num(st.snapshotIndex)}</td><td>{num(st.snapshotIndex)}</td>
-                <td>{isLeader ? "(leader)" : ago(now, contact.get(node))}</td>
-                <td><button type="button" class="admin" data-action="crash-node" data-node={node} aria-label={`Crash ${node}`}>Crash</button></td>
+              <tr class={isLeader ? "leader" : down ? "down" : ""} data-node={m.node} data-role={st?.role ?? ""}>
+                <th scope="row">{m.node}{isLeader ? " ★" : ""}</th>
+                <td>{down ? "unreachable" : (st?.role ?? "—")}</td>
+                <td>{st?.term ?? "—"}</td><td>{st?.commit ?? "—"}</td><td>{st?.applied ?? "—"}</td>
+                <td>{st ? st.lastIndex - st.snapshotIndex : "—"}</td><td>{st?.snapshotIndex ?? "—"}</td>
+                <td>{isLeader ? "(leader)" : (m.leaderView?.match ?? "—")}</td>
+                <td>{isLeader ? "(leader)" : ago(d?.leaderViewAt ?? now, m.leaderView?.lastContact)}</td>
+                <Age a={m} now={now} />
+                <td><button type="button" class="admin" data-action="crash-node" data-node={m.node} aria-label={`Crash ${m.node}`}>Crash</button></td>
               </tr>
             );
           })}
         </tbody>
       </table>
-      <p class="muted">Updated {ago(now, now)}. Elections seen (term changes): <span id="elections-count">0</span></p>
+      <p class="muted">Match and last contact are the leader's view of each follower{d?.leaderViewAt ? `, read ${ago(now, d.leaderViewAt)}` : ""}. Elections seen (term changes): <span id="elections-count">0</span></p>
     </Card>
   );
 }
 
 /** The ring as arcs, one per shard, sized by its share of the hash space. */
-function Ring({ shards }: { shards: Obj[] }) {
+function Ring({ shards }: { shards: { id: string; ownership: number }[] }) {
   const r = 70;
   const c = 2 * Math.PI * r;
   let offset = 0;
@@ -80,8 +82,8 @@ function Ring({ shards }: { shards: Obj[] }) {
   return (
     <svg viewBox="0 0 200 200" width="200" height="200" role="img" aria-label="The hash ring: shards as arcs sized by ownership">
       {shards.map((sh, i) => {
-        const len = num(sh.ownership) * c;
-        const el = <circle cx="100" cy="100" r={String(r)} fill="none" stroke={`hsl(${hue(i)} 60% 50%)`} stroke-width="24" stroke-dasharray={`${len} ${c - len}`} stroke-dashoffset={String(-offset)} transform="rotate(-90 100 100)"><title>{`${str(sh.id)}: ${(num(sh.ownership) * 100).toFixed(1)}%`}</title></circle>;
+        const len = sh.ownership * c;
+        const el = <circle cx="100" cy="100" r={String(r)} fill="none" stroke={`hsl(${hue(i)} 60% 50%)`} stroke-width="24" stroke-dasharray={`${len} ${c - len}`} stroke-dashoffset={String(-offset)} transform="rotate(-90 100 100)"><title>{`${sh.id}: ${(sh.ownership * 100).toFixed(1)}%`}</title></circle>;
         offset += len;
         return el;
       })}
@@ -89,10 +91,10 @@ function Ring({ shards }: { shards: Obj[] }) {
   );
 }
 
-function Cache({ stats, ring }: { stats: DashboardSection; ring: DashboardSection }) {
-  const shards = arr(stats.ok ? (stats.data as Obj).shards : []);
-  const ringShards = arr(ring.ok ? (ring.data as Obj).shards : []);
-  const own = new Map(ringShards.map((s) => [str(s.id), num(s.ownership)]));
+function Cache({ stats, ring, now }: { stats: DashboardStatus["cacheStats"]; ring: DashboardStatus["ring"]; now: number }) {
+  const shards = stats.ok ? stats.data.shards : [];
+  const ringShards = ring.ok ? ring.data.shards : [];
+  const own = new Map(ringShards.map((s) => [s.id, s.ownership]));
   return (
     <Card id="cache" title="Cache">
       <Failed s={stats} />
@@ -100,79 +102,88 @@ function Cache({ stats, ring }: { stats: DashboardSection; ring: DashboardSectio
       <div class="row">
         <Ring shards={ringShards} />
         <table>
-          <thead><tr><th scope="col">Shard</th><th scope="col">Share</th><th scope="col">Keys</th><th scope="col">Bytes</th><th scope="col">Hit rate</th><th scope="col">Evictions</th><th scope="col">Admin</th></tr></thead>
+          <thead><tr><th scope="col">Shard</th><th scope="col">Share</th><th scope="col">Keys</th><th scope="col">Bytes</th><th scope="col">Hit rate</th><th scope="col">Evictions</th><th scope="col">Read</th><th scope="col">Admin</th></tr></thead>
           <tbody>
             {shards.map((s) => {
-              const st = (s.stats ?? {}) as Obj;
-              const lookups = num(st.hits) + num(st.misses);
-              const fault = str((st.fault as Obj | undefined)?.mode);
+              const st = s.stats;
+              const lookups = st === null ? 0 : st.hits + st.misses;
+              const fault = st?.fault.mode ?? "";
               return (
-                <tr class={s.reachable === false || fault === "down" ? "down" : ""} data-shard={str(s.shard)} data-keys={String(num(st.keys))}>
-                  <th scope="row">{str(s.shard)}{fault !== "" && fault !== "healthy" ? ` (${fault})` : ""}</th>
-                  <td>{((own.get(str(s.shard)) ?? 0) * 100).toFixed(1)}%</td>
-                  <td>{num(st.keys)}</td><td>{fmtBytes(num(st.bytes))}</td>
-                  <td>{lookups === 0 ? "—" : `${((100 * num(st.hits)) / lookups).toFixed(0)}%`}</td><td>{num(st.evictions)}</td>
-                  <td><button type="button" class="admin" data-action="crash-shard" data-shard={str(s.shard)} aria-label={`Crash ${str(s.shard)}`}>Crash</button></td>
+                <tr class={s.error !== null || fault === "down" ? "down" : ""} data-shard={s.shard} data-keys={st === null ? "" : String(st.keys)}>
+                  <th scope="row">{s.shard}{fault !== "" && fault !== "healthy" ? ` (${fault})` : ""}</th>
+                  <td>{((own.get(s.shard) ?? 0) * 100).toFixed(1)}%</td>
+                  <td>{st?.keys ?? "—"}</td><td>{st === null ? "—" : fmtBytes(st.bytes)}</td>
+                  <td>{lookups === 0 || st === null ? "—" : `${((100 * st.hits) / lookups).toFixed(0)}%`}</td><td>{st?.evictions ?? "—"}</td>
+                  <Age a={s} now={now} />
+                  <td><button type="button" class="admin" data-action="crash-shard" data-shard={s.shard} aria-label={`Crash ${s.shard}`}>Crash</button></td>
                 </tr>
               );
             })}
           </tbody>
         </table>
       </div>
+      <p class="muted">One shard is read per refresh, in turn; each row is as last read.</p>
     </Card>
   );
 }
 
-function Transactions({ s, now }: { s: DashboardSection; now: number }) {
-  const txns = arr(s.ok ? (s.data as Obj).transactions : []);
+function Transactions({ s, now }: { s: DashboardStatus["transactions"]; now: number }) {
+  const d = s.ok ? s.data : null;
+  const txns = d?.transactions ?? [];
+  const failing = (d?.coordinators ?? []).filter((c) => c.error !== null);
+  const unread = (d?.coordinators ?? []).filter((c) => c.valueAt === null).length;
   return (
     <Card id="txns" title="Transactions">
       <Failed s={s} />
-      {s.ok && str((s.data as Obj).note) !== "" ? <p class="muted">{str((s.data as Obj).note)}</p> : null}
-      {s.ok && arr((s.data as Obj).unreachable).length > 0 ? <p class="error">Not answering: {(((s.data as Obj).unreachable as string[]) ?? []).join(", ")}</p> : null}
-      {txns.length === 0 ? <p class="muted">No recent transactions.</p> : (
+      {d && "note" in d ? <p class="muted">{d.note}</p> : null}
+      {failing.length > 0 ? <p class="error">Not answering at their last read: {failing.map((c) => c.name).join(", ")}</p> : null}
+      {txns.length === 0 ? <p class="muted">No recent transactions{unread > 0 ? ` (${unread} coordinators not read yet)` : ""}.</p> : (
         <table>
-          <thead><tr><th scope="col">Id</th><th scope="col">State</th><th scope="col">Participants</th><th scope="col">Started</th></tr></thead>
+          <thead><tr><th scope="col">Id</th><th scope="col">State</th><th scope="col">Participants</th><th scope="col">Started</th><th scope="col">Read</th></tr></thead>
           <tbody>
             {txns.map((t) => (
-              <tr class={t.inDoubt === true ? "doubt" : ""}>
-                <th scope="row"><code>{str(t.id).slice(0, 24)}</code></th>
-                <td>{str(t.phase)}{t.inDoubt === true ? " — in doubt" : ""}</td>
-                <td>{arr(t.participants).map((p) => str(p.shard)).join(", ")}</td>
+              <tr class={t.inDoubt ? "doubt" : ""} data-txn={t.id}>
+                <th scope="row"><code>{t.id.slice(0, 24)}</code></th>
+                <td>{t.phase}{t.inDoubt ? " — in doubt" : ""}</td>
+                <td>{t.participants.map((p) => p.shard).join(", ")}</td>
                 <td>{ago(now, t.startedAt)}</td>
+                <td class="age">{ago(now, t.valueAt)}</td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
+      <p class="muted">One coordinator of {d?.coordinators.length ?? 0} is read per refresh, in turn{unread > 0 ? `; ${unread} not read yet` : ""}.</p>
     </Card>
   );
 }
 
-function Pools({ s }: { s: DashboardSection }) {
-  const pools = arr(s.ok ? (s.data as Obj).pools : []);
+function Pools({ s, now }: { s: DashboardStatus["pools"]; now: number }) {
+  const d = s.ok ? s.data : null;
+  const pools = d?.pools ?? [];
   return (
     <Card id="lb" title="Load balancer">
       <Failed s={s} />
-      {pools.length === 0 ? <p class="muted">No pools (PUT /admin/lb/pools/&lt;name&gt;).</p> : pools.map((p) => (
-        <div class="pool" data-pool={str(p.pool)}>
-          <h3>{str(p.pool)} <span class="muted">({str(p.algorithm)})</span></h3>
-          {str(p.error) !== "" ? <p class="error">{str(p.error)}</p> : null}
+      {d?.error ? <p class="error">Pool list: last read failed ({d.error})</p> : null}
+      {d?.readAt === null ? <p class="muted">Pool list not read yet.</p> : pools.length === 0 ? <p class="muted">No pools (PUT /admin/lb/pools/&lt;name&gt;).</p> : null}
+      {pools.map((p) => (
+        <div class="pool" data-pool={p.pool}>
+          <h3>{p.pool} <span class="muted">({p.status?.algorithm ?? "not read yet"}) · read {p.readAt === null ? "—" : ago(now, p.valueAt)}</span></h3>
+          {p.deleted ? <p class="error">deleted</p> : p.error !== null ? <p class="error">{p.error}</p> : null}
           <table>
             <thead><tr><th scope="col">Upstream</th><th scope="col">Health</th><th scope="col">Phi</th><th scope="col">Breaker</th><th scope="col">In flight</th><th scope="col">EWMA</th><th scope="col">Requests</th></tr></thead>
             <tbody>
-              {arr(p.upstreams).map((u) => {
-                const breaker = str((u.breaker as Obj | undefined)?.status);
-                const requests = num((u.counts as Obj | undefined)?.requests);
+              {(p.status?.upstreams ?? []).map((u) => {
+                const breaker = u.breaker.status;
                 return (
-                  <tr class={breaker === "open" ? "down" : ""} data-upstream={str(u.id)} data-breaker={breaker} data-requests={String(requests)}>
-                    <th scope="row">{str(u.id)} <span class="muted">{str(u.url)}</span></th>
-                    <td>{str(u.health)}{u.ejected === true ? " (ejected)" : ""}</td>
+                  <tr class={breaker === "open" ? "down" : ""} data-upstream={u.id} data-breaker={breaker} data-requests={String(u.counts.requests)} data-read-at={String(p.valueAt ?? "")}>
+                    <th scope="row">{u.id} <span class="muted">{u.url}</span></th>
+                    <td>{u.health}{u.ejected ? " (ejected)" : ""}</td>
                     <td>{typeof u.phi === "number" ? u.phi.toFixed(1) : "—"}</td>
                     <td class={`breaker-${breaker}`}>{breaker}</td>
-                    <td>{num(u.inFlight)}</td>
+                    <td>{u.inFlight}</td>
                     <td>{typeof u.ewmaMs === "number" ? `${u.ewmaMs.toFixed(0)} ms` : "—"}</td>
-                    <td><svg class="spark" width="80" height="20" role="img" aria-label={`request rate of ${str(u.id)}`} data-spark={`${str(p.pool)}/${str(u.id)}`}><polyline fill="none" stroke="currentColor" points="" /></svg></td>
+                    <td><svg class="spark" width="80" height="20" role="img" aria-label={`request rate of ${u.id}`} data-spark={`${p.pool}/${u.id}`}><polyline fill="none" stroke="currentColor" points="" /></svg></td>
                   </tr>
                 );
               })}
@@ -180,35 +191,47 @@ function Pools({ s }: { s: DashboardSection }) {
           </table>
         </div>
       ))}
+      {d?.truncated ? <p class="muted">Only the first {pools.length} pools are shown.</p> : null}
     </Card>
   );
 }
 
-function Jobs({ jobs, tasks }: { jobs: DashboardSection; tasks: DashboardSection }) {
-  const list = arr(jobs.ok ? (jobs.data as Obj).jobs : []);
-  const recentTasks = arr(tasks.ok ? (tasks.data as Obj).tasks : []);
+type WorkItem = Extract<DashboardStatus["jobs"], { ok: true }>["data"]["items"][number];
+
+function Stage({ st }: { st: NonNullable<WorkItem["summary"]>["stages"][number] }) {
+  return (
+    <p>
+      <label>{st.name} <progress max={String(Math.max(1, st.total))} value={String(st.completed)}>{st.completed}/{st.total}</progress> {st.completed}/{st.total}</label>
+      <span class="muted"> · {st.inProgress} running, {st.idle + st.waiting} waiting, {st.failed} failed</span>
+    </p>
+  );
+}
+
+function Jobs({ jobs, tasks, now }: { jobs: DashboardStatus["jobs"]; tasks: DashboardStatus["tasks"]; now: number }) {
+  const list = jobs.ok ? jobs.data.items : [];
+  const batches = tasks.ok ? tasks.data.items : [];
   const byState = new Map<string, number>();
-  for (const t of recentTasks) byState.set(str(t.status), (byState.get(str(t.status)) ?? 0) + 1);
+  for (const b of batches) for (const st of b.summary?.stages ?? []) {
+    for (const [k, v] of [["done", st.completed], ["running", st.inProgress], ["waiting", st.idle + st.waiting], ["failed", st.failed]] as const) if (v > 0) byState.set(k, (byState.get(k) ?? 0) + v);
+  }
+  const readNote = (w: WorkItem) => (w.readAt === null ? "not read yet" : w.gone ? "gone" : `read ${ago(now, w.valueAt)}${w.error === null ? "" : ` (last read failed: ${w.error.slice(0, 80)})`}`);
   return (
     <Card id="jobs" title="Jobs and tasks">
       <Failed s={jobs} />
       {list.length === 0 ? <p class="muted">No recent jobs.</p> : list.map((j) => (
-        <div class="job" data-job={str(j.id)} data-phase={str(j.phase)}>
-          <h3><code>{str(j.id)}</code> {str(j.kind)} — {str(j.phase)}</h3>
-          {arr(j.stages).map((st) => {
-            const total = num(st.total);
-            const done = num(st.completed);
-            return (
-              <p>
-                <label>{str(st.name)} <progress max={String(Math.max(1, total))} value={String(done)}>{done}/{total}</progress> {done}/{total}</label>
-                <span class="muted"> · {num(st.inProgress)} running, {num(st.idle) + num(st.waiting)} waiting, {num(st.failed)} failed</span>
-              </p>
-            );
-          })}
+        <div class="job" data-job={j.entry.id} data-phase={j.summary?.phase ?? ""}>
+          <h3><code>{j.entry.id}</code> {j.entry.kind} — {j.summary?.phase ?? "—"} <span class="muted">· {readNote(j)}</span></h3>
+          {(j.summary?.stages ?? []).map((st) => <Stage st={st} />)}
         </div>
       ))}
       <Failed s={tasks} />
-      <p class="muted">Recent tasks: {[...byState].map(([k, v]) => `${v} ${k}`).join(", ") || "none"}</p>
+      <p class="muted">Tasks of the {batches.length} newest batches: {[...byState].map(([k, v]) => `${v} ${k}`).join(", ") || "none"}</p>
+      {batches.length === 0 ? null : (
+        <details><summary>Batches</summary><ul>
+          {batches.map((b) => <li data-batch={b.entry.id}><code>{b.entry.id}</code> {b.entry.size} tasks — {b.summary?.phase ?? "—"} <span class="muted">· {readNote(b)}</span></li>)}
+        </ul></details>
+      )}
+      <p class="muted">One unfinished job or batch (or the list of them) is read per refresh, in turn; a finished one is read once.</p>
     </Card>
   );
 }
@@ -217,12 +240,12 @@ function Jobs({ jobs, tasks }: { jobs: DashboardSection; tasks: DashboardSection
 export function Live({ status }: { status: DashboardStatus }) {
   const now = status.at;
   return (
-    <div id="live" data-at={String(now)}>
+    <div id="live" data-at={String(now)} data-read={Object.entries(status.read).map(([k, v]) => `${k}=${v}`).join(" ")}>
       <Raft s={status.raft} now={now} />
-      <Cache stats={status.cacheStats} ring={status.ring} />
+      <Cache stats={status.cacheStats} ring={status.ring} now={now} />
       <Transactions s={status.transactions} now={now} />
-      <Pools s={status.pools} />
-      <Jobs jobs={status.jobs} tasks={status.tasks} />
+      <Pools s={status.pools} now={now} />
+      <Jobs jobs={status.jobs} tasks={status.tasks} now={now} />
     </div>
   );
 }
@@ -266,16 +289,20 @@ const SCRIPT = `
       $("#elections-count").textContent = String(Math.max(0, elections.length - 1));
       $("#timeline").replaceChildren(...elections.map((e) => { const li = document.createElement("li"); li.textContent = "term " + e.term + ": " + e.leader + " at " + new Date(e.at).toLocaleTimeString(); return li; }));
     }
+    // A pool is read in turn, not on every refresh: a point per new reading, the rate over the time between readings.
     for (const row of document.querySelectorAll("tr[data-upstream]")) {
       const svg = row.querySelector("svg[data-spark]"); if (!svg) continue;
-      const key = svg.dataset.spark, total = Number(row.dataset.requests), series = sparks.get(key) || [];
-      series.push(total); while (series.length > 30) series.shift(); sparks.set(key, series);
-      const rates = series.slice(1).map((v, i) => Math.max(0, v - series[i])), max = Math.max(1, ...rates);
+      const key = svg.dataset.spark, total = Number(row.dataset.requests), at = Number(row.dataset.readAt), series = sparks.get(key) || [];
+      if (at && (!series.length || series[series.length - 1].at !== at)) series.push({ at, total });
+      while (series.length > 30) series.shift(); sparks.set(key, series);
+      const rates = series.slice(1).map((p, i) => Math.max(0, p.total - series[i].total) / Math.max(0.001, (p.at - series[i].at) / 1000)), max = Math.max(1, ...rates);
       svg.querySelector("polyline").setAttribute("points", rates.map((r, i) => (i * 80) / 29 + "," + (19 - (r * 18) / max)).join(" "));
     }
   }
   // One refresh at a time (the next starts a second after the last answered), keeping keyboard focus.
   async function refresh() {
+    // A tab nobody looks at reads nothing: each refresh is billed object calls.
+    if (document.hidden) { setTimeout(refresh, 1000); return; }
     try {
       const res = await fetch("/dashboard/fragment", { headers: auth(apiToken()) });
       if (res.ok) {
@@ -357,10 +384,10 @@ export function Page({ status }: { status: DashboardStatus }) {
   );
 }
 
-/** GET / (the page) and GET /dashboard/fragment (its sections, for the refresh), answered by the root app's routes. */
-export function dashboardPages(app: Hono<AppEnv>) {
+/** GET / (the page) and GET /dashboard/fragment (its sections, for the refresh). */
+export function dashboardPages() {
   return {
-    page: async (c: Context<AppEnv>) => c.html(`<!doctype html>${(<Page status={await collectStatus(app, c)} />).toString()}`),
-    fragment: async (c: Context<AppEnv>) => c.html((<Live status={await collectStatus(app, c)} />).toString()),
+    page: async (c: Context<AppEnv>) => c.html(`<!doctype html>${(<Page status={await collectStatus(c)} />).toString()}`),
+    fragment: async (c: Context<AppEnv>) => c.html((<Live status={await collectStatus(c)} />).toString()),
   };
 }

@@ -1,63 +1,48 @@
 import { z } from "@hono/zod-openapi";
-import type { Context, Hono } from "hono";
+import type { Context } from "hono";
 import { getConfig, LIMITS } from "../config";
 import type { AppEnv } from "../http/app-env";
 import { assertKey } from "../http/validation";
 import { ringFor } from "../services/cache";
-import { withTimeout } from "../services/replica-call";
+import { bearer, tokensEqual } from "../http/auth";
+import { dashboardRound, type DashboardData } from "../services/dashboard-data";
 import { errorResponses } from "../http/schemas";
 
+/** The sections of the page, each answered from this isolate's last readings (src/services/dashboard-data.ts). */
+export const DASHBOARD_SECTIONS = ["raft", "cacheStats", "ring", "transactions", "pools", "jobs", "tasks"] as const;
+type SectionName = (typeof DASHBOARD_SECTIONS)[number];
+
+export type DashboardSection<T = unknown> = { ok: true; data: T } | { ok: false; status: number; error: unknown };
+
+export type DashboardStatus = { at: number; read: Record<string, string> } & { [K in SectionName]: DashboardSection<DashboardData[K]> };
+
 /**
- * What the dashboard shows, in one call: every capability's own status route, run in this isolate
- * through the app itself (the same code, the same auth as the caller's), a section each. A section
- * whose route fails carries its status and error instead, so one unreachable part never blanks the rest.
+ * Every section, from at most one object read per capability. The page itself has no token check (a
+ * browser cannot send one on navigation), so with API_TOKEN set and not given every section is a 401
+ * and nothing is read.
  */
-export const DASHBOARD_SECTIONS = {
-  raft: "/raft/status",
-  cacheStats: "/cache/stats",
-  ring: "/cache/ring",
-  transactions: "/txn?limit=20",
-  pools: "/lb/pools",
-  jobs: "/jobs?limit=10",
-  tasks: "/tasks?limit=20",
-} as const;
-
-/** A section that has not answered in this long is shown as unavailable (504), so a stuck object never holds the page. */
-const SECTION_TIMEOUT_MS = 3_000;
-
-export type DashboardSection = { ok: true; data: unknown } | { ok: false; status: number; error: unknown };
-
-export type DashboardStatus = { at: number } & Record<keyof typeof DASHBOARD_SECTIONS, DashboardSection>;
-
-/** Every section, from the root app's own routes, with the caller's credentials. */
-export async function collectStatus(app: Hono<AppEnv>, c: Context<AppEnv>): Promise<DashboardStatus> {
-    const headers: Record<string, string> = {};
-    const auth = c.req.header("authorization");
-    if (auth !== undefined) headers.authorization = auth;
-    const entries = await Promise.all(
-      Object.entries(DASHBOARD_SECTIONS).map(async ([name, path]): Promise<[string, DashboardSection]> => {
-        try {
-          const res = await withTimeout(Promise.resolve(app.fetch(new Request(new URL(path, c.req.url), { headers }), c.env, c.executionCtx)), SECTION_TIMEOUT_MS).catch(
-            () => new Response(JSON.stringify({ error: { code: "timeout", message: `no answer within ${SECTION_TIMEOUT_MS} ms` } }), { status: 504 }),
-          );
-          const body: unknown = await res.json().catch(() => null);
-          return [name, res.ok ? { ok: true, data: body } : { ok: false, status: res.status, error: (body as { error?: unknown } | null)?.error ?? body }];
-        } catch (err) {
-          return [name, { ok: false, status: 500, error: { message: err instanceof Error ? err.message : String(err) } }];
-        }
-      }),
-    );
-    return { at: Date.now(), ...Object.fromEntries(entries) } as DashboardStatus;
+export async function collectStatus(c: Context<AppEnv>): Promise<DashboardStatus> {
+  const expected = c.env.API_TOKEN;
+  if (expected) {
+    const given = bearer(c.req.header("authorization"));
+    if (given === null || !(await tokensEqual(given, expected))) {
+      const refused = { ok: false as const, status: 401, error: { code: "unauthorized", message: "missing or invalid bearer token (API_TOKEN)" } };
+      return { at: Date.now(), read: {}, ...Object.fromEntries(DASHBOARD_SECTIONS.map((n) => [n, refused])) } as DashboardStatus;
+    }
+  }
+  const d = await dashboardRound(c.env);
+  const sections = Object.fromEntries(DASHBOARD_SECTIONS.map((n) => [n, { ok: true, data: d[n] }]));
+  return { at: d.at, read: d.read, ...sections } as DashboardStatus;
 }
 
-/** The handler of GET /dashboard/status, for the root app (its routes answer the sections). */
-export function dashboardStatus(app: Hono<AppEnv>) {
-  return async (c: Context<AppEnv>): Promise<Response> => c.json(await collectStatus(app, c), 200);
+/** The handler of GET /dashboard/status. */
+export async function dashboardStatus(c: Context<AppEnv>): Promise<Response> {
+  return c.json(await collectStatus(c), 200);
 }
 
 export const dashboardStatusDoc = {
   method: "get" as const, path: "/dashboard/status", tags: ["dashboard"],
-  summary: "Everything the dashboard shows, in one call: Raft members, cache stats and ring, recent transactions, load-balancer pools, recent jobs and tasks (each section {ok, data} or {ok: false, status, error})",
+  summary: "Everything the dashboard shows, in one call that reads at most one object per capability (`read` names them); every other part is as last read in this isolate, each with valueAt/readAt/error: Raft members, cache stats and ring, recent transactions, load-balancer pools, recent jobs and task batches (each section {ok, data} or {ok: false, status, error})",
   responses: { 200: { description: "One section per capability", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...errorResponses(401) },
 };
 

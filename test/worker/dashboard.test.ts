@@ -1,24 +1,39 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { registryStub } from "../../durable-objects/work-registry";
+import app from "../../src/index";
 import { Live } from "../../src/routes/dashboard-page";
-import { ADMIN, call, eventually, json } from "./helpers";
+import type { DashboardStatus } from "../../src/routes/dashboard";
+import { countingEnv } from "./count-calls";
+import { ADMIN, call, eventually, json, sleep } from "./helpers";
 
-// GET /dashboard/status (what the dashboard polls) and the lists it is made of: GET /txn, GET /lb/pools.
+// GET /dashboard/status (what the dashboard polls: at most one object read per capability, the rest as
+// last read in this isolate) and the lists the API offers beside it: GET /txn, GET /lb/pools.
 
-type Section = { ok: true; data: Record<string, unknown> } | { ok: false; status: number; error: unknown };
-type Status = Record<"raft" | "cacheStats" | "ring" | "transactions" | "pools" | "jobs" | "tasks", Section> & { at: number };
+type Data<K extends keyof DashboardStatus> = Extract<DashboardStatus[K], { ok: true }>["data"];
 
 const postJson = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   call(path, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body) });
 
-function data(s: Section): Record<string, unknown> {
-  if (!s.ok) throw new Error(`section failed: ${s.status} ${JSON.stringify(s.error)}`);
-  return s.data;
+function data<K extends "raft" | "cacheStats" | "ring" | "transactions" | "pools" | "jobs" | "tasks">(st: DashboardStatus, k: K): Data<K> {
+  const s = st[k];
+  if (!s.ok) throw new Error(`section ${k} failed: ${s.status} ${JSON.stringify(s.error)}`);
+  return s.data as Data<K>;
+}
+
+/** Refreshes (each at least the re-read interval after the last) until `check` holds: the rotation reaches everything. */
+async function refreshUntil(check: (st: DashboardStatus) => boolean, ms = 30_000): Promise<DashboardStatus> {
+  let last: DashboardStatus | null = null;
+  await eventually(async () => {
+    await sleep(520);
+    last = await json<DashboardStatus>(await call("/dashboard/status"));
+    return check(last);
+  }, ms);
+  return last!;
 }
 
 describe("the dashboard's status", () => {
-  it("has every section, each answered by its capability's own route", async () => {
+  it("has every section; within a rotation every shard, coordinator, pool, job and batch has been read", async () => {
     await call("/cache/dash-key", { method: "PUT", body: "v" });
     const txn = await json<{ id: string; state: string }>(await postJson("/txn", { ops: [{ op: "set", key: "dash-a", value: "1" }, { op: "set", key: "dash-b", value: "2" }] }));
     expect(txn.state).toBe("committed");
@@ -29,25 +44,28 @@ describe("the dashboard's status", () => {
 
     const res = await call("/dashboard/status");
     expect(res.status).toBe(200);
-    const st = await json<Status>(res);
-    expect(Math.abs(st.at - Date.now())).toBeLessThan(60_000);
-    const raft = data(st.raft) as { members: { node: string }[] };
-    expect(raft.members.length).toBeGreaterThanOrEqual(3);
-    expect((data(st.cacheStats) as { totals: { keys: number } }).totals.keys).toBeGreaterThanOrEqual(1);
-    const ring = data(st.ring) as { shards: { id: string; ownership: number }[] };
-    expect(ring.shards.reduce((n, s) => n + s.ownership, 0)).toBeCloseTo(1, 5);
-    const txns = (data(st.transactions) as { transactions: { id: string; phase: string; inDoubt: boolean; participants: unknown[] }[] }).transactions;
-    const mine = txns.find((t) => t.id === txn.id);
+    const first = await json<DashboardStatus>(res);
+    expect(Math.abs(first.at - Date.now())).toBeLessThan(60_000);
+    expect(data(first, "raft").members.length).toBeGreaterThanOrEqual(3);
+    const ring = data(first, "ring").shards;
+    expect(ring.reduce((n, s) => n + s.ownership, 0)).toBeCloseTo(1, 5);
+
+    const st = await refreshUntil((s) =>
+      data(s, "cacheStats").shards.every((x) => x.valueAt !== null) &&
+      data(s, "transactions").transactions.some((t) => t.id === txn.id) &&
+      data(s, "pools").pools.some((p) => p.pool === "dash-pool" && p.status !== null) &&
+      data(s, "jobs").items.some((j) => j.entry.id === job.id && j.summary !== null) &&
+      data(s, "tasks").items.some((b) => b.entry.id === batch.batch && b.summary !== null));
+    expect(data(st, "cacheStats").totals.keys).toBeGreaterThanOrEqual(1);
+    const mine = data(st, "transactions").transactions.find((t) => t.id === txn.id);
     expect(mine?.inDoubt).toBe(false);
     expect(mine?.participants.length).toBeGreaterThan(0);
-    const pools = (data(st.pools) as { pools: { pool: string; upstreams: unknown[] }[] }).pools;
-    expect(pools.find((p) => p.pool === "dash-pool")?.upstreams).toHaveLength(1);
-    expect((data(st.jobs) as { jobs: { id: string }[] }).jobs.map((j) => j.id)).toContain(job.id);
-    expect((data(st.tasks) as { tasks: { batch: string }[] }).tasks.map((t) => t.batch)).toContain(batch.batch);
+    expect(data(st, "pools").pools.find((p) => p.pool === "dash-pool")?.status?.upstreams).toHaveLength(1);
+    // Every part says when it was read.
+    for (const s of data(st, "cacheStats").shards) expect(st.at - s.valueAt!).toBeLessThan(30_000);
 
     expect((await call("/admin/lb/pools/dash-pool", { method: "DELETE", headers: ADMIN })).status).toBe(200);
-    const after = await json<Status>(await call("/dashboard/status"));
-    expect((data(after.pools) as { pools: { pool: string }[] }).pools.map((p) => p.pool)).not.toContain("dash-pool");
+    await refreshUntil((s) => !data(s, "pools").pools.some((p) => p.pool === "dash-pool"));
   });
 
   it("GET /txn lists the newest transactions first, without their values; a bad limit is a 400", async () => {
@@ -104,21 +122,101 @@ describe("the dashboard's sections when parts fail", () => {
     await registryStub(env).recordPool("ghost-pool");
     const list = await json<{ pools: { pool: string; error?: string }[] }>(await call("/lb/pools"));
     expect(list.pools.find((p) => p.pool === "ghost-pool")?.error).toBe("deleted");
-    const html = (await call("/dashboard/fragment").then((r) => r.text()));
-    expect(html).toMatch(/data-pool="ghost-pool"[\s\S]*?class="error">deleted</);
+    await eventually(async () => {
+      await sleep(520);
+      return /data-pool="ghost-pool"[\s\S]*?class="error">deleted</.test(await call("/dashboard/fragment").then((r) => r.text()));
+    }, 30_000);
     await registryStub(env).forgetPool("ghost-pool");
   });
 
   it("every value is escaped in the HTML, whatever a section carries", () => {
     const evil = "<script>alert(1)</script>";
     const failed = { ok: false as const, status: 500, error: { message: evil } };
+    const age = { valueAt: 1, readAt: 1, error: evil };
+    const stage = { name: evil, total: 1, completed: 0, waiting: 0, idle: 0, inProgress: 0, failed: 0, fractionCompleted: 0, startedAt: null, endedAt: null };
+    const summary = { id: evil, kind: evil, phase: evil, finished: false, createdAt: 1, endedAt: null, error: null, stages: [stage], counters: {} };
+    const upstream = { id: evil, url: evil, health: evil, phi: null, ejected: false, breaker: { status: evil }, inFlight: 0, ewmaMs: null, counts: { requests: 0 } };
     const status = {
-      at: Date.now(), raft: failed, cacheStats: failed, ring: failed, transactions: failed, tasks: failed,
-      pools: { ok: true as const, data: { pools: [{ pool: evil, algorithm: evil, error: evil, upstreams: [{ id: evil, url: evil, breaker: { status: evil } }] }] } },
-      jobs: { ok: true as const, data: { jobs: [{ id: evil, kind: evil, phase: evil, stages: [{ name: evil, total: 1, completed: 0 }] }] } },
-    };
+      at: Date.now(), read: { raft: evil }, raft: failed, cacheStats: failed, ring: failed, transactions: failed,
+      pools: { ok: true as const, data: { ...age, truncated: false, pools: [{ pool: evil, status: { pool: evil, version: 1, algorithm: evil, healthCheck: null, upstreams: [upstream] }, deleted: false, ...age }] } },
+      jobs: { ok: true as const, data: { ...age, items: [{ entry: { id: evil, type: "job", kind: evil, size: 1, createdAt: 1 }, summary, gone: false, ...age }] } },
+      tasks: { ok: true as const, data: { ...age, items: [{ entry: { id: evil, type: "batch", kind: evil, size: 1, createdAt: 1 }, summary, gone: false, ...age }] } },
+    } as unknown as DashboardStatus;
     const html = String(Live({ status }));
     expect(html).not.toContain("<script>");
     expect(html).toContain("&lt;script&gt;");
+  });
+});
+
+describe("the dashboard within the platform's limits", () => {
+  // Counted on the stubs themselves: the worker runs with an env whose namespaces log every method
+  // called on their stubs (each is a subrequest of the invocation and a billed request). Before this
+  // design the same cluster (2 pools, 10 jobs, 25 batches) cost 60 calls per refresh, growing with pools,
+  // jobs and batches (up to ~80); above the 50 subrequests of Workers Free.
+  it("each refresh reads at most one object per capability (5 in all), whatever the cluster holds", async () => {
+    for (const name of ["count-a", "count-b"]) {
+      expect((await call(`/admin/lb/pools/${name}`, { method: "PUT", headers: { ...ADMIN, "content-type": "application/json" }, body: JSON.stringify({ upstreams: [{ url: "http://127.0.0.1:1" }] }) })).status).toBe(200);
+    }
+    for (let i = 0; i < 3; i++) expect((await postJson("/txn", { ops: [{ op: "set", key: `count-${i}`, value: "1" }] })).status).toBe(200);
+    for (let i = 0; i < 10; i++) expect((await postJson("/jobs", { kind: "wordcount", input: { documents: [{ id: "d", text: `count ${i}` }] }, M: 1, R: 1 })).status).toBeLessThan(300);
+    for (let i = 0; i < 25; i++) expect((await postJson("/tasks", { tasks: [{ kind: "fibonacci", args: { n: 5 } }] })).status).toBeLessThan(300);
+
+    const { env: counted, log } = countingEnv(env);
+    const refresh = async (path: string) => {
+      log.reset();
+      const ctx = createExecutionContext();
+      const res = await app.request(`http://cluster.test${path}`, {}, counted, ctx);
+      const body = await res.text();
+      await waitOnExecutionContext(ctx);
+      expect(res.status).toBe(200);
+      const by: Record<string, number> = {};
+      for (const c of log.calls) by[c.split(".")[0]!] = (by[c.split(".")[0]!] ?? 0) + 1;
+      return { body, total: log.calls.length, by };
+    };
+    const totals: number[] = [];
+    const raftReads: string[] = [];
+    for (let i = 0; i < 24; i++) {
+      const { body, total, by } = await refresh(i % 3 === 0 ? "/" : i % 3 === 1 ? "/dashboard/fragment" : "/dashboard/status");
+      totals.push(total);
+      expect(total, JSON.stringify(by)).toBeLessThanOrEqual(5);
+      for (const one of ["RAFT_NODE", "CACHE_SHARD", "TXN_COORDINATOR", "UPSTREAM_POOL", "JOB_COORDINATOR", "WORK_REGISTRY"]) expect(by[one] ?? 0, JSON.stringify(by)).toBeLessThanOrEqual(1);
+      // The registry lists both pools and work: it takes a turn in either rotation, never two reads.
+      expect((by.UPSTREAM_POOL ?? 0) + (by.JOB_COORDINATOR ?? 0) + (by.WORK_REGISTRY ?? 0), JSON.stringify(by)).toBeLessThanOrEqual(2);
+      const raft = body.startsWith("{") ? (JSON.parse(body) as DashboardStatus).read.raft : /data-read="[^"]*\braft=([^ "]+)/.exec(body)?.[1];
+      if (raft !== undefined) raftReads.push(raft);
+      await sleep(510);
+    }
+    console.log(`dashboard: object calls per refresh over ${totals.length} refreshes: max ${Math.max(...totals)}, mean ${(totals.reduce((a, b) => a + b, 0) / totals.length).toFixed(2)}`);
+
+    // After the rotation every part has been read, each with its age.
+    const st = await json<DashboardStatus>(await call("/dashboard/status"));
+    expect(data(st, "cacheStats").shards.every((s) => s.valueAt !== null)).toBe(true);
+    expect(data(st, "transactions").coordinators.every((c) => c.valueAt !== null)).toBe(true);
+    expect(data(st, "pools").pools.filter((p) => p.pool.startsWith("count-")).every((p) => p.status !== null)).toBe(true);
+    // Mostly the leader is read (its status carries every follower's progress), a follower every 4th refresh.
+    const leader = data(st, "raft").leader;
+    expect(leader).not.toBeNull();
+    expect(raftReads.filter((n) => n === leader).length).toBeGreaterThanOrEqual(raftReads.length / 2);
+  });
+
+  it("viewers sharing an isolate share reads: a refresh right after another reads nothing", async () => {
+    const { env: counted, log } = countingEnv(env);
+    await app.request("http://cluster.test/dashboard/status", {}, counted, createExecutionContext());
+    log.reset();
+    const res = await app.request("http://cluster.test/dashboard/status", {}, counted, createExecutionContext());
+    expect(res.status).toBe(200);
+    expect(log.calls).toEqual([]);
+  });
+
+  it("with API_TOKEN set and not given, every section is a 401 and nothing is read", async () => {
+    const { env: counted, log } = countingEnv({ ...env, API_TOKEN: "secret-api" } as Cloudflare.Env);
+    const ctx = createExecutionContext();
+    const page = await app.request("http://cluster.test/", {}, counted, ctx);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("Unavailable (401)");
+    expect((await app.request("http://cluster.test/dashboard/status", {}, counted, ctx)).status).toBe(401);
+    expect(log.calls).toEqual([]);
+    const ok = await app.request("http://cluster.test/dashboard/status", { headers: { authorization: "Bearer secret-api" } }, counted, ctx);
+    expect(ok.status).toBe(200);
   });
 });
