@@ -36,6 +36,9 @@ interface Stored {
   config: PoolConfig;
 }
 
+/** Health checks in flight at once per pool (Workers' limit on connections waiting for headers). */
+const CHECK_CONCURRENCY = 6;
+
 export function poolStub(env: Cloudflare.Env, pool: string): DurableObjectStub<UpstreamPool> {
   return objectStub(env, "pool", pool);
 }
@@ -208,7 +211,12 @@ export class UpstreamPool extends DurableObject<Cloudflare.Env> {
     if (s === null || hc === null || this.checking) return;
     this.checking = true;
     try {
-      const results = await Promise.all(s.config.upstreams.map(async (u) => [u.id, u.url, await runCheck(u.url + hc.path, hc.timeoutMs, hc.expectedStatus)] as const));
+      // At most CHECK_CONCURRENCY at a time: a Worker invocation has at most 6 connections waiting for
+      // response headers and queues the rest, and a queued check's timeout would run out before it was sent.
+      const results: (readonly [string, string, Awaited<ReturnType<typeof runCheck>>])[] = [];
+      for (let i = 0; i < s.config.upstreams.length; i += CHECK_CONCURRENCY) {
+        results.push(...(await Promise.all(s.config.upstreams.slice(i, i + CHECK_CONCURRENCY).map(async (u) => [u.id, u.url, await runCheck(u.url + hc.path, hc.timeoutMs, hc.expectedStatus)] as const))));
+      }
       // Apply to the health as it is now (reports were applied while the checks ran); the pool may
       // have been reconfigured or deleted meanwhile: results for upstreams that are gone or now point
       // elsewhere are dropped.
