@@ -8,6 +8,9 @@
 //   - failover: the leader is cut off (every message to and from it lost, which is what its peers see
 //     of a crash) once the group has run for a while; the time until another member leads (its first
 //     Append), and until that leader has committed its first entry (the group takes writes again).
+//   - leader changes per minute with no crash at all, on a lossy network (the simulation's random
+//     weather: loss, duplication, and some messages held back 50-400 ms): what a timing too tight for
+//     the distance costs.
 // Every run also keeps the simulation's own checks: Figure 3 after every step, convergence after the
 // links heal, linearizability of every client history.
 //
@@ -16,7 +19,7 @@ import { parseArgs } from "node:util";
 import { parseConfig } from "../src/config";
 import type { LocationHint } from "../src/core/placement/locations";
 import type { Message, NodeId } from "../src/core/raft/types";
-import { simulate } from "../test/sim/raft-sim";
+import { type SimOptions, simulate } from "../test/sim/raft-sim";
 import { maxRttMs, regionLatency, SAME_REGION_RTT_MS, STAND_IN } from "../test/sim/regions";
 
 interface Placement {
@@ -123,6 +126,8 @@ interface Row {
   writable: number[];
   leaderChangesBeforeCrash: number;
   noFailover: number;
+  /** Leader changes per simulated minute on a lossy network without crashes. */
+  lossyChangesPerMin: number;
   seeds: number;
   failed: string[];
 }
@@ -141,23 +146,22 @@ function runPlacement(p: Placement, seeds: number, from: number): Row {
     writable: [],
     leaderChangesBeforeCrash: 0,
     noFailover: 0,
+    lossyChangesPerMin: 0,
     seeds: 0,
     failed: [],
   };
+  const options: SimOptions = {
+    nodes: n,
+    faults: false,
+    transfers: false,
+    // An active group (clients never pause, so it never quiesces): what a failover costs under traffic.
+    quiesceTicks: 0,
+    settleMs: Math.max(2_000, 3 * raft.electionMaxMs),
+    raft: { tickMs: raft.tickMs, electionTicks: raft.electionTicks, maxElectionTicks: raft.maxElectionTicks, heartbeatTicks: raft.heartbeatTicks },
+  };
   for (let seed = from; seed < from + seeds; seed++) {
     const watch = new Watch(p.hints, chaosMs);
-    const r = simulate(seed, {
-      nodes: n,
-      faults: false,
-      transfers: false,
-      // An active group (clients never pause, so it never quiesces): what a failover costs under traffic.
-      quiesceTicks: 0,
-      network: "calm",
-      chaosMs,
-      settleMs: Math.max(2_000, 3 * raft.electionMaxMs),
-      raft: { tickMs: raft.tickMs, electionTicks: raft.electionTicks, maxElectionTicks: raft.maxElectionTicks, heartbeatTicks: raft.heartbeatTicks },
-      latency: watch.latency,
-    });
+    const r = simulate(seed, { ...options, network: "calm", chaosMs, latency: watch.latency });
     row.seeds++;
     if (!r.ok) row.failed.push(`seed ${seed}: ${r.violations[0]?.property}: ${r.violations[0]?.message.split("\n")[0]}`);
     const { crashAt, dead, deadTerm, firstLeaderAt } = watch;
@@ -183,6 +187,18 @@ function runPlacement(p: Placement, seeds: number, from: number): Row {
     const c = first === undefined ? null : watch.commitAt(term, first.index, quorum);
     if (c !== null) row.writable.push(c - crashAt);
   }
+  // No crash, a lossy network: every leader after the first is a spurious election.
+  // 10 s of running after time for a first election (longer runs of a busy, duplicating network can
+  // pass the simulation's step budget).
+  const steadyMs = 10_000;
+  let changes = 0;
+  for (let seed = from; seed < from + seeds; seed++) {
+    const r = simulate(seed, { ...options, network: "random", chaosMs: 2 * raft.electionMaxMs + steadyMs, latency: regionLatency(p.hints) });
+    row.seeds++;
+    if (!r.ok) row.failed.push(`lossy seed ${seed}: ${r.violations[0]?.property}: ${r.violations[0]?.message.split("\n")[0]}`);
+    changes += Math.max(0, r.stats.leadersElected - 1);
+  }
+  row.lossyChangesPerMin = (changes / (seeds * steadyMs)) * 60_000;
   return row;
 }
 
@@ -193,15 +209,15 @@ function main(): void {
   const ms = (x: number) => (Number.isNaN(x) ? "–" : `${Math.round(x)}`);
   console.log(`sim:placement — ${seeds} seeds per placement (from ${from}), calm network, 4 clients; round trips from Azure's published P50 table (test/sim/regions.ts), same hint = ${SAME_REGION_RTT_MS} ms`);
   console.log(`stand-ins: ${Object.entries(STAND_IN).map(([h, a]) => `${h}=${a}`).join(", ")}\n`);
-  console.log("| placement | members | slowest RTT (ms) | timing (ms) | commit p50 / p99 (ms) | new leader after crash p50 / p99 (ms) | writable again p50 / p99 (ms) | extra elections before crash | runs ok |");
-  console.log("|---|---|---|---|---|---|---|---|---|");
+  console.log("| placement | members | slowest RTT (ms) | timing (ms) | commit p50 / p99 (ms) | new leader after crash p50 / p99 (ms) | writable again p50 / p99 (ms) | extra elections before crash | leader changes/min, lossy, no crash | runs passing the checks (calm + lossy) |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
   const failures: string[] = [];
   for (const p of PLACEMENTS) {
     const started = performance.now();
     const r = runPlacement(p, seeds, from);
     const secs = ((performance.now() - started) / 1000).toFixed(1);
     console.log(
-      `| ${p.name} | ${p.hints.join(", ")} | ${r.rtt} | ${r.timing} | ${ms(pct(r.commits, 50))} / ${ms(pct(r.commits, 99))} | ${ms(pct(r.elected, 50))} / ${ms(pct(r.elected, 99))} | ${ms(pct(r.writable, 50))} / ${ms(pct(r.writable, 99))} | ${r.leaderChangesBeforeCrash} | ${r.seeds - r.failed.length}/${r.seeds}${r.noFailover > 0 ? ` (${r.noFailover} without a failover)` : ""} |`,
+      `| ${p.name} | ${p.hints.join(", ")} | ${r.rtt} | ${r.timing} | ${ms(pct(r.commits, 50))} / ${ms(pct(r.commits, 99))} | ${ms(pct(r.elected, 50))} / ${ms(pct(r.elected, 99))} | ${ms(pct(r.writable, 50))} / ${ms(pct(r.writable, 99))} | ${r.leaderChangesBeforeCrash} | ${r.lossyChangesPerMin.toFixed(2)} | ${r.seeds - r.failed.length}/${r.seeds}${r.noFailover > 0 ? ` (${r.noFailover} without a failover)` : ""} |`,
     );
     failures.push(...r.failed.map((f) => `${p.name}: ${f} (${secs} s)`));
     if (process.env.PLACEMENT_VERBOSE) console.error(`${p.name}: ${r.commits.length} commits, ${r.elected.length} failovers in ${secs} s`);
