@@ -407,6 +407,8 @@ class Simulation {
       this.monitor.observePersistedEntry(id, e, storedTerm(st, e.index - 1) ?? 0);
       st.entries.push({ ...e });
     }
+    // The shell stores the term a node took office in, with the Ready that says so.
+    if (rd.softState?.role === "leader") st.led = rd.hardState?.term ?? known.term;
     if (rd.hardState !== undefined) {
       st.hardState = { ...rd.hardState };
       this.monitor.observeHardState(id, rd.hardState);
@@ -673,7 +675,7 @@ class Simulation {
     const membership = { voters: [...this.nodeIds], learners: [] };
     const node = new RaftNode(
       { ...this.raft, id },
-      { hardState: { ...st.hardState }, snapshot: st.snapshot, entries: st.entries.map((e) => ({ ...e })), membership },
+      { hardState: { ...st.hardState }, snapshot: st.snapshot, entries: st.entries.map((e) => ({ ...e })), membership, ledBeforeRestart: st.led === st.hardState.term && st.led > 0 },
       this.rng,
       this.now,
     );

@@ -16,6 +16,8 @@ export interface StoredNode {
   hardState: HardState;
   snapshot: Snapshot | null;
   entries: Entry[];
+  /** The term this node last led, stored when it took office (see RestoredState.ledBeforeRestart). */
+  led?: number;
 }
 
 export type Verdict = "deliver" | "drop" | "hold";

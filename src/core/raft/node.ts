@@ -61,10 +61,13 @@ export interface RestoredState {
   membership: Membership;
   applied?: number;
   /**
-   * This node led the group in its stored term when it stopped (the shell remembers it): it campaigns as
-   * soon as its restart promise allows (electionTicks + 1 ticks) instead of after a random timeout. Its
-   * followers expect no one else to run, so no split vote is likely; a crash of a quiet leader then costs
-   * the next request the shortest election possible.
+   * This node led the group in its stored term when it stopped (the shell stores the term it took office
+   * in): it campaigns on its first tick instead of after a random timeout. Safe: a node acknowledges a
+   * leader of a higher term only after persisting that term, so a node whose stored term is one it led
+   * has promised no other leader anything (its restart promise protects nobody), and its followers, who
+   * see a campaign from the very member they follow, grant at once (see step). A crash of a quiet (or
+   * any) leader whose object restarts on the next call then costs that call about one tick and one
+   * election round.
    */
   ledBeforeRestart?: boolean;
 }
@@ -114,7 +117,7 @@ export class RaftNode {
     const log = new RaftLog(snapshot, restored.entries, hs.commit, restored.applied ?? snapshot.index);
     this.s = new RaftState(cfg, log, hs.term, hs.vote, log.membershipAt(log.lastIndex()), rng, now);
     this.prevHard = { term: hs.term, vote: hs.vote, commit: log.commit };
-    if (restored.ledBeforeRestart === true) this.s.electionTimeout = cfg.electionTicks + 1;
+    if (restored.ledBeforeRestart === true) this.s.electionTimeout = 1;
     this.prevSoft = { role: this.s.statusRole(), leader: null };
   }
 
