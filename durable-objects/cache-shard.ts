@@ -40,7 +40,8 @@ export interface ShardStats {
 /**
  * One shard of the cache: versioned entries with TTL (lazy expiry + alarm sweep), LRU eviction at a
  * byte capacity, tombstones, and hinted handoff for replicas that missed a write. All state lives in
- * SQLite; the entries themselves are kept by ShardStore (cache-store.ts). This object adds fault
+ * SQLite (except reads' LRU recency, kept in memory until eviction needs it); the entries themselves
+ * are kept by ShardStore (cache-store.ts). This object adds fault
  * injection, lock waits, the alarm and the 2PC participant.
  */
 export class CacheShard extends DurableObject<Cloudflare.Env> {
@@ -224,7 +225,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     const now = Date.now();
     this.alarmAt = null;
     try {
-      this.store.flushTouches();
+      // Reads' recency is not written here: it stays in memory until eviction needs it (see ShardStore).
       this.store.sweep(now);
       await this.deliverHints(now);
       await resolveInDoubt(this.txnHost, now);

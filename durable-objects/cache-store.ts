@@ -12,7 +12,10 @@ export const DEAD_SHARE = 0.25;
 const SWEEP_BATCH = 500;
 /** How long a SCAN continuation is kept. */
 const SCAN_PAGE_TTL_MS = 60 * 60 * 1000;
-/** Reads remember recency in memory and write it to storage in batches of this many keys. */
+/**
+ * Reads remember recency in memory only (it is written when eviction reaches the key, see makeRoom);
+ * past this many keys remembered, they are written to storage at once, which bounds the memory.
+ */
 const TOUCH_FLUSH = 1000;
 
 /** A replica's answer for one key (see ReplicaRecord in src/core/cache). */
@@ -36,7 +39,7 @@ export interface ShardWrite {
   expiresAt: number | null;
 }
 
-/** Row counts and bytes, kept in `meta` and changed in the same transaction as the rows. */
+/** Row counts and bytes, kept in `meta` and changed in the same transaction as the rows (written only when they changed). */
 export interface Accounting {
   liveKeys: number;
   liveBytes: number;
@@ -72,6 +75,11 @@ const keyCost = (key: string) => 2 * encoder.encode(key).byteLength;
  * A shard's entries in SQLite: versioned rows with TTL, tombstones and eviction markers, LRU eviction
  * at a byte capacity, and the exact byte accounting kept beside them. Memory holds only the
  * accounting, the counters below and a bounded batch of read-recency updates.
+ *
+ * Every row written is billed (each index entry a statement adds counts as one more), so the write
+ * path is kept to what must be durable: an overwrite updates its row in place, the accounting row is
+ * written only when it changed, and a read writes nothing (its recency stays in memory until
+ * eviction needs it; after a crash the LRU order is that of the last writes, an approximation).
  */
 export class ShardStore {
   private readonly sql: SqlStorage;
@@ -103,7 +111,8 @@ export class ShardStore {
   }
 
   setMeta(name: string, value: unknown): void {
-    this.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", name, JSON.stringify(value));
+    // An upsert: updating the row in place writes 1 row, where INSERT OR REPLACE writes its key index entry again too.
+    this.sql.exec("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", name, JSON.stringify(value));
   }
 
   /** The accounting as last committed. */
@@ -129,7 +138,8 @@ export class ShardStore {
 
     const result = this.storage.transactionSync(() => {
       const r = fn(acc);
-      this.setMeta("accounting", acc);
+      // A transaction that changed no row's size or state (a PREPARE, a stale write) leaves the row alone.
+      if (!sameAccounting(acc, this.acc)) this.setMeta("accounting", acc);
       return r;
     });
     this.acc = acc;
@@ -138,17 +148,31 @@ export class ShardStore {
 
   /** Replaces (or with `next: null` forgets) one row, keeping the accounting exact. */
   private setRow(acc: Accounting, key: string, next: NewRow | null, now: number): void {
-    const old = this.sql.exec<{ state: number; size: number }>("SELECT state, size FROM entries WHERE key = ?", key).toArray()[0];
-    if (old) {
-      if (old.state === RowState.Live) (acc.liveKeys--, (acc.liveBytes -= old.size));
-      else (acc.deadRows--, (acc.deadBytes -= old.size));
-    }
+    const had = this.release(acc, key);
     if (next === null) {
-      if (old) this.sql.exec("DELETE FROM entries WHERE key = ?", key);
+      if (had) this.sql.exec("DELETE FROM entries WHERE key = ?", key);
       return;
     }
+    this.storeRow(acc, key, next, now);
+  }
+
+  /** Takes a key's row out of the accounting without touching storage; answers whether there was one. */
+  private release(acc: Accounting, key: string): boolean {
+    const old = this.sql.exec<{ state: number; size: number }>("SELECT state, size FROM entries WHERE key = ?", key).toArray()[0];
+    if (!old) return false;
+    if (old.state === RowState.Live) (acc.liveKeys--, (acc.liveBytes -= old.size));
+    else (acc.deadRows--, (acc.deadBytes -= old.size));
+    return true;
+  }
+
+  /** Writes a key's row (its old one already released) and adds it to the accounting. */
+  private storeRow(acc: Accounting, key: string, next: NewRow, now: number): void {
+    // An upsert: an existing row is updated in place (the row and the index entries whose columns
+    // changed), where INSERT OR REPLACE, or a DELETE then an INSERT, also writes its key index entry again.
     this.sql.exec(
-      "INSERT OR REPLACE INTO entries (key, value, content_type, version, expires_at, state, size, touched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      `INSERT INTO entries (key, value, content_type, version, expires_at, state, size, touched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, content_type = excluded.content_type, version = excluded.version,
+         expires_at = excluded.expires_at, state = excluded.state, size = excluded.size, touched_at = excluded.touched_at`,
       key, next.value, next.contentType, next.version, next.expiresAt, next.state, next.size, now,
     );
     if (next.state === RowState.Live) (acc.liveKeys++, (acc.liveBytes += next.size));
@@ -205,17 +229,19 @@ export class ShardStore {
     this.touches.delete(write.key);
     const current = this.sql.exec<{ version: string }>("SELECT version FROM entries WHERE key = ?", write.key).toArray()[0];
     if (current && !shouldApply(current.version, write.version)) return { applied: false, version: current.version };
+    // The old row leaves the accounting first (its bytes are freed by the write) but stays in storage:
+    // the write updates it in place, and makeRoom leaves this key alone.
     if (write.value === null || isExpired(write.expiresAt, now)) {
       const tombstone = this.deadRow(RowState.Tombstone, write.key, write.version, now);
-      this.setRow(acc, write.key, null, now);
-      this.makeRoom(acc, tombstone.size, now);
-      this.setRow(acc, write.key, tombstone, now);
+      this.release(acc, write.key);
+      this.makeRoom(acc, tombstone.size, now, write.key);
+      this.storeRow(acc, write.key, tombstone, now);
     } else {
       const size = keyCost(write.key) + write.value.byteLength + write.contentType.length + ROW_OVERHEAD_BYTES;
       if (size > this.capacity()) throw new Error(`entry of ${size} bytes exceeds the shard capacity`);
-      this.setRow(acc, write.key, null, now);
-      this.makeRoom(acc, size, now);
-      this.setRow(acc, write.key, { state: RowState.Live, version: write.version, value: write.value, contentType: write.contentType, expiresAt: write.expiresAt, size }, now);
+      this.release(acc, write.key);
+      this.makeRoom(acc, size, now, write.key);
+      this.storeRow(acc, write.key, { state: RowState.Live, version: write.version, value: write.value, contentType: write.contentType, expiresAt: write.expiresAt, size }, now);
     }
     return { applied: true, version: write.version };
   }
@@ -224,17 +250,20 @@ export class ShardStore {
    * Makes room for `incoming` more bytes. Eviction leaves a version-only marker (so an older copy
    * elsewhere cannot win a read), so dead rows (markers and tombstones) are capped at DEAD_SHARE of
    * the capacity: above it the oldest are forgotten early; below it the least recently used live
-   * entry is evicted.
+   * entry is evicted. `writing` is the key being written, already out of the accounting: left alone.
+   *
+   * Recency: a key read since its stored `touched_at` has a newer time in memory. When eviction
+   * reaches such a key, that time is written now and the key skipped (it moves up the LRU order),
+   * so the order is exact while the object lives and only keys eviction reaches cost a write.
    */
-  private makeRoom(acc: Accounting, incoming: number, now: number): void {
+  private makeRoom(acc: Accounting, incoming: number, now: number, writing: string): void {
     const capacity = this.capacity();
     const fits = () => acc.liveBytes + acc.deadBytes + incoming <= capacity;
     if (fits()) return;
-    this.flushTouches();
     while (!fits()) {
       const forgetDead = acc.deadBytes > capacity * DEAD_SHARE || acc.liveKeys === 0;
       if (forgetDead) {
-        const dead = this.sql.exec<{ key: string }>("SELECT key FROM entries WHERE state != 0 ORDER BY expires_at LIMIT 32").toArray();
+        const dead = this.sql.exec<{ key: string }>("SELECT key FROM entries WHERE state != 0 AND key != ? ORDER BY expires_at LIMIT 32", writing).toArray();
         if (dead.length === 0) return;
         for (const row of dead) {
           if (fits() || (acc.liveKeys > 0 && acc.deadBytes <= capacity * DEAD_SHARE)) break;
@@ -243,13 +272,24 @@ export class ShardStore {
         continue;
       }
       const live = this.sql
-        .exec<{ key: string; version: string; expires_at: number | null }>(
-          "SELECT key, version, expires_at FROM entries WHERE state = 0 ORDER BY touched_at LIMIT 32",
+        .exec<{ key: string; version: string; expires_at: number | null; touched_at: number }>(
+          "SELECT key, version, expires_at, touched_at FROM entries WHERE state = 0 AND key != ? ORDER BY touched_at LIMIT 32",
+          writing,
         )
         .toArray();
       if (live.length === 0) return;
+      // The earliest recency written in this batch: a row used later than it is no longer next in line.
+      let movedTo = Infinity;
       for (const row of live) {
         if (fits() || acc.deadBytes > capacity * DEAD_SHARE) break;
+        if (row.touched_at > movedTo) break; // look again: a key just moved up comes first
+        const readAt = this.touches.get(row.key);
+        if (readAt !== undefined) {
+          this.touches.delete(row.key);
+          this.sql.exec("UPDATE entries SET touched_at = ? WHERE key = ?", readAt, row.key);
+          movedTo = Math.min(movedTo, readAt);
+          continue;
+        }
         const expired = isExpired(row.expires_at, now);
         this.setRow(acc, row.key, this.deadRow(expired ? RowState.Tombstone : RowState.Evicted, row.key, row.version, now), now);
         this.counters[expired ? "expirations" : "evictions"]++;
@@ -337,4 +377,8 @@ export class ShardStore {
     });
     return { flushed, locked, last: rows.slice(0, limit).at(-1)?.key ?? after, done: rows.length <= limit };
   }
+}
+
+function sameAccounting(a: Accounting, b: Accounting): boolean {
+  return a.liveKeys === b.liveKeys && a.liveBytes === b.liveBytes && a.deadRows === b.deadRows && a.deadBytes === b.deadBytes;
 }
