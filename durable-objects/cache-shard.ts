@@ -61,7 +61,7 @@ export class CacheShard extends DurableObject<Cloudflare.Env> {
     this.sql = ctx.storage.sql;
     this.store = new ShardStore(ctx.storage, () => this.capacity);
     createHintTables(this.sql);
-    this.txns = new TxnParticipantStore(this.sql);
+    this.txns = new TxnParticipantStore(ctx.storage);
     this.fault = this.store.meta<ShardFault>("fault") ?? this.fault;
     void ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();

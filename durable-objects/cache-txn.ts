@@ -15,10 +15,14 @@ interface PreparedRow extends Record<string, SqlStorageValue> {
 }
 
 /**
- * A CacheShard's two-phase-commit state: the lock table, transactions prepared here (voted yes,
- * outcome unknown) and recently finished ones. Everything is in SQLite and changes in the caller's
- * transaction; the lock table is mirrored in memory (it is small) so plain reads check it for free,
- * and readers waiting for a lock are woken when it is released.
+ * A CacheShard's two-phase-commit state: transactions prepared here (voted yes, outcome unknown) with
+ * the keys they lock, and recently finished ones. Everything is in SQLite and changes in the caller's
+ * transaction; the lock table is derived from the prepared rows and kept in memory (it is small) so
+ * plain reads check it for free, and readers waiting for a lock are woken when it is released.
+ *
+ * Rows written are billed, index entries included: the lock table is not stored (a prepared row
+ * already names its keys, and a key is locked by at most one prepared transaction), and both tables
+ * are WITHOUT ROWID, so a TEXT primary key costs no separate index entry per insert.
  */
 export class TxnParticipantStore implements ParticipantView {
   private readonly locks = new Map<string, string>();
@@ -27,21 +31,30 @@ export class TxnParticipantStore implements ParticipantView {
   /** Wait-die priorities of the transactions prepared here (memory only: after a restart they are unknown, and treated as oldest). */
   private readonly priorities = new Map<string, number>();
 
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec("CREATE TABLE IF NOT EXISTS txn_locks (key TEXT PRIMARY KEY, txn TEXT NOT NULL)");
-    sql.exec(`CREATE TABLE IF NOT EXISTS txn_prepared (txn TEXT PRIMARY KEY, coordinator TEXT NOT NULL, keys TEXT NOT NULL,
-      prepared_at INTEGER NOT NULL, next_inquiry_at INTEGER NOT NULL, inquiries INTEGER NOT NULL)`);
-    sql.exec("CREATE TABLE IF NOT EXISTS txn_finished (txn TEXT PRIMARY KEY, outcome TEXT NOT NULL, at INTEGER NOT NULL)");
-    sql.exec("CREATE INDEX IF NOT EXISTS txn_finished_at ON txn_finished (at)");
+  private readonly sql: SqlStorage;
+
+  constructor(storage: Pick<DurableObjectStorage, "sql" | "transactionSync">) {
+    const sql = (this.sql = storage.sql);
+    storage.transactionSync(() => {
+      createWithoutRowid(sql, "txn_prepared", `txn TEXT PRIMARY KEY, coordinator TEXT NOT NULL, keys TEXT NOT NULL,
+        prepared_at INTEGER NOT NULL, next_inquiry_at INTEGER NOT NULL, inquiries INTEGER NOT NULL`);
+      createWithoutRowid(sql, "txn_finished", "txn TEXT PRIMARY KEY, outcome TEXT NOT NULL, at INTEGER NOT NULL");
+      sql.exec("CREATE INDEX IF NOT EXISTS txn_finished_at ON txn_finished (at)");
+      // Earlier versions stored the lock table too; it always matched the prepared rows.
+      sql.exec("DROP TABLE IF EXISTS txn_locks");
+    });
     this.reload();
   }
 
-  /** Rebuilds the memory mirrors of the lock and prepared tables (at start, and after a failed storage transaction). */
+  /** Rebuilds the memory mirrors of the prepared table and its locks (at start, and after a failed storage transaction). */
   reload(): void {
     this.locks.clear();
-    for (const row of this.sql.exec<{ key: string; txn: string }>("SELECT key, txn FROM txn_locks")) this.locks.set(row.key, row.txn);
     this.preparedTxns.clear();
-    for (const row of this.sql.exec<PreparedRow>("SELECT * FROM txn_prepared")) this.preparedTxns.set(row.txn, { ...toPrepared(row), coordinator: row.coordinator });
+    for (const row of this.sql.exec<PreparedRow>("SELECT * FROM txn_prepared")) {
+      const p = { ...toPrepared(row), coordinator: row.coordinator };
+      this.preparedTxns.set(row.txn, p);
+      for (const key of p.keys) this.locks.set(key, p.txn);
+    }
   }
 
   get lockCount(): number {
@@ -82,10 +95,7 @@ export class TxnParticipantStore implements ParticipantView {
       p.txn, coordinator, JSON.stringify(p.keys), p.preparedAt, p.nextInquiryAt, p.inquiries,
     );
     this.preparedTxns.set(p.txn, { ...p, coordinator });
-    for (const key of p.keys) {
-      this.sql.exec("INSERT OR REPLACE INTO txn_locks (key, txn) VALUES (?, ?)", key, p.txn);
-      this.locks.set(key, p.txn);
-    }
+    for (const key of p.keys) this.locks.set(key, p.txn);
   }
 
   /** Updates when an in-doubt transaction's coordinator is asked next. */
@@ -98,8 +108,6 @@ export class TxnParticipantStore implements ParticipantView {
   /** Forgets PREPARED, releases the transaction's locks and remembers the outcome (call inside a storage transaction). */
   recordFinished(txn: string, outcome: Outcome, now: number, keys: readonly string[]): void {
     this.sql.exec("DELETE FROM txn_prepared WHERE txn = ?", txn);
-    // By key (the primary key), not by txn, which would scan the table.
-    for (const key of keys) this.sql.exec("DELETE FROM txn_locks WHERE key = ? AND txn = ?", key, txn);
     this.preparedTxns.delete(txn);
     this.priorities.delete(txn);
     this.sql.exec("INSERT OR REPLACE INTO txn_finished (txn, outcome, at) VALUES (?, ?, ?)", txn, outcome, now);
@@ -159,4 +167,19 @@ export class TxnParticipantStore implements ParticipantView {
 
 function toPrepared(row: PreparedRow): PreparedTxn {
   return { txn: row.txn, keys: JSON.parse(row.keys) as string[], preparedAt: row.prepared_at, nextInquiryAt: row.next_inquiry_at, inquiries: row.inquiries };
+}
+
+/**
+ * Creates `table` WITHOUT ROWID, or rebuilds one an earlier version made as a rowid table (there its
+ * TEXT primary key was an index of its own: one more row written per insert). Rows are copied over;
+ * the old table's indexes go with it, so create them after this.
+ */
+function createWithoutRowid(sql: SqlStorage, table: string, columns: string): void {
+  const existing = sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", table).toArray()[0];
+  if (existing && /WITHOUT\s+ROWID\s*$/i.test(existing.sql)) return;
+  if (existing) sql.exec(`ALTER TABLE ${table} RENAME TO ${table}_rowid`);
+  sql.exec(`CREATE TABLE ${table} (${columns}) WITHOUT ROWID`);
+  if (!existing) return;
+  sql.exec(`INSERT INTO ${table} SELECT * FROM ${table}_rowid`);
+  sql.exec(`DROP TABLE ${table}_rowid`);
 }
