@@ -89,8 +89,8 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
   private readonly proposals = new Map<number, { term: number } & Waiter<ProposeOutcome>>();
   private readonly reads = new Map<string, Waiter<{ ok: true; index: number } | { ok: false }>>();
   private readonly appliedWaiters: { index: number; resolve: () => void }[] = [];
-  /** Calls waiting for this node to learn who leads (an election is running): woken on any role or leader change. */
-  private leaderWaiters: (() => void)[] = [];
+  /** Calls waiting for this node to learn who leads (an election is running): woken once a leader is known. */
+  private readonly leaderWaiters = new Set<() => void>();
   private readSeq = 0;
   /** Bytes of entry data stored after the snapshot (drives compaction by size). */
   private logBytes = 0;
@@ -140,7 +140,15 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     this.lastTickAt = Date.now();
     this.core = new RaftCore(
       { id: identity.node, electionTicks: cfg.electionTicks, maxElectionTicks: cfg.maxElectionTicks, heartbeatTicks: cfg.heartbeatTicks, tickMs: cfg.tickMs, quiesceTicks: cfg.quiesceTicks },
-      { hardState, snapshot, entries, membership, applied: this.snapshotIndex, ledBeforeRestart: hardState.term > 0 && this.meta<number>("led") === hardState.term },
+      {
+        hardState,
+        snapshot,
+        entries,
+        membership,
+        applied: this.snapshotIndex,
+        ledBeforeRestart: hardState.term > 0 && this.meta<number>("led") === hardState.term,
+        leaderBeforeRestart: ((f) => (f !== undefined && f.term === hardState.term ? f.leader : null))(this.meta<{ term: number; leader: NodeId }>("follows")),
+      },
       Math.random,
       this.lastTickAt,
     );
@@ -227,7 +235,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
         this.apply(rd);
         // After applying: a proposal committed in this same Ready is answered with its result.
         if (rd.softState && rd.softState.role !== "leader") this.abandonProposals(rd.softState.leader);
-        if (rd.softState) this.wakeLeaderWaiters();
+        if (rd.softState?.leader != null) this.wakeLeaderWaiters();
         core.advance();
       }
       try {
@@ -249,8 +257,9 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
   private async armClock(core: RaftCore): Promise<void> {
     if (!core.wantsTicks()) {
       if (this.alarmAt !== null) {
-        await this.ctx.storage.deleteAlarm();
+        // Cleared before the await: a call that wakes the core meanwhile must see no clock and arm one.
         this.alarmAt = null;
+        await this.ctx.storage.deleteAlarm();
       }
       return;
     }
@@ -269,8 +278,14 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
         this.logBytes += e.data.length;
       }
       if (rd.hardState) this.setMeta("hard", rd.hardState);
-      // Remember leading this term: after a restart this node campaigns at once (see ledBeforeRestart).
-      if (rd.softState?.role === "leader") this.setMeta("led", rd.hardState?.term ?? this.core?.status().term ?? 0);
+      // Remember leading this term (after a restart this node campaigns at once: ledBeforeRestart), or
+      // whom it follows in it (after a restart it still knows them: leaderBeforeRestart).
+      const soft = rd.softState;
+      if (soft?.leader != null) {
+        const term = rd.hardState?.term ?? this.core?.status().term ?? 0;
+        if (soft.role === "leader") this.setMeta("led", term);
+        else this.setMeta("follows", { term, leader: soft.leader });
+      }
     });
   }
 
@@ -365,8 +380,8 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
   }
 
   private wakeLeaderWaiters(): void {
-    const waiters = this.leaderWaiters;
-    this.leaderWaiters = [];
+    const waiters = [...this.leaderWaiters];
+    this.leaderWaiters.clear();
     for (const w of waiters) w();
   }
 
@@ -375,26 +390,35 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
    * a client call waits for the outcome here, up to about one election, instead of bouncing between
    * members: it is then served here if this node won, or told who did.
    */
-  private async awaitLeader(core: RaftCore, timeoutMs: number): Promise<void> {
+  private async awaitLeader(core: RaftCore, deadlineAt: number): Promise<void> {
     await this.schedulePump();
     if (core.status().leader !== null) return;
-    const wait = Math.min(timeoutMs, 2 * getConfig(this.env).raft.electionMaxMs);
-    await this.within(new Promise<void>((resolve) => this.leaderWaiters.push(resolve)), wait, () => undefined);
+    const wait = Math.min(deadlineAt - Date.now(), 2 * getConfig(this.env).raft.electionMaxMs);
+    if (wait <= 0) return;
+    let wake = () => {};
+    const known = new Promise<void>((resolve) => (wake = resolve));
+    this.leaderWaiters.add(wake);
+    try {
+      await this.within(known, wait, () => undefined);
+    } finally {
+      this.leaderWaiters.delete(wake);
+    }
   }
 
   /** A client command: proposed here if this node leads, answered once applied (or lost / timed out). */
   async propose(identity: RaftIdentity, command: KvCommand, timeoutMs: number): Promise<ProposeOutcome> {
+    const deadlineAt = Date.now() + timeoutMs;
     const core = await this.start(identity);
     let r = core.propose(encodeCommand(command), Date.now());
     if (!r.ok && r.reason === "not_leader" && r.leader === null) {
-      await this.awaitLeader(core, timeoutMs);
+      await this.awaitLeader(core, deadlineAt);
       r = core.propose(encodeCommand(command), Date.now());
     }
     // A refusal still pumps: a quiesced follower that a client reached starts its clock and pokes its leader.
     if (!r.ok) return await this.schedulePump(), { ok: false, reason: r.reason, leader: r.leader };
     const outcome = new Promise<ProposeOutcome>((resolve) => this.proposals.set(r.index, { term: r.term, resolve }));
     await this.schedulePump();
-    return this.within(outcome, timeoutMs, () => {
+    return this.within(outcome, Math.max(1, deadlineAt - Date.now()), () => {
       this.proposals.delete(r.index);
       return { ok: false, reason: "timeout", leader: core.status().leader };
     });
@@ -419,6 +443,8 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
    * goes through ReadIndex instead of failing; only "not the leader" sends the client elsewhere.
    */
   private async readPoint(identity: RaftIdentity, consistency: "linearizable" | "lease" | "stale", timeoutMs: number): Promise<{ ok: true; index: number; via: ReadPath } | { ok: false; reason: string; leader: NodeId | null }> {
+    const deadlineAt = Date.now() + timeoutMs;
+    const left = () => Math.max(1, deadlineAt - Date.now());
     const core = await this.start(identity);
     if (consistency === "stale") return { ok: true, index: this.kv.appliedIndex, via: "stale" };
     let index: number;
@@ -427,7 +453,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     const ask = () => (consistency === "lease" ? core.leaseReadOrReadIndex(requestId, Date.now()) : readIndexAsResult(core.readIndex(requestId, Date.now())));
     let r = ask();
     if (!r.ok && r.reason === "not_leader" && r.leader === null) {
-      await this.awaitLeader(core, timeoutMs);
+      await this.awaitLeader(core, deadlineAt);
       r = ask();
     }
     if (!r.ok) return await this.schedulePump(), { ok: false, reason: r.reason, leader: r.leader };
@@ -437,7 +463,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     } else {
       const confirmed = new Promise<{ ok: true; index: number } | { ok: false }>((resolve) => this.reads.set(requestId, { resolve }));
       await this.schedulePump();
-      const res = await this.within(confirmed, timeoutMs, () => ({ ok: false as const }));
+      const res = await this.within(confirmed, left(), () => ({ ok: false as const }));
       this.reads.delete(requestId);
       if (!res.ok) return { ok: false, reason: "leadership_unconfirmed", leader: core.status().leader };
       index = res.index;
@@ -448,7 +474,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
         waiter.resolve = resolve;
         this.appliedWaiters.push(waiter);
       });
-      const ok = await this.within(applied.then(() => true), timeoutMs, () => false);
+      const ok = await this.within(applied.then(() => true), left(), () => false);
       if (!ok) {
         const i = this.appliedWaiters.indexOf(waiter);
         if (i >= 0) this.appliedWaiters.splice(i, 1);

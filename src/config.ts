@@ -79,6 +79,7 @@ function raftTiming(c: { RAFT_PLACEMENT?: RaftPlacement | undefined; RAFT_RTT_MS
   const rttMs = c.RAFT_RTT_MS ?? PLACEMENT_RTT_MS[placement];
   const derived = raftTimingForRtt(rttMs);
   const electionMinMs = c.RAFT_ELECTION_MIN_MS ?? derived.electionMinMs;
+  const electionMaxMs = c.RAFT_ELECTION_MAX_MS ?? (c.RAFT_ELECTION_MIN_MS === undefined ? derived.electionMaxMs : 2 * electionMinMs);
   return {
     placement,
     rttMs,
@@ -86,8 +87,9 @@ function raftTiming(c: { RAFT_PLACEMENT?: RaftPlacement | undefined; RAFT_RTT_MS
     heartbeatMs: c.RAFT_HEARTBEAT_MS ?? derived.heartbeatMs,
     electionMinMs,
     // An explicit minimum alone keeps the maximum at twice it.
-    electionMaxMs: c.RAFT_ELECTION_MAX_MS ?? (c.RAFT_ELECTION_MIN_MS === undefined ? derived.electionMaxMs : 2 * electionMinMs),
-    deadlineMs: c.RAFT_REQUEST_DEADLINE_MS ?? derived.requestDeadlineMs,
+    electionMaxMs,
+    // The request deadline spans one failover of the timing in effect (explicit election settings included).
+    deadlineMs: c.RAFT_REQUEST_DEADLINE_MS ?? Math.max(derived.requestDeadlineMs, 2 * electionMaxMs),
   };
 }
 

@@ -35,7 +35,8 @@ export async function onLeader<T>(
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
     const identity = { group: config.group, node: target };
-    const timeout = Math.min(remaining, ATTEMPT_TIMEOUT_MS);
+    // One attempt may wait out an election in the member it reached (see awaitLeader in raft-node.ts).
+    const timeout = Math.min(remaining, Math.max(ATTEMPT_TIMEOUT_MS, config.electionMaxMs + 500));
     let outcome: Attempt<T>;
     try {
       const stub = raftStub(env, config.group, target);

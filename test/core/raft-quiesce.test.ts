@@ -161,3 +161,32 @@ describe("a leader that restarts campaigns at once", () => {
     expect(ticksUntilCampaign(false)).toBe(6);
   });
 });
+
+describe("a follower restarted from storage (an eviction of a quiet group) still knows whom it followed", () => {
+  const follower = (leader: string | null) =>
+    new RaftNode(
+      { id: "b", electionTicks: 3, maxElectionTicks: 6 },
+      { hardState: { term: 2, vote: "a", commit: 0 }, snapshot: null, entries: [], membership: { voters: ["a", "b", "c"], learners: [] }, leaderBeforeRestart: leader },
+      () => 0.5,
+      0,
+    );
+  const preVote = (from: string) => ({ type: "PreVote" as const, from, to: "b", term: 3, lastLogIndex: 0, lastLogTerm: 0 });
+  const answer = (n: RaftNode) => {
+    const rd = n.ready();
+    n.advance();
+    return rd.messages.find((m) => m.type === "PreVoteResp");
+  };
+
+  test("a campaign from the leader it followed is granted at once; anyone else's waits out the restart promise", () => {
+    const fromLeader = follower("a");
+    fromLeader.step(preVote("a"), 0);
+    expect(answer(fromLeader)).toMatchObject({ granted: true });
+    const fromOther = follower("a");
+    fromOther.step(preVote("c"), 0);
+    expect(answer(fromOther)).toMatchObject({ granted: false });
+    // Without the stored leader, even the old leader waits (the restart promise, electionTicks ticks).
+    const forgot = follower(null);
+    forgot.step(preVote("a"), 0);
+    expect(answer(forgot)).toMatchObject({ granted: false });
+  });
+});

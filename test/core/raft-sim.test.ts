@@ -99,17 +99,19 @@ describe("a slow event loop is not a dead peer (etcd ticks: a late alarm is one 
 });
 
 describe("quiescence (issue 15): idle groups stop their clocks, and wake safely", () => {
-  test("Figure 3 safety, convergence and linearizability with quiescing groups, lulls and crashes of quiet leaders (lease reads included)", () => {
-    const totals = { quiesced: 0, quietCrashes: 0 };
+  test("Figure 3 safety, convergence and linearizability with quiescing groups, lulls, crashes of quiet leaders and evictions of whole quiet groups (lease reads included)", () => {
+    const totals = { quiesced: 0, quietCrashes: 0, evictions: 0 };
     for (let seed = 1; seed <= 150; seed++) {
       const r = simulate(seed, { quiesceTicks: 2 + (seed % 6), leaseReadShare: seed % 2 === 0 ? 0.5 : 0 });
       if (!r.ok) expect.fail(describeFailure(r));
       totals.quiesced += r.stats.quiesced;
       totals.quietCrashes += r.stats.quietCrashes;
+      totals.evictions += r.stats.evictions;
     }
     // The runs did what they claim: groups went quiet, and quiet leaders were crashed.
     expect(totals.quiesced).toBeGreaterThan(150);
     expect(totals.quietCrashes).toBeGreaterThan(10);
+    expect(totals.evictions).toBeGreaterThan(10);
   });
 
   test("a calm, quiescing group with lulls elects one leader and never another (waking is not an election)", () => {

@@ -98,6 +98,8 @@ export interface SimStats {
   quiesced: number;
   /** Crashes of a leader while it was quiesced. */
   quietCrashes: number;
+  /** Evictions of a whole quiet group (every member restarted from storage). */
+  evictions: number;
   committed: number;
   ops: ClientStats;
 }
@@ -233,6 +235,7 @@ class Simulation {
       maxLoopDelayMs: 0,
       quiesced: 0,
       quietCrashes: 0,
+      evictions: 0,
       committed: 0,
       ops: { invoked: 0, completed: 0, unknown: 0, discarded: 0, retries: 0 },
     };
@@ -409,6 +412,7 @@ class Simulation {
     }
     // The shell stores the term a node took office in, with the Ready that says so.
     if (rd.softState?.role === "leader") st.led = rd.hardState?.term ?? known.term;
+    else if (rd.softState?.leader != null) st.follows = { term: rd.hardState?.term ?? known.term, leader: rd.softState.leader };
     if (rd.hardState !== undefined) {
       st.hardState = { ...rd.hardState };
       this.monitor.observeHardState(id, rd.hardState);
@@ -613,7 +617,13 @@ class Simulation {
     if (!this.chaos) return;
     const r = this.rng();
     const live = this.nodeIds.filter((id) => this.nodes.get(id) != null);
-    if (r < 0.2) {
+    const allQuiet = live.length === this.nodeIds.length && live.every((id) => !this.nodes.get(id)!.wantsTicks());
+    if (allQuiet && this.rng() < 0.3) {
+      // The whole quiet group is evicted from memory, as Cloudflare does with idle objects, and restarts
+      // at once (on the next call): every member from its storage alone.
+      this.stats.evictions++;
+      for (const id of live) this.crash(id, "evicted while the group was quiet", this.rand(1, 30));
+    } else if (r < 0.2) {
       const side = new Set(this.nodeIds.filter(() => this.rng() < 0.5));
       this.cut.clear();
       for (const a of this.nodeIds) for (const b of this.nodeIds) if (side.has(a) !== side.has(b)) this.cut.add(`${a}>${b}`);
@@ -648,7 +658,7 @@ class Simulation {
     this.queue.push(this.now + this.rand(30, 400), { k: "fault" });
   }
 
-  private crash(id: NodeId, how: string): void {
+  private crash(id: NodeId, how: string, restartInMs = this.rand(20, 1_500)): void {
     if (this.nodes.get(id) == null) return;
     this.note(() => `crash ${id} ${how}`);
     this.stats.crashes++;
@@ -659,7 +669,7 @@ class Simulation {
       const before = this.lastPersisted.get(id);
       if (before !== undefined) this.storage.set(id, before);
     }
-    this.queue.push(this.now + this.rand(20, 1_500), { k: "restart", id });
+    this.queue.push(this.now + restartInMs, { k: "restart", id });
   }
 
   private restart(id: NodeId): void {
@@ -675,7 +685,14 @@ class Simulation {
     const membership = { voters: [...this.nodeIds], learners: [] };
     const node = new RaftNode(
       { ...this.raft, id },
-      { hardState: { ...st.hardState }, snapshot: st.snapshot, entries: st.entries.map((e) => ({ ...e })), membership, ledBeforeRestart: st.led === st.hardState.term && st.led > 0 },
+      {
+        hardState: { ...st.hardState },
+        snapshot: st.snapshot,
+        entries: st.entries.map((e) => ({ ...e })),
+        membership,
+        ledBeforeRestart: st.led === st.hardState.term && st.led > 0,
+        leaderBeforeRestart: st.follows?.term === st.hardState.term ? st.follows.leader : null,
+      },
       this.rng,
       this.now,
     );

@@ -79,7 +79,7 @@ function main(): number {
     .join(" ");
 
   const failures: SimResult[] = [];
-  const totals = { steps: 0, simMs: 0, ops: 0, completed: 0, unknown: 0, committed: 0, crashes: 0, partitions: 0, snapshots: 0, leaders: 0, elections: 0, unknownLin: 0, quiesced: 0, quietCrashes: 0 };
+  const totals = { steps: 0, simMs: 0, ops: 0, completed: 0, unknown: 0, committed: 0, crashes: 0, partitions: 0, snapshots: 0, leaders: 0, elections: 0, unknownLin: 0, quiesced: 0, quietCrashes: 0, evictions: 0 };
   const t0 = performance.now();
   let ran = 0;
   for (let seed = from; seed < from + count; seed++) {
@@ -103,6 +103,7 @@ function main(): number {
     totals.elections += r.stats.electionsStarted;
     totals.quiesced += r.stats.quiesced;
     totals.quietCrashes += r.stats.quietCrashes;
+    totals.evictions += r.stats.evictions;
     if (r.linearizability === "unknown") totals.unknownLin++;
     if (!r.ok) {
       failures.push(r);
@@ -125,7 +126,7 @@ function main(): number {
   );
   console.log(
     `  ${totals.steps} steps, ${(totals.simMs / 1000).toFixed(0)} simulated s, ${totals.leaders} leaders elected, ${totals.elections} campaigns (live nodes), ${totals.crashes} crashes, ` +
-      `${totals.partitions} partitions, ${totals.snapshots} snapshots installed, ${totals.committed} entries committed, ${totals.quiesced} quiescences, ${totals.quietCrashes} crashes of quiet leaders`,
+      `${totals.partitions} partitions, ${totals.snapshots} snapshots installed, ${totals.committed} entries committed, ${totals.quiesced} quiescences, ${totals.quietCrashes} crashes of quiet leaders, ${totals.evictions} evictions of whole quiet groups`,
   );
   console.log(`  ${totals.ops} client operations: ${totals.completed} completed, ${totals.unknown} of unknown outcome; linearizability budget exceeded: ${totals.unknownLin}`);
   if (failures.length > 0) console.log(`failing seeds: ${failures.map((f) => f.seed).join(" ")}`);

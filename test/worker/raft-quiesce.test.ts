@@ -77,4 +77,14 @@ describe("an idle Raft group goes quiet (issue 15)", () => {
     // And it goes quiet again afterwards.
     await untilQuiet();
   });
+
+  it("every member restarted while the group was quiet (as Cloudflare evicts idle objects): the next write commits, nothing is lost", async () => {
+    for (let i = 0; i < 5; i++) expect((await call(`/kv/e-${i}`, { method: "PUT", body: `v${i}` })).status).toBe(200);
+    await untilQuiet();
+    for (const n of MEMBERS) expect((await post(`/admin/raft/nodes/${n}/crash`)).status).toBe(200);
+    expect((await call("/kv/e-after", { method: "PUT", body: "x" })).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect(await (await call(`/kv/e-${i}`)).text()).toBe(`v${i}`);
+    expect(await (await call("/kv/e-after")).text()).toBe("x");
+    await untilQuiet();
+  });
 });

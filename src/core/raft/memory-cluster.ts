@@ -18,6 +18,8 @@ export interface StoredNode {
   entries: Entry[];
   /** The term this node last led, stored when it took office (see RestoredState.ledBeforeRestart). */
   led?: number;
+  /** Whom this node followed, and in which term, stored when it learned it (RestoredState.leaderBeforeRestart). */
+  follows?: { term: number; leader: string };
 }
 
 export type Verdict = "deliver" | "drop" | "hold";

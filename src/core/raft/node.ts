@@ -70,6 +70,13 @@ export interface RestoredState {
    * election round.
    */
   ledBeforeRestart?: boolean;
+  /**
+   * The leader this node followed in its stored term when it stopped (the shell stores it when it learns
+   * it). Only so that a campaign from that leader, restarted too, is recognised as one (see step): a
+   * Durable Object evicted while its group was quiet comes back knowing whom it followed. Votes in that
+   * term are refused to others as before a restart; the restart promise still holds for everyone else.
+   */
+  leaderBeforeRestart?: NodeId | null;
 }
 
 export type ProposeRejection = "not_leader" | "transferring";
@@ -118,6 +125,11 @@ export class RaftNode {
     this.s = new RaftState(cfg, log, hs.term, hs.vote, log.membershipAt(log.lastIndex()), rng, now);
     this.prevHard = { term: hs.term, vote: hs.vote, commit: log.commit };
     if (restored.ledBeforeRestart === true) this.s.electionTimeout = 1;
+    const followed = restored.leaderBeforeRestart ?? null;
+    if (followed !== null && followed !== cfg.id && this.s.role === "follower") {
+      this.s.leader = followed;
+      this.prevSoft = { role: this.s.statusRole(), leader: followed };
+    }
     this.prevSoft = { role: this.s.statusRole(), leader: null };
   }
 
