@@ -223,6 +223,13 @@ export class UpstreamPool extends DurableObject<Cloudflare.Env> {
       const current = this.stored;
       if (this.health !== null && current !== null) {
         const now = Date.now();
+        if (this.pausedAt !== null) {
+          // An idle round (LB_IDLE_CHECK_MS): the pause so far ends here, and a new one starts after it, so
+          // an upstream that fails its idle checks is not made to look fresh by the whole pause on waking.
+          this.health = skipPause(this.health, this.pausedAt, now);
+          this.pausedAt = now;
+          await this.ctx.storage.put("checksPausedAt", now);
+        }
         for (const [id, url, r] of results) {
           if (current.config.upstreams.some((u) => u.id === id && u.url === url)) this.health = applyCheck(this.health, id, r, now);
         }
