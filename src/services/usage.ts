@@ -47,6 +47,8 @@ export function meteredStub<S extends object>(env: Cloudflare.Env, kind: ObjectK
   return new Proxy(stub, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
+      // Symbol-keyed methods (Symbol.dispose for `using stub`) are not RPC calls: bound to the real stub.
+      if (typeof prop !== "string" && typeof value === "function") return (value as AnyFn).bind(target);
       if (typeof prop !== "string" || prop === "then" || typeof value !== "function") return value;
       let m = methods.get(prop);
       if (m === undefined) {
