@@ -14,6 +14,8 @@ const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 const COMPACT_LOG_BYTES = 8 * 1024 * 1024;
 /** A message to a peer that has not been taken within this time is dropped (Raft retries by itself). */
 const SEND_TIMEOUT_MS = 1000;
+/** How long a membership change waits out a transient refusal (no commit in the term yet, a change pending). */
+const MEMBERSHIP_WAIT_MS = 1000;
 
 export interface RaftIdentity {
   group: string;
@@ -490,7 +492,15 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
 
   async changeMembership(identity: RaftIdentity, change: MembershipChange): Promise<{ ok: boolean; reason?: string; leader: NodeId | null; index?: number }> {
     const core = await this.start(identity);
-    const r = core.proposeMembership(change, Date.now());
+    let r = core.proposeMembership(change, Date.now());
+    // Transient refusals wait a moment instead of answering 409: a new leader's first commit (right after a
+    // transfer or an election) or the previous change's commit is a round trip away.
+    const until = Date.now() + MEMBERSHIP_WAIT_MS;
+    while (!r.ok && (r.reason === "no_commit_in_term" || r.reason === "change_pending") && Date.now() < until) {
+      await this.schedulePump();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      r = core.proposeMembership(change, Date.now());
+    }
     await this.pump();
     return r.ok ? { ok: true, index: r.index, leader: identity.node } : { ok: false, reason: r.reason, leader: r.leader };
   }

@@ -140,6 +140,15 @@ describe("Raft over Durable Objects (5 members, 150-300 ms election timeouts)", 
     expect((await call("/kv/after-transfer", { method: "PUT", body: "ok" })).status).toBe(200);
   }, 15_000);
 
+  it("membership changes right after a transfer, and one right after another, wait for the commit they need instead of answering 409", async () => {
+    const old = await waitForLeader();
+    const to = ["n1", "n2", "n3", "n4", "n5"].find((n) => n !== old)!;
+    expect((await post("/raft/transfer-leadership", { to })).status).toBe(200);
+    // No pause: the new leader may not have committed in its term yet, the learner's entry not yet committed.
+    expect((await post("/raft/members", { action: "addLearner", node: "n7" })).status).toBe(200);
+    expect((await post("/raft/members", { action: "remove", node: "n7" })).status).toBe(200);
+  }, 15_000);
+
   it("§4.1 membership: a new node joins as a learner, catches up, is promoted, and can be removed", async () => {
     await waitForLeader();
     await call("/kv/before-join", { method: "PUT", body: "x" });
