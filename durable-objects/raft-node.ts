@@ -284,7 +284,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
       // whom it follows in it (after a restart it still knows them: leaderBeforeRestart).
       const soft = rd.softState;
       if (soft?.leader != null) {
-        const term = rd.hardState?.term ?? this.core?.status().term ?? 0;
+        const term = rd.hardState?.term ?? this.core?.term ?? 0;
         if (soft.role === "leader") this.setMeta("led", term);
         else this.setMeta("follows", { term, leader: soft.leader });
       }
@@ -394,7 +394,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
    */
   private async awaitLeader(core: RaftCore, deadlineAt: number): Promise<void> {
     await this.schedulePump();
-    if (core.status().leader !== null) return;
+    if (core.leader !== null) return;
     const wait = Math.min(deadlineAt - Date.now(), 2 * getConfig(this.env).raft.electionMaxMs);
     if (wait <= 0) return;
     let wake = () => {};
@@ -417,12 +417,15 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
       r = core.propose(encodeCommand(command), Date.now());
     }
     // A refusal still pumps: a quiesced follower that a client reached starts its clock and pokes its leader.
-    if (!r.ok) return await this.schedulePump(), { ok: false, reason: r.reason, leader: r.leader };
+    if (!r.ok) {
+      await this.schedulePump();
+      return { ok: false, reason: r.reason, leader: r.leader };
+    }
     const outcome = new Promise<ProposeOutcome>((resolve) => this.proposals.set(r.index, { term: r.term, resolve }));
     await this.schedulePump();
     return this.within(outcome, Math.max(1, deadlineAt - Date.now()), () => {
       this.proposals.delete(r.index);
-      return { ok: false, reason: "timeout", leader: core.status().leader };
+      return { ok: false, reason: "timeout", leader: core.leader };
     });
   }
 
@@ -458,7 +461,10 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
       await this.awaitLeader(core, deadlineAt);
       r = ask();
     }
-    if (!r.ok) return await this.schedulePump(), { ok: false, reason: r.reason, leader: r.leader };
+    if (!r.ok) {
+      await this.schedulePump();
+      return { ok: false, reason: r.reason, leader: r.leader };
+    }
     if (r.via === "lease") {
       index = r.index;
       via = "lease";
@@ -467,7 +473,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
       await this.schedulePump();
       const res = await this.within(confirmed, left(), () => ({ ok: false as const }));
       this.reads.delete(requestId);
-      if (!res.ok) return { ok: false, reason: "leadership_unconfirmed", leader: core.status().leader };
+      if (!res.ok) return { ok: false, reason: "leadership_unconfirmed", leader: core.leader };
       index = res.index;
     }
     if (this.kv.appliedIndex < index) {
@@ -480,7 +486,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
       if (!ok) {
         const i = this.appliedWaiters.indexOf(waiter);
         if (i >= 0) this.appliedWaiters.splice(i, 1);
-        return { ok: false, reason: "timeout", leader: core.status().leader };
+        return { ok: false, reason: "timeout", leader: core.leader };
       }
     }
     return { ok: true, index, via };
@@ -517,7 +523,7 @@ export class RaftNode extends DurableObject<Cloudflare.Env> {
     // A status call applies what is committed but starts no clock of a group that has run (term > 0): a
     // dashboard or a metrics scrape must not wake a quiet group, nor make a member it booted after an
     // eviction run for leader. A group that has never run is started by any call, this one included.
-    await this.pump(core.status().term === 0);
+    await this.pump(core.term === 0);
     const st = core.status();
     return { ...st, group: identity.group, tickMs: getConfig(this.env).raft.tickMs, clockRunning: this.alarmAt !== null, logLength: st.lastIndex - st.snapshotIndex, lastContact: this.lastContact, fault: this.fault, keys: this.kv.size };
   }

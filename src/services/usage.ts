@@ -23,10 +23,18 @@ const callers = new WeakMap<object, Caller>();
 
 const active = new ActiveTime();
 
+/** The tagged copies of an env made without an object key, by label. */
+const sharedCopies = new WeakMap<object, Map<Caller["label"], Cloudflare.Env>>();
+
 /** A copy of `env` whose stub calls are labelled caller=`label` (and keep object `key` active while in flight). */
 export function callerEnv(env: Cloudflare.Env, label: Caller["label"], key: string | null = null): Cloudflare.Env {
+  // Copies without an object key (the scrape's) are made once per env: a fresh copy per request would
+  // also make getConfig parse the configuration again for it (it caches by env object).
+  const shared = key === null ? sharedCopies.get(env)?.get(label) : undefined;
+  if (shared !== undefined) return shared;
   const tagged = { ...env };
   callers.set(tagged, { label, key });
+  if (key === null) sharedCopies.set(env, (sharedCopies.get(env) ?? new Map()).set(label, tagged));
   return tagged;
 }
 

@@ -7,15 +7,13 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { CacheShard } from "../../durable-objects/cache-shard";
 import { makeVersion } from "../../src/core/cache/version";
-import { ALL_SHARDS, call, shard, sleep } from "./helpers";
+import { ALL_SHARDS, call, scrapeMetrics, shard, sleep } from "./helpers";
 
 const N = 20;
 const ROWS = 'dc_usage_rows_written_total{kind="cache"}';
 
 async function rowsWritten(): Promise<number> {
-  const text = await (await call("/metrics")).text();
-  const line = text.split("\n").find((l) => l.startsWith(ROWS + " "));
-  return line ? Number(line.slice(ROWS.length + 1)) : 0;
+  return (await scrapeMetrics()).samples.get(ROWS) ?? 0;
 }
 
 /** The counter once the shards' rows stop moving (the third replica's write, hints and alarms land after the answer). */

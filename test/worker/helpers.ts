@@ -72,3 +72,24 @@ export async function jobWhenFinished<T extends { finished: boolean }>(id: strin
     await sleep(pollMs);
   }
 }
+
+/** The samples of a GET /metrics scrape, keyed by the line up to the value: `name{label="v",...}`. */
+export type Samples = Map<string, number>;
+
+export function parseSamples(text: string): Samples {
+  const out: Samples = new Map();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const at = line.lastIndexOf(" ");
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
+/** Scrapes GET /metrics (it must answer 200): the text and its samples. */
+export async function scrapeMetrics(): Promise<{ text: string; samples: Samples }> {
+  const res = await call("/metrics");
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
+  const text = await res.text();
+  return { text, samples: parseSamples(text) };
+}

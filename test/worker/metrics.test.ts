@@ -4,27 +4,8 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { describe, expect, it } from "vitest";
 import app from "../../src/index";
 import { guardedCall } from "../../src/services/do-guard";
-import { BASE, call, eventually, getKey, json, putKey } from "./helpers";
+import { BASE, call, eventually, getKey, json, parseSamples, putKey, type Samples, scrapeMetrics } from "./helpers";
 
-type Samples = Map<string, number>;
-
-/** The samples of a scrape, keyed by the line up to the value: `name{label="v",...}`. */
-function parse(text: string): Samples {
-  const out: Samples = new Map();
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const at = line.lastIndexOf(" ");
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
-
-async function scrape(): Promise<{ text: string; samples: Samples }> {
-  const res = await call("/metrics");
-  expect(res.status).toBe(200);
-  const text = await res.text();
-  return { text, samples: parse(text) };
-}
 
 const requests = (route: string, method: string, cls: string) => `dc_http_requests_total{method="${method}",route="${route}",status_class="${cls}"}`;
 const get = (s: Samples, key: string) => s.get(key) ?? 0;
@@ -47,7 +28,7 @@ describe("GET /metrics", () => {
   });
 
   it("counts requests by route pattern, method and status class, never by raw path", async () => {
-    const before = (await scrape()).samples;
+    const before = (await scrapeMetrics()).samples;
     await call("/healthz");
     await call("/healthz");
     expect((await putKey("metrics-key-1", "v")).status).toBe(200);
@@ -55,7 +36,7 @@ describe("GET /metrics", () => {
     expect((await getKey("metrics-absent-key")).status).toBe(404);
     expect((await call("/no/such/route/metrics-raw-path")).status).toBe(404);
     expect((await call("/cache/metrics-key-1", { method: "POST" })).status).toBe(405);
-    const { text, samples: after } = await scrape();
+    const { text, samples: after } = await scrapeMetrics();
 
     const delta = (key: string) => get(after, key) - get(before, key);
     expect(delta(requests("/healthz", "GET", "2xx"))).toBe(2);
@@ -77,7 +58,7 @@ describe("GET /metrics", () => {
 
   it("shows this isolate's breaker for every cache shard and Raft member (0: closed)", async () => {
     await putKey("metrics-breaker", "v");
-    const { samples } = await scrape();
+    const { samples } = await scrapeMetrics();
     const shards = [...samples.entries()].filter(([k]) => k.startsWith('dc_do_breaker_state{object="cache/shard-'));
     expect(shards).toHaveLength(Number(env.CACHE_SHARDS ?? 8));
     for (const [, v] of shards) expect(v).toBe(0);
@@ -90,7 +71,7 @@ describe("GET /metrics", () => {
       const ctx = createExecutionContext();
       const res = await app.fetch(new Request(`${BASE}/metrics`), env, ctx);
       await waitOnExecutionContext(ctx);
-      return parse(await res.text());
+      return parseSamples(await res.text());
     };
     const object = "test/metrics-sick-object";
     const sick = () => Promise.reject(Object.assign(new Error("down"), { remote: true }));
@@ -110,7 +91,7 @@ describe("GET /metrics", () => {
     // Until a leader is elected (and every member answered this scrape), polled up to a deadline.
     let samples: Samples = new Map();
     await eventually(async () => {
-      samples = (await scrape()).samples;
+      samples = (await scrapeMetrics()).samples;
       const leaders = members.filter((n) => samples.get(`dc_raft_is_leader{node="${n}"}`) === 1);
       return leaders.length === 1 && members.every((n) => samples.get(`dc_raft_up{node="${n}"}`) === 1);
     }, 15_000);
@@ -121,13 +102,13 @@ describe("GET /metrics", () => {
   });
 
   it("counts transactions that commit and abort (by reason), and reads the in-doubt count from the coordinators", async () => {
-    const before = (await scrape()).samples;
+    const before = (await scrapeMetrics()).samples;
     const txn = (body: unknown) => call("/txn", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     expect((await txn({ ops: [{ op: "set", key: "metrics-t1", value: "1" }] })).status).toBe(200);
     const aborted = await txn({ ops: [{ op: "set", key: "metrics-t2", value: "1" }], conditions: [{ key: "metrics-absent", exists: true }] });
     expect(aborted.status).toBe(409);
     expect((await json<{ error: { code: string } }>(aborted)).error.code).toBe("condition_failed");
-    const after = (await scrape()).samples;
+    const after = (await scrapeMetrics()).samples;
     expect(get(after, "dc_txn_commits_total") - get(before, "dc_txn_commits_total")).toBe(1);
     const reason = 'dc_txn_aborts_total{reason="condition_failed"}';
     expect(get(after, reason) - get(before, reason)).toBe(1);

@@ -137,6 +137,16 @@ export class RaftNode {
     return this.s.id;
   }
 
+  /** The current term (status() without building the whole report). */
+  get term(): number {
+    return this.s.term;
+  }
+
+  /** The leader this node knows of in its term, if any. */
+  get leader(): NodeId | null {
+    return this.s.leader;
+  }
+
   /**
    * One tick of this node's clock (etcd's Tick): a follower counts toward its election timeout, a leader
    * toward its next heartbeat, and checks its quorum. However late the shell's timer fired, this is ONE
