@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Entry, JobKind } from "./kind";
 import { linesOf } from "./partition";
+import { compileLinearRegex, LINEAR_REGEX_FLAGS, MAX_PATTERN_LENGTH } from "../text/linear-regex";
 
 /**
  * grep: the lines matching a regular expression, one output entry per line, keyed
@@ -8,16 +9,16 @@ import { linesOf } from "./partition";
  * no entry grows with the number of matches: a 50 MB text with a million matching lines is a million
  * small entries), valued with the document, the 1-based line number and the line's text.
  *
- * The pattern is compiled with the engine's RegExp (Workers forbid eval, but RegExp is allowed).
- * Flags g and y are refused: they make `test` stateful (lastIndex), so a line's result would depend on
- * the previous line. A pattern's running time is not bounded here (catastrophic backtracking is
- * possible); the map task's CPU limit bounds it and the job fails after its retries.
+ * The pattern runs on RE2 (re2js, see core/text/linear-regex): a line costs time linear in its length
+ * whatever the pattern, so a pattern such as `^(a+)+$` cannot stall a map task (it stalled the old
+ * backtracking RegExp for seconds on a 30-byte line, doubling with each extra character). The pattern
+ * is checked, compiled and bounded (length, program size) at submission; the map task compiles it again.
  */
 
-export const MAX_GREP_PATTERN_LENGTH = 1024;
+export const MAX_GREP_PATTERN_LENGTH = MAX_PATTERN_LENGTH;
 /** A matched line's text is cut to this many UTF-16 code units, so one huge line cannot make a huge output. */
 export const MAX_GREP_LINE_TEXT = 2048;
-export const GREP_FLAGS = "imsuv";
+export const GREP_FLAGS = LINEAR_REGEX_FLAGS;
 
 export interface GrepMatch {
   /** The document the line is in. */
@@ -30,43 +31,31 @@ export interface GrepMatch {
   truncated?: true;
 }
 
-/** Why `flags` cannot be used, or null. */
-function flagsProblem(flags: string): string | null {
-  const wellFormed = [...flags].every((f) => GREP_FLAGS.includes(f)) && new Set(flags).size === flags.length;
-  if (wellFormed) {
-    try {
-      new RegExp("", flags);
-      return null;
-    } catch {
-      // e.g. "uv": both allowed, not together
-    }
-  }
-  return `must be a combination of ${[...GREP_FLAGS].join(", ")}, each at most once, u and v not together`;
-}
-
 export const grepOptionsSchema = z
   .strictObject({
-    pattern: z.string().min(1, "must not be empty").max(MAX_GREP_PATTERN_LENGTH, `must be at most ${MAX_GREP_PATTERN_LENGTH} characters`).describe("a JavaScript regular expression, without slashes"),
-    flags: z.string().max(GREP_FLAGS.length * 2).default("").describe(`RegExp flags among ${GREP_FLAGS}`),
+    pattern: z
+      .string()
+      .min(1, "must not be empty")
+      .max(MAX_GREP_PATTERN_LENGTH, `must be at most ${MAX_GREP_PATTERN_LENGTH} characters`)
+      .describe("an RE2 regular expression, without slashes (no backreferences or lookaround)"),
+    flags: z.string().max(GREP_FLAGS.length * 2).default("").describe(`flags among ${[...GREP_FLAGS].join(", ")} (i: ignore case, m: multi-line, s: dot matches newline, u: accepted, RE2 is always Unicode-aware)`),
   })
   .superRefine((o, ctx) => {
-    const badFlags = flagsProblem(o.flags);
-    if (badFlags !== null) {
-      ctx.addIssue({ code: "custom", path: ["flags"], message: badFlags });
-      return;
-    }
-    try {
-      new RegExp(o.pattern, o.flags);
-    } catch (err) {
-      const detail = err instanceof SyntaxError ? err.message : "rejected by the engine";
-      ctx.addIssue({ code: "custom", path: ["pattern"], message: `is not a valid regular expression: ${detail}` });
-    }
+    const compiled = compileLinearRegex(o.pattern, o.flags);
+    if (!compiled.ok) ctx.addIssue({ code: "custom", path: [compiled.field], message: compiled.message });
   });
 export type GrepOptions = z.output<typeof grepOptionsSchema>;
 
-/** The compiled pattern of validated grep options. */
-export function compileGrepPattern(options: GrepOptions): RegExp {
-  return new RegExp(options.pattern, options.flags);
+/** A line predicate: true when the pattern matches anywhere in the line. */
+export interface LineTest {
+  test(line: string): boolean;
+}
+
+/** The compiled pattern of validated grep options (throws on options the schema would refuse). */
+export function compileGrepPattern(options: GrepOptions): LineTest {
+  const compiled = compileLinearRegex(options.pattern, options.flags);
+  if (!compiled.ok) throw new TypeError(`grep options were not validated: ${compiled.field}: ${compiled.message}`);
+  return compiled.regex;
 }
 
 /** Digits of the line number in a grep key: line numbers up to 9,999,999,999 sort as numbers. */
