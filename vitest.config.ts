@@ -18,7 +18,7 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { ADMIN_TOKEN: "test-admin-token", LOG_REQUESTS: "false", CACHE_REPLICA_TIMEOUT_MS: "300", CACHE_SHARD_CAPACITY_BYTES: "2097152", RAFT_COMPACT_EVERY: "20", TXN_VOTE_TIMEOUT_MS: "1000", TXN_INQUIRY_AFTER_MS: "200", TXN_RESEND_MS: "50" },
+              bindings: { ADMIN_TOKEN: "test-admin-token", LOG_REQUESTS: "false", PUBLIC_DATA_ROUTES: "true", CACHE_REPLICA_TIMEOUT_MS: "300", CACHE_SHARD_CAPACITY_BYTES: "2097152", RAFT_COMPACT_EVERY: "20", TXN_VOTE_TIMEOUT_MS: "1000", TXN_INQUIRY_AFTER_MS: "200", TXN_RESEND_MS: "50" },
             },
           }),
         ],

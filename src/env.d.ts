@@ -22,6 +22,7 @@ declare global {
       LB_STATE_TTL_MS?: string;
       ADMIN_TOKEN?: string;
       API_TOKEN?: string;
+      PUBLIC_DATA_ROUTES?: string;
       LOG_REQUESTS?: string;
       CACHE_SHARDS?: string;
       CACHE_VNODES?: string;

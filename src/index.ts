@@ -13,7 +13,7 @@ import { healthRoutes } from "./routes/health";
 import { kvRoutes } from "./routes/kv";
 import { lbRoutes } from "./routes/lb";
 import { raftRoutes } from "./routes/raft";
-import { redisRoutes } from "./routes/redis";
+import { redisAuth, redisRoutes } from "./routes/redis";
 import { taskRoutes } from "./routes/tasks";
 import { isStreamedJobUpload, jobRoutes } from "./routes/jobs";
 import { dashboardStatus, dashboardStatusDoc, replicasOf } from "./routes/dashboard";
@@ -40,24 +40,21 @@ app.use(requestLog());
 // Load beyond what the cluster can serve in time is refused here, cheaply, before any body is read.
 app.use(frontDoor);
 app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => c.json(errorBody("method_not_allowed", `${c.req.method} is not allowed here; use ${methods.join(", ")}`), 405, { Allow: methods.join(", ") }) }));
+// Authenticate first, then parse: every guarded route checks its token here, before any body ceiling,
+// body or path argument is read (a request without a token gets 401, never a 400 or 413 about its input).
+// The routers keep their own admin guards as a second line.
+for (const path of ["/admin/*", "/raft/members", "/raft/transfer-leadership"]) app.use(path, requireToken("ADMIN_TOKEN", true));
+for (const path of ["/cache/*", "/kv", "/kv/*", "/raft/status", "/txn", "/txn/*", "/lb/pools", "/lb/pools/*", "/tasks", "/tasks/*", "/jobs", "/jobs/*", "/dashboard/*", "/metrics"]) {
+  app.use(path, requireToken("API_TOKEN", false));
+}
+// The Redis endpoint authenticates the Upstash way (Bearer or ?_token=, WRONGPASS in its own format).
+app.use("/redis", redisAuth);
+app.use("/redis/*", redisAuth);
 // A ceiling for every body; routes set tighter limits of their own.
 // Not for /lb/*: a proxied body streams to the upstream, whatever its size (Cloudflare's own cap applies).
 const bodyCeiling = bodyLimit({ maxSize: LIMITS.batchBodyBytes, onError: () => { throw new HttpError(413, "payload_too_large", `body exceeds the limit of ${LIMITS.batchBodyBytes} bytes`); } });
 // Nor for a job's input streamed as raw text: it is cut into splits as it arrives (routes/jobs.ts).
 app.use((c, next) => ((c.req.path.startsWith("/lb/") && !c.req.path.startsWith("/lb/pools/")) || isStreamedJobUpload(c.req.raw, c.req.path) ? next() : bodyCeiling(c, next)));
-app.use("/cache/*", requireToken("API_TOKEN", false));
-app.use("/kv", requireToken("API_TOKEN", false));
-app.use("/kv/*", requireToken("API_TOKEN", false));
-app.use("/raft/status", requireToken("API_TOKEN", false));
-app.use("/txn", requireToken("API_TOKEN", false));
-app.use("/txn/*", requireToken("API_TOKEN", false));
-app.use("/lb/pools", requireToken("API_TOKEN", false));
-app.use("/lb/pools/*", requireToken("API_TOKEN", false));
-app.use("/tasks", requireToken("API_TOKEN", false));
-app.use("/tasks/*", requireToken("API_TOKEN", false));
-app.use("/jobs", requireToken("API_TOKEN", false));
-app.use("/jobs/*", requireToken("API_TOKEN", false));
-
 app.route("/", healthRoutes);
 app.route("/", cacheRoutes);
 app.route("/", adminRoutes);
@@ -69,7 +66,6 @@ app.route("/", lbRoutes);
 app.route("/", taskRoutes);
 app.route("/", jobRoutes);
 app.route("/", metricsRoutes);
-app.use("/dashboard/*", requireToken("API_TOKEN", false));
 app.get("/dashboard/status", dashboardStatus);
 app.openAPIRegistry.registerPath(dashboardStatusDoc);
 app.get("/dashboard/replicas", replicasOf);

@@ -34,7 +34,7 @@ export async function startWorker(bindings: Record<string, string>): Promise<Run
       WORK_REGISTRY: { className: "WorkRegistry", useSQLite: true },
     },
     // BENCH_VARS='{"TXN_COORDINATORS":"8"}' tries another cluster shape without editing wrangler.toml.
-    bindings: { LOG_REQUESTS: "false", ...bindings, ...(process.env.BENCH_VARS ? (JSON.parse(process.env.BENCH_VARS) as Record<string, string>) : {}) },
+    bindings: { LOG_REQUESTS: "false", PUBLIC_DATA_ROUTES: "true", ...bindings, ...(process.env.BENCH_VARS ? (JSON.parse(process.env.BENCH_VARS) as Record<string, string>) : {}) },
     host: "127.0.0.1",
     port: 0,
     // BENCH_VERBOSE=1: Miniflare's debug log and workerd's own (--verbose), each line with a wall-clock time,

@@ -4,7 +4,8 @@ import { validationHook } from "./validation";
 /** Bindings and per-request variables shared by every router. */
 export interface AppEnv {
   Bindings: Cloudflare.Env;
-  Variables: { requestId: string };
+  /** redisAdmin: set by the Redis endpoint's authentication, whether the caller holds the admin token (asked lazily). */
+  Variables: { requestId: string; redisAdmin: () => Promise<boolean> };
 }
 
 /** A router whose schema violations answer 400 with the failing field (the API's error model). */

@@ -30,23 +30,51 @@ export function bearer(header: string | undefined): string | null {
 type TokenVar = "ADMIN_TOKEN" | "API_TOKEN";
 
 /**
- * Guards routes with a bearer token from the environment. `required`: when the variable is unset
- * the routes are disabled (403) rather than open — that is the behaviour for ADMIN_TOKEN.
- * API_TOKEN is optional: unset means data routes are open.
+ * Who may call the data routes. With API_TOKEN set: its holders (and the admin token's, where a route
+ * says so). Without it the routes are closed unless the operator opted into serving them to anyone with
+ * PUBLIC_DATA_ROUTES = "true" (what `npm run dev` passes): a deploy that forgot its secret must not
+ * silently publish the data.
+ */
+export type DataAccess = { kind: "token"; token: string } | { kind: "public" } | { kind: "closed"; message: string };
+
+export const CLOSED_DATA_ROUTES_MESSAGE =
+  "API_TOKEN is not set, so the data routes are closed: set it (npx wrangler secret put API_TOKEN) or set PUBLIC_DATA_ROUTES = \"true\" to serve them without a token";
+
+export function dataAccess(env: Cloudflare.Env): DataAccess {
+  if (env.API_TOKEN) return { kind: "token", token: env.API_TOKEN };
+  if (env.PUBLIC_DATA_ROUTES === "true") return { kind: "public" };
+  return { kind: "closed", message: CLOSED_DATA_ROUTES_MESSAGE };
+}
+
+/** The 401 of a missing or wrong bearer token. */
+export function unauthorized(what = "missing or invalid bearer token"): HttpError {
+  return new HttpError(401, "unauthorized", what, undefined, { "WWW-Authenticate": 'Bearer realm="durable-cluster"' });
+}
+
+/**
+ * Guards routes with a bearer token from the environment. ADMIN_TOKEN (`required`): unset disables the
+ * routes (403). API_TOKEN guards the data routes as `dataAccess` says: unset is a 403 naming the setting
+ * unless PUBLIC_DATA_ROUTES opens them. Runs before any body or path argument is read.
  */
 export function requireToken(variable: TokenVar, required: boolean): MiddlewareHandler<{ Bindings: Cloudflare.Env }> {
   return async (c, next) => {
-    const expected = c.env[variable];
-    if (!expected) {
-      if (required) throw new HttpError(403, "forbidden", `${variable} is not configured; these routes are disabled`);
-      return next();
+    let expected: string;
+    if (variable === "API_TOKEN" && !required) {
+      const access = dataAccess(c.env);
+      if (access.kind === "public") return next();
+      if (access.kind === "closed") throw new HttpError(403, "data_routes_closed", access.message);
+      expected = access.token;
+    } else {
+      const configured = c.env[variable];
+      if (!configured) throw new HttpError(403, "forbidden", `${variable} is not configured; these routes are disabled`);
+      expected = configured;
     }
     const given = bearer(c.req.header("authorization"));
-    if (given === null || !(await tokensEqual(given, expected))) {
-      throw new HttpError(401, "unauthorized", "missing or invalid bearer token", undefined, {
-        "WWW-Authenticate": 'Bearer realm="durable-cluster"',
-      });
-    }
-    return next();
+    if (given === null) throw unauthorized();
+    if (await tokensEqual(given, expected)) return next();
+    // The admin token opens the data routes too (the operator's key), as it does on /redis.
+    const admin = c.env.ADMIN_TOKEN;
+    if (variable === "API_TOKEN" && admin && (await tokensEqual(given, admin))) return next();
+    throw unauthorized();
   };
 }

@@ -4,7 +4,7 @@ import { getConfig, LIMITS } from "../config";
 import type { AppEnv } from "../http/app-env";
 import { assertKey } from "../http/validation";
 import { ringFor } from "../services/cache";
-import { bearer, tokensEqual } from "../http/auth";
+import { bearer, dataAccess, tokensEqual } from "../http/auth";
 import { dashboardRound, type DashboardData } from "../services/dashboard-data";
 import { errorResponses } from "../http/schemas";
 
@@ -22,13 +22,15 @@ export type DashboardStatus = { at: number; read: Record<string, string> } & { [
  * and nothing is read.
  */
 export async function collectStatus(c: Context<AppEnv>): Promise<DashboardStatus> {
-  const expected = c.env.API_TOKEN;
-  if (expected) {
-    const given = bearer(c.req.header("authorization"));
-    if (given === null || !(await tokensEqual(given, expected))) {
-      const refused = { ok: false as const, status: 401, error: { code: "unauthorized", message: "missing or invalid bearer token (API_TOKEN)" } };
-      return { at: Date.now(), read: {}, ...Object.fromEntries(DASHBOARD_SECTIONS.map((n) => [n, refused])) } as DashboardStatus;
-    }
+  const access = dataAccess(c.env);
+  const given = bearer(c.req.header("authorization"));
+  const refusal =
+    access.kind === "closed" ? { status: 403, error: { code: "data_routes_closed", message: access.message } }
+    : access.kind === "token" && (given === null || !(await tokensEqual(given, access.token))) ? { status: 401, error: { code: "unauthorized", message: "missing or invalid bearer token (API_TOKEN)" } }
+    : null;
+  if (refusal) {
+    const refused = { ok: false as const, ...refusal };
+    return { at: Date.now(), read: {}, ...Object.fromEntries(DASHBOARD_SECTIONS.map((n) => [n, refused])) } as DashboardStatus;
   }
   const d = await dashboardRound(c.env);
   const sections = Object.fromEntries(DASHBOARD_SECTIONS.map((n) => [n, { ok: true, data: d[n] }]));

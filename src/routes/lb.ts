@@ -210,7 +210,7 @@ lbRoutes.all("/lb/:pool", proxied);
 lbRoutes.all("/lb/:pool/*", proxied);
 
 lbRoutes.openAPIRegistry.registerPath({
-  method: "get", path: "/lb/{pool}/{path}", tags: ["lb"],
+  method: "get", path: "/lb/{pool}/{path}", tags: ["lb"], security: [],
   summary: "Proxy (any method) to an upstream of the pool: retries, timeouts, X-Forwarded-*; X-Upstream names the upstream",
   request: { params: z.object({ pool: z.string().openapi({ param: { name: "pool", in: "path" } }), path: z.string().openapi({ param: { name: "path", in: "path" } }) }) },
   responses: {

@@ -1,10 +1,10 @@
 import { z } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { getConfig, LIMITS } from "../config";
 import { parseCommand, keysOf } from "../core/redis/commands";
 import type { Command, Reply } from "../core/redis/types";
 import { createRouter, type AppEnv } from "../http/app-env";
-import { bearer, tokensEqual } from "../http/auth";
+import { bearer, dataAccess, tokensEqual } from "../http/auth";
 import { bytesToBase64 } from "../http/base64";
 import { HttpError } from "../http/errors";
 import { readBodyLimited, utf8Length } from "../http/validation";
@@ -31,24 +31,33 @@ export const REDIS_LIMITS = {
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
-function redisError(c: Context<AppEnv>, status: 400 | 401 | 413, error: string): Response {
+function redisError(c: Context<AppEnv>, status: 400 | 401 | 403 | 413, error: string): Response {
   return c.json({ error }, status);
 }
 
 /**
- * The caller's token from `Authorization: Bearer` or `?_token=`: null when API_TOKEN is set and the
- * token is neither it nor the admin token. Whether it is the admin token is worked out only when a
- * command needs it (FLUSHDB), so ordinary commands pay one comparison.
+ * The caller's token from `Authorization: Bearer` or `?_token=`, checked before anything of the request
+ * is read. `admin` works out whether it is the admin token only when a command needs it (FLUSHDB), so
+ * ordinary commands pay one comparison. With no API_TOKEN and no PUBLIC_DATA_ROUTES the endpoint is closed.
  */
-async function authorize(c: Context<AppEnv>): Promise<{ admin: () => Promise<boolean> } | null> {
+async function authorize(c: Context<AppEnv>): Promise<{ ok: true; admin: () => Promise<boolean> } | { ok: false; response: Response }> {
   const given = bearer(c.req.header("authorization")) ?? c.req.query("_token") ?? null;
   const adminToken = c.env.ADMIN_TOKEN;
   const admin = () => (adminToken && given !== null ? tokensEqual(given, adminToken) : Promise.resolve(false));
-  const api = c.env.API_TOKEN;
-  if (api === undefined || api === "") return { admin };
-  if (given !== null && (await tokensEqual(given, api))) return { admin };
-  return (await admin()) ? { admin } : null;
+  const access = dataAccess(c.env);
+  if (access.kind === "public") return { ok: true, admin };
+  if (access.kind === "closed") return { ok: false, response: c.json({ error: `ERR ${access.message}` }, 403) };
+  if ((given !== null && (await tokensEqual(given, access.token))) || (await admin())) return { ok: true, admin };
+  return { ok: false, response: redisError(c, 401, "WRONGPASS invalid or missing auth token") };
 }
+
+/** The Redis endpoint's authentication, mounted ahead of the body ceiling in src/index.ts. */
+export const redisAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const who = await authorize(c);
+  if (!who.ok) return who.response;
+  c.set("redisAdmin", who.admin);
+  return next();
+};
 
 /** `Upstash-Encoding: base64`: every string of a result, nested arrays included, is sent base64-encoded (UTF-8). */
 function encodeReply(r: Reply): Reply {
@@ -142,14 +151,12 @@ function parseBatch(body: unknown): { ok: true; cmds: Command[] } | { ok: false;
 }
 
 async function batch(c: Context<AppEnv>, kind: "pipeline" | "multi"): Promise<Response> {
-  const who = await authorize(c);
-  if (!who) return redisError(c, 401, "WRONGPASS invalid or missing auth token");
   const body = await readJson(c);
   if (!body.ok) return body.response;
   const parsed = parseBatch(body.value);
   if (!parsed.ok) return redisError(c, 400, parsed.error);
   const limits = parsed.cmds.map(overLimit);
-  const ctx = context(c, who.admin);
+  const ctx = context(c, c.get("redisAdmin"));
   if (kind === "multi") {
     const limit = limits.find((e) => e !== null);
     if (limit) return redisError(c, 400, limit);
@@ -163,25 +170,22 @@ async function batch(c: Context<AppEnv>, kind: "pipeline" | "multi"): Promise<Re
   return respond(c, run.retryAfterS === undefined ? { outcomes, wrote: run.wrote } : { outcomes, wrote: run.wrote, retryAfterS: run.retryAfterS }, false);
 }
 
-async function single(c: Context<AppEnv>, raw: unknown): Promise<Response> {
+/** One command of an authorized caller. */
+async function single(c: Context<AppEnv>, admin: () => Promise<boolean>, raw: unknown): Promise<Response> {
   const p = parseCommand(raw);
   if (!p.ok) return redisError(c, 400, p.error);
   const limit = overLimit(p.cmd);
   if (limit) return redisError(c, 400, limit);
-  const who = await authorize(c);
-  if (!who) return redisError(c, 401, "WRONGPASS invalid or missing auth token");
-  return respond(c, await runCommand(context(c, who.admin), p.cmd), true);
+  return respond(c, await runCommand(context(c, admin), p.cmd), true);
 }
 
 redisRoutes.post("/redis/pipeline", (c) => batch(c, "pipeline"));
 redisRoutes.post("/redis/multi-exec", (c) => batch(c, "multi"));
 
 redisRoutes.post("/redis", async (c) => {
-  const who = await authorize(c);
-  if (!who) return redisError(c, 401, "WRONGPASS invalid or missing auth token");
   const body = await readJson(c);
   if (!body.ok) return body.response;
-  return single(c, body.value);
+  return single(c, c.get("redisAdmin"), body.value);
 });
 
 /** The path form: /redis/set/key/value (segments percent-decoded); a POST body is the last argument. */
@@ -201,7 +205,7 @@ async function pathForm(c: Context<AppEnv>): Promise<Response> {
       return redisError(c, 400, "ERR the body must be UTF-8 text within the request size limit");
     }
   }
-  return single(c, args);
+  return single(c, c.get("redisAdmin"), args);
 }
 
 redisRoutes.get("/redis/:command{.+}", pathForm);
