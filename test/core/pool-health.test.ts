@@ -52,7 +52,7 @@ describe("pool health: the object's verdict per upstream", () => {
   it("the breaker opens on consecutive failures and its state travels in the view", () => {
     const config = pool({ breaker: { consecutiveFailures: 3, openMs: 500 }, outlier: { consecutive5xx: 100, consecutiveGatewayFailure: 100 } });
     let h = createPoolHealth(config);
-    h = applyOutcomes(h, config, outcomes("b", "status-5xx", 3, T0), T0);
+    h = applyOutcomes(h, config, outcomes("b", "status-gateway", 3, T0), T0);
     const b = viewOf(h, config, T0).find((v) => v.id === "b")!;
     expect(b.breaker.status).toBe("open");
     expect(b.breaker.openUntil).toBe(T0 + 500);
@@ -132,7 +132,7 @@ describe("pool health: the object's verdict per upstream", () => {
 
   it("reconfiguring keeps the history of upstreams that stay, starts moved or new ones afresh, drops removed ones", () => {
     const config = pool({ breaker: { consecutiveFailures: 2 } });
-    let h = applyOutcomes(createPoolHealth(config), config, [...outcomes("a", "status-5xx", 2, T0), ...outcomes("b", "success", 4, T0)], T0);
+    let h = applyOutcomes(createPoolHealth(config), config, [...outcomes("a", "status-gateway", 2, T0), ...outcomes("b", "success", 4, T0)], T0);
     const next = normalizePoolConfig({
       breaker: { consecutiveFailures: 2 },
       upstreams: [{ id: "a", url: "http://127.0.0.1:1" }, { id: "b", url: "http://127.0.0.1:9" }, { id: "d", url: "http://127.0.0.1:4" }],

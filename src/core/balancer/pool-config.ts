@@ -2,6 +2,7 @@ import { type ZodError, z } from "zod";
 import { HTTP_TOKEN_RE } from "../http/proxy-headers";
 import { type BreakerConfig, DEFAULT_BREAKER_CONFIG } from "../health/circuit-breaker";
 import type { OutlierConfig } from "../health/outlier";
+import { type BlameConfig, DEFAULT_BLAME_CONFIG } from "../health/path-blame";
 import type { PhiConfig } from "../health/phi-accrual";
 import type { RiseFallConfig } from "../health/rise-fall";
 import type { RetryBudgetConfig } from "./retry-budget";
@@ -44,7 +45,24 @@ export interface PoolOutlierConfig {
   consecutiveGatewayFailure: number;
   baseEjectionMs: number;
   maxEjectionMs: number;
+  /** At most this share of the upstreams ejected at once; never the last one (src/core/health/outlier.ts). */
   maxEjectionPercent: number;
+  /** Count 500 and other non-gateway 5xx answers against an upstream (breaker and ejection); off: only 502/503/504, timeouts and connect errors count. */
+  countServerErrors: boolean;
+  /** Distinct failing paths before an upstream is blamed without a peer to compare with (src/core/health/path-blame.ts). */
+  minFailingPaths: number;
+  /** How long a path's failures and successes are remembered as evidence. */
+  blameWindowMs: number;
+}
+
+/** What passes through the proxy besides the end-to-end headers (all off by default: credentials of this origin stay here). */
+export interface PoolForwardConfig {
+  /** Forward the client's Authorization header to the upstream. */
+  authorization: boolean;
+  /** Forward the client's Cookie header to the upstream. */
+  cookie: boolean;
+  /** Pass the upstream's Set-Cookie headers to the client (they would set cookies on this service's origin). */
+  setCookie: boolean;
 }
 
 export interface PoolBreakerConfig {
@@ -77,9 +95,12 @@ export interface PoolConfig {
   /** null: no active checks. */
   healthCheck: PoolHealthCheckConfig | null;
   phiThreshold: number;
+  /** Envoy's healthy_panic_threshold, in %: below this share of available upstreams, route to all (src/core/balancer/panic.ts); 0 turns it off. */
+  healthyPanicThreshold: number;
   outlier: PoolOutlierConfig;
   breaker: PoolBreakerConfig;
   retry: PoolRetryConfig;
+  forward: PoolForwardConfig;
 }
 
 export const MAX_UPSTREAMS = 64;
@@ -97,7 +118,19 @@ export const POOL_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const RESERVED_POOL_NAMES: ReadonlySet<string> = new Set(["pools"]);
 
 export const DEFAULT_HEALTH_CHECK: Readonly<PoolHealthCheckConfig> = { path: "/health", intervalMs: 5_000, timeoutMs: 1_000, expectedStatus: 200, rise: 2, fall: 3 };
-export const DEFAULT_POOL_OUTLIER: Readonly<PoolOutlierConfig> = { consecutive5xx: 5, consecutiveGatewayFailure: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectionPercent: 50 };
+export const DEFAULT_POOL_OUTLIER: Readonly<PoolOutlierConfig> = {
+  consecutive5xx: 5,
+  consecutiveGatewayFailure: 5,
+  baseEjectionMs: 30_000,
+  maxEjectionMs: 300_000,
+  maxEjectionPercent: 50,
+  countServerErrors: DEFAULT_BLAME_CONFIG.countServerErrors,
+  minFailingPaths: DEFAULT_BLAME_CONFIG.minFailingPaths,
+  blameWindowMs: DEFAULT_BLAME_CONFIG.windowMs,
+};
+export const DEFAULT_POOL_FORWARD: Readonly<PoolForwardConfig> = { authorization: false, cookie: false, setCookie: false };
+/** Envoy's default healthy_panic_threshold. */
+export const DEFAULT_HEALTHY_PANIC_THRESHOLD = 50;
 export const DEFAULT_POOL_BREAKER: Readonly<PoolBreakerConfig> = {
   consecutiveFailures: 5,
   failureRateThreshold: 0.5,
@@ -222,6 +255,9 @@ const outlierSchema = z
     baseEjectionMs: durationMs().default(D_OUT.baseEjectionMs),
     maxEjectionMs: durationMs().default(D_OUT.maxEjectionMs),
     maxEjectionPercent: z.number().min(0).max(100).default(D_OUT.maxEjectionPercent),
+    countServerErrors: z.boolean().default(D_OUT.countServerErrors),
+    minFailingPaths: int(1, 16).default(D_OUT.minFailingPaths),
+    blameWindowMs: durationMs(100).default(D_OUT.blameWindowMs),
   })
   .superRefine((o, ctx) => {
     // Envoy refuses this too; the outlier core would throw RangeError at creation.
@@ -270,6 +306,14 @@ export const poolConfigInputSchema = z.strictObject({
   outlier: outlierSchema.default(() => ({ ...D_OUT })),
   breaker: breakerSchema.default(() => ({ ...D_BRK })),
   retry: retrySchema.default(() => ({ ...D_RET, retryOn: [...D_RET.retryOn] })),
+  healthyPanicThreshold: z.number().min(0).max(100).default(DEFAULT_HEALTHY_PANIC_THRESHOLD),
+  forward: z
+    .strictObject({
+      authorization: z.boolean().default(DEFAULT_POOL_FORWARD.authorization),
+      cookie: z.boolean().default(DEFAULT_POOL_FORWARD.cookie),
+      setCookie: z.boolean().default(DEFAULT_POOL_FORWARD.setCookie),
+    })
+    .default(() => ({ ...DEFAULT_POOL_FORWARD })),
 }, { error: (issue) => (issue.code === "invalid_type" ? "the pool config must be a JSON object" : undefined) });
 
 export type PoolConfigInput = z.input<typeof poolConfigInputSchema>;
@@ -322,9 +366,11 @@ export function normalizePoolConfig(input: unknown): PoolConfig {
     affinity: { header: p.affinity.header?.toLowerCase() ?? null, cookie: p.affinity.cookie },
     healthCheck: p.healthCheck === null ? null : { ...p.healthCheck },
     phiThreshold: p.phiThreshold,
+    healthyPanicThreshold: p.healthyPanicThreshold,
     outlier: { ...p.outlier },
     breaker: { ...p.breaker },
     retry: { ...p.retry, retryOn: [...new Set(p.retry.retryOn)].sort((a, b) => a - b) },
+    forward: { ...p.forward },
   };
 }
 
@@ -353,7 +399,14 @@ export function breakerConfigOf(pool: PoolConfig): Partial<BreakerConfig> {
 
 /** The outlier-detector config of a pool (alwaysEjectOneHost and multiplierDecayMs: the core's defaults). */
 export function outlierConfigOf(pool: PoolConfig): Partial<OutlierConfig> {
-  return { ...pool.outlier };
+  const o = pool.outlier;
+  return { consecutive5xx: o.consecutive5xx, consecutiveGatewayFailure: o.consecutiveGatewayFailure, baseEjectionMs: o.baseEjectionMs, maxEjectionMs: o.maxEjectionMs, maxEjectionPercent: o.maxEjectionPercent };
+}
+
+/** The path-blame config of a pool: which failed tries count against an upstream. */
+export function blameConfigOf(pool: PoolConfig): BlameConfig {
+  const o = pool.outlier;
+  return { windowMs: o.blameWindowMs, minFailingPaths: o.minFailingPaths, countServerErrors: o.countServerErrors };
 }
 
 /**
@@ -381,4 +434,16 @@ export function phiConfigOf(pool: PoolConfig): Partial<PhiConfig> {
 /** The retry-budget config of a pool (ttl: the budget's default 10 s). */
 export function retryBudgetConfigOf(pool: PoolConfig): Partial<RetryBudgetConfig> {
   return { minRetriesPerSecond: pool.retry.minRetriesPerSecond, percentCanRetry: pool.retry.budgetPercent / 100 };
+}
+
+/**
+ * A config stored by an earlier version, read back: normalizing fills the fields added since with
+ * their defaults (a stored config is a valid PUT body). Returns it unchanged if that fails.
+ */
+export function upgradePoolConfig(stored: PoolConfig): PoolConfig {
+  try {
+    return normalizePoolConfig(stored);
+  } catch {
+    return stored;
+  }
 }

@@ -315,6 +315,16 @@ export function onFailure(state: BreakerState, now: number, probe: boolean): Bre
   return shouldTrip(s, now) ? open(s, now) : s;
 }
 
+/**
+ * Reports a try that says nothing about the upstream (judged the request's fault: see path-blame.ts).
+ * It counts neither way; a probe's slot is freed so another probe can decide.
+ */
+export function onNeutral(state: BreakerState, now: number, probe: boolean): BreakerState {
+  requireFinite("now", now);
+  if (state.status !== "half-open" || !probe) return state;
+  return { ...state, probes: releaseProbe(state.probes) };
+}
+
 /** A deep copy that is plain JSON: what the Durable Object stores and sends to isolates. */
 export function snapshot(state: BreakerState): BreakerState {
   return {

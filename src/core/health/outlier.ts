@@ -21,7 +21,8 @@ import { requireFinite, requireInt, requirePositive } from "./checks";
  *   regardless (ejectedNow === 0). Older Envoy (and gRPC's A50, which copied it) compared
  *   100 × ejectedNow / poolSize < max, which always allowed one ejection and could overshoot the cap
  *   by one; older docs described max_ejection_percent as "will eject at least one host regardless of
- *   the value". alwaysEjectOneHost = true gives that guarantee without the overshoot.
+ *   the value". alwaysEjectOneHost = true gives that guarantee without the overshoot. Unlike Envoy,
+ *   the last upstream not ejected is never ejected (ejectionAllowed), even at maxEjectionPercent 100.
  * - When an ejection is attempted (made or refused by the cap) the counter(s) that reached their
  *   threshold are reset, as Envoy does, so a refused upstream needs a fresh run of failures to retry.
  * - Un-ejection is automatic once the ejection time has passed: `isEjected` compares with `now`.
@@ -135,8 +136,13 @@ export function nextEjection(c: OutlierConfig, u: UpstreamOutlierState, now: num
   return { durationMs: Math.min(c.baseEjectionMs * m, c.maxEjectionMs), multiplier: m };
 }
 
-/** Envoy's cap: may one more upstream be ejected from a pool of poolSize with `active` already out? */
+/**
+ * Envoy's cap: may one more upstream be ejected from a pool of poolSize with `active` already out?
+ * Never the last one: whatever the percentage, at least one upstream stays routable (a pool of one
+ * is never ejected from), so answers to client-chosen requests cannot empty the pool.
+ */
 export function ejectionAllowed(c: OutlierConfig, active: number, poolSize: number): boolean {
+  if (active + 1 >= poolSize) return false;
   if (c.alwaysEjectOneHost && active === 0) return true;
   return (100 * (active + 1)) / poolSize <= c.maxEjectionPercent;
 }

@@ -9,9 +9,10 @@
  */
 import { type PeakEwma, observeLatency, estimateAt } from "../balancer/ewma";
 import type { PoolConfig } from "../balancer/pool-config";
-import { breakerConfigOf, outlierConfigOf, phiConfigOf, riseFallConfigOf } from "../balancer/pool-config";
+import { blameConfigOf, breakerConfigOf, outlierConfigOf, phiConfigOf, riseFallConfigOf } from "../balancer/pool-config";
 import * as breaker from "./circuit-breaker";
 import * as outlier from "./outlier";
+import * as blame from "./path-blame";
 import * as phiAccrual from "./phi-accrual";
 import * as riseFall from "./rise-fall";
 
@@ -28,6 +29,8 @@ export interface Outcome {
   at: number;
   /** The try was a half-open breaker probe granted by acquireProbe. */
   probe: boolean;
+  /** The path below the pool (no query), for path-blame; absent: judged on the upstream alone. */
+  path?: string;
 }
 
 /** One active health check's result. */
@@ -61,6 +64,8 @@ export interface UpstreamHealth {
 export interface PoolHealth {
   upstreams: Record<string, UpstreamHealth>;
   outlier: outlier.OutlierState;
+  /** Which failures were the path's, not the upstream's (absent in health stored by earlier versions). */
+  blame?: blame.BlameState;
 }
 
 /** What an isolate needs to route: per upstream, whether the object lets traffic go there, and the breaker. */
@@ -70,6 +75,8 @@ export interface UpstreamView {
   admitted: boolean;
   /** When an unadmitted upstream may come back (ejection end), for Retry-After; null if unknown. */
   until: number | null;
+  /** Healthy by the active checks alone (true without checks): what panic routing still respects. */
+  checked: boolean;
   breaker: breaker.BreakerState;
 }
 
@@ -114,7 +121,8 @@ export function reconcile(health: PoolHealth, config: PoolConfig): PoolHealth {
   }
   const ids = config.upstreams.map((u) => u.id);
   const kept = outlier.retain(health.outlier, ids);
-  return { upstreams, outlier: { ...kept, config: outlier.createOutlierDetector(outlierConfigOf(config)).config } };
+  const blamed = blame.prune(health.blame ?? blame.createBlame(), blameConfigOf(config), ids, Number.NEGATIVE_INFINITY);
+  return { upstreams, outlier: { ...kept, config: outlier.createOutlierDetector(outlierConfigOf(config)).config }, blame: blamed };
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
@@ -134,9 +142,23 @@ export function isFailure(kind: OutcomeKind): boolean {
   return kind !== "success";
 }
 
-function outlierKind(kind: OutcomeKind): outlier.OutlierResult {
-  if (kind === "success") return "success";
+function outlierKind(kind: OutcomeKind, verdict: blame.Verdict): outlier.OutlierResult {
+  if (verdict === "success") return "success";
   return kind === "status-5xx" ? "5xx" : "gateway";
+}
+
+/**
+ * Judges one outcome (src/core/health/path-blame.ts). Shared by the object and the isolates' own
+ * copies of the breakers, so both judge the same way.
+ */
+export function judgeOutcome(state: blame.BlameState, config: PoolConfig, o: Outcome, now: number): { state: blame.BlameState; verdict: blame.Verdict } {
+  return blame.judge(state, blameConfigOf(config), { upstream: o.upstream, path: o.path, kind: o.kind }, config.upstreams.map((u) => u.id), now);
+}
+
+/** The breaker after a judged try (at `at`): a "neutral" try (the path's fault, or not known yet) counts neither way. */
+export function breakerAfter(b: breaker.BreakerState, verdict: blame.Verdict, at: number, probe: boolean): breaker.BreakerState {
+  if (verdict === "neutral") return breaker.onNeutral(b, at, probe);
+  return verdict === "failure" ? breaker.onFailure(b, at, probe) : breaker.onSuccess(b, at, probe);
 }
 
 /**
@@ -148,13 +170,16 @@ export function applyOutcomes(health: PoolHealth, config: PoolConfig, outcomes: 
   let h = health;
   const poolSize = config.upstreams.length;
   const heard = new Set<string>();
+  let judged = blame.prune(h.blame ?? blame.createBlame(), blameConfigOf(config), config.upstreams.map((u) => u.id), now);
   for (const o of outcomes) {
     const u = entry(h, o.upstream);
     if (u === undefined) continue;
     const failed = isFailure(o.kind);
     // The breaker and ejection run on the object's clock: reports from isolates arrive late and out
-    // of order, and an isolate's clock is not the object's.
-    const b = failed ? breaker.onFailure(u.breaker, now, o.probe) : breaker.onSuccess(u.breaker, now, o.probe);
+    // of order, and an isolate's clock is not the object's. They see the try as judged by path-blame.
+    const j = judgeOutcome(judged, config, o, now);
+    judged = j.state;
+    const b = breakerAfter(u.breaker, j.verdict, now, o.probe);
     const c = u.counts;
     const counts: Counts = {
       requests: c.requests + 1,
@@ -167,8 +192,9 @@ export function applyOutcomes(health: PoolHealth, config: PoolConfig, outcomes: 
     const ewma = o.latencyMs === null ? u.ewma : observeLatency(u.ewma ?? undefined, o.latencyMs, o.at);
     if (o.latencyMs !== null) heard.add(o.upstream);
     h = withUpstream(h, o.upstream, { ...u, breaker: b, counts, ewma });
-    h = { ...h, outlier: outlier.onResult(h.outlier, o.upstream, outlierKind(o.kind), now, poolSize).state };
+    if (j.verdict !== "neutral") h = { ...h, outlier: outlier.onResult(h.outlier, o.upstream, outlierKind(o.kind, j.verdict), now, poolSize).state };
   }
+  h = { ...h, blame: judged };
   for (const id of heard) {
     const u = entry(h, id);
     if (u !== undefined) h = withUpstream(h, id, { ...u, phi: phiAccrual.heartbeat(u.phi, now) });
@@ -209,9 +235,10 @@ export function viewOf(health: PoolHealth, config: PoolConfig, now: number): Ups
   return config.upstreams.map((cu) => {
     const u = entry(health, cu.id) ?? freshUpstream(config, cu.url);
     const ejected = outlier.isEjected(health.outlier, cu.id, now);
-    const admitted = !ejected && checkedHealthy(config, u, now);
+    const checked = checkedHealthy(config, u, now);
+    const admitted = !ejected && checked;
     const until = ejected ? outlier.upstreamState(health.outlier, cu.id).ejectedUntil : null;
-    return { id: cu.id, admitted, until, breaker: u.breaker };
+    return { id: cu.id, admitted, until, checked, breaker: u.breaker };
   });
 }
 
