@@ -1,4 +1,3 @@
-import { swaggerUI } from "@hono/swagger-ui";
 import { bodyLimit } from "hono/body-limit";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
@@ -21,6 +20,8 @@ import { dashboardPages } from "./routes/dashboard-page";
 import { txnRoutes } from "./routes/txn";
 import { metricsRoutes } from "./routes/metrics";
 import { frontDoor } from "./routes/front-door";
+import { docsRoutes } from "./routes/docs";
+import { nosniff, pageSecurityHeaders } from "./http/security-headers";
 import { recordRequests } from "./http/metrics-middleware";
 import { httpDuration, httpRequests } from "./services/metrics";
 
@@ -37,6 +38,7 @@ const app = createRouter();
 app.use(recordRequests(httpRequests, httpDuration));
 app.use(requestId());
 app.use(requestLog());
+app.use(nosniff);
 // Load beyond what the cluster can serve in time is refused here, cheaply, before any body is read.
 app.use(frontDoor);
 app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => c.json(errorBody("method_not_allowed", `${c.req.method} is not allowed here; use ${methods.join(", ")}`), 405, { Allow: methods.join(", ") }) }));
@@ -72,8 +74,8 @@ app.get("/dashboard/replicas", replicasOf);
 // The page itself has no token check (a browser cannot send one on navigation): with API_TOKEN set its
 // sections come back 401 until the token is typed into the page, which then sends it with each refresh.
 const pages = dashboardPages();
-app.get("/", pages.page);
-app.get("/dashboard/fragment", pages.fragment);
+app.get("/", pageSecurityHeaders, pages.page);
+app.get("/dashboard/fragment", pageSecurityHeaders, pages.fragment);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "ADMIN_TOKEN" });
 app.openAPIRegistry.registerComponent("securitySchemes", "apiToken", { type: "http", scheme: "bearer", description: "API_TOKEN (only when configured)" });
@@ -82,7 +84,7 @@ app.doc31("/openapi.json", {
   info: { title: "durable-cluster", version: "0.1.0", description: "Distributed-systems toolkit on Cloudflare Workers and Durable Objects" },
   security: [{ apiToken: [] }],
 });
-app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+app.route("/", docsRoutes);
 
 app.notFound(notFound);
 app.onError(handleError);

@@ -23,6 +23,8 @@ export async function startWorker(bindings: Record<string, string>): Promise<Run
   const mf = new Miniflare({
     scriptPath: join(outdir, "index.js"),
     modules: true,
+    // wrangler.toml's [[rules]]: the files /docs serves are text modules of the bundle.
+    modulesRules: [{ type: "Text", include: ["**/*swagger-ui-bundle.js", "**/*swagger-ui.css"] }],
     compatibilityDate: "2026-08-01",
     durableObjects: {
       CACHE_SHARD: { className: "CacheShard", useSQLite: true },

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { getConfig, LIMITS } from "../config";
 import { isVersion } from "../core/cache/version";
+import { contentSafetyHeaders } from "../core/http/content-safety";
 import { createRouter, type AppEnv } from "../http/app-env";
 import { requireToken } from "../http/auth";
 import { errorBody, HttpError } from "../http/errors";
@@ -77,9 +78,11 @@ adminRoutes.get(REPLICA_KEY_PATH, async (c) => {
     throw new HttpError(503, "replica_unavailable", `${shard}: ${err instanceof Error ? err.message : String(err)}`, undefined, { "Retry-After": "1" });
   });
   if (!rec.live) return c.json({ ...errorBody("not_found", "key not found on this replica"), version: rec.version }, 404);
+  const contentType = rec.contentType ?? "application/octet-stream";
   return c.body((rec.value ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer>, 200, {
-    "content-type": rec.contentType ?? "application/octet-stream",
+    "content-type": contentType,
     "x-cache-version": rec.version ?? "",
+    ...contentSafetyHeaders(contentType),
   });
 });
 

@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { getConfig, LIMITS } from "../config";
 import { createRouter, type AppEnv } from "../http/app-env";
 import { base64ToBytes, bytesToBase64 } from "../http/base64";
+import { contentSafetyHeaders } from "../core/http/content-safety";
 import { errorBody, HttpError } from "../http/errors";
 import { ContentTypeSchema, errorResponses } from "../http/schemas";
 import { assertKey, keyFromUrl, readBodyLimited } from "../http/validation";
@@ -234,6 +235,8 @@ cacheRoutes.get(KEY_PATH, async (c) => {
     return c.json(errorBody("not_found", "key not found"), 404, headers);
   }
   headers["content-type"] = out.record.contentType ?? "application/octet-stream";
+  // Stored bytes of a caller-chosen type, on the dashboard's origin: never sniffed, never a live document.
+  Object.assign(headers, contentSafetyHeaders(headers["content-type"]));
   headers["x-cache-version"] = out.record.version ?? "";
   if (out.record.expiresAt) headers["x-cache-expires-at"] = String(out.record.expiresAt);
   return c.body((out.record.value ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer>, 200, headers);

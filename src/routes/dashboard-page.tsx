@@ -272,13 +272,13 @@ form { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; } input { 
 const SCRIPT = `
 (() => {
   const $ = (s) => document.querySelector(s);
-  let token = sessionStorage.getItem("adminToken") || "";
-  const apiToken = () => sessionStorage.getItem("apiToken") || "";
+  // The tokens live in this page's memory only (never web storage, never a URL): a reload asks again.
+  let token = "", apiToken = "";
   const auth = (t) => (t ? { authorization: "Bearer " + t } : {});
   const elections = [];
   const sparks = new Map();
   function admin(on) { document.body.classList.toggle("is-admin", on); $("#admin-state").textContent = on ? "admin controls on" : "read only"; }
-  admin(token !== "");
+  admin(false);
   function afterRender() {
     const lead = $("#raft-leader");
     if (lead) {
@@ -300,11 +300,13 @@ const SCRIPT = `
     }
   }
   // One refresh at a time (the next starts a second after the last answered), keeping keyboard focus.
+  let timer = 0;
+  const schedule = (ms) => { clearTimeout(timer); timer = setTimeout(refresh, ms); };
   async function refresh() {
     // A tab nobody looks at reads nothing: each refresh is billed object calls.
-    if (document.hidden) { setTimeout(refresh, 1000); return; }
+    if (document.hidden) { schedule(1000); return; }
     try {
-      const res = await fetch("/dashboard/fragment", { headers: auth(apiToken()) });
+      const res = await fetch("/dashboard/fragment", { headers: auth(apiToken) });
       if (res.ok) {
         const html = await res.text();
         const f = document.activeElement && document.activeElement.closest("#live") ? document.activeElement.dataset : null;
@@ -313,7 +315,7 @@ const SCRIPT = `
         afterRender(); $("#conn").textContent = "live";
       } else $("#conn").textContent = "error " + res.status;
     } catch { $("#conn").textContent = "offline"; }
-    setTimeout(refresh, 1000);
+    schedule(1000);
   }
   async function post(path, body) {
     try {
@@ -336,23 +338,25 @@ const SCRIPT = `
       for (const r of document.querySelectorAll("tr[data-shard]")) post("/admin/cache/shards/" + encodeURIComponent(r.dataset.shard) + "/fault", { mode: "healthy" });
     }
   });
-  $("#token-form").addEventListener("submit", (e) => { e.preventDefault(); token = $("#admin-token").value.trim(); sessionStorage.setItem("adminToken", token); admin(token !== ""); });
-  $("#api-form").addEventListener("submit", (e) => { e.preventDefault(); sessionStorage.setItem("apiToken", $("#api-token").value.trim()); refresh(); });
+  // Read once from the field, which is then cleared: the token stays in this closure alone.
+  $("#token-form").addEventListener("submit", (e) => { e.preventDefault(); token = $("#admin-token").value.trim(); $("#admin-token").value = ""; admin(token !== ""); });
+  $("#api-form").addEventListener("submit", (e) => { e.preventDefault(); apiToken = $("#api-token").value.trim(); $("#api-token").value = ""; schedule(0); });
   $("#key-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const key = $("#lookup-key").value;
     try {
-      const res = await fetch("/dashboard/replicas?key=" + encodeURIComponent(key), { headers: auth(apiToken()) });
+      const res = await fetch("/dashboard/replicas?key=" + encodeURIComponent(key), { headers: auth(apiToken) });
       const body = await res.json();
       $("#replicas").textContent = res.ok ? key + " → " + body.replicas.join(", ") : (body.error && body.error.message) || String(res.status);
     } catch (err) { $("#replicas").textContent = String(err); }
   });
   afterRender();
-  setTimeout(refresh, 1000);
+  schedule(1000);
 })();
 `;
 
-export function Page({ status }: { status: DashboardStatus }) {
+/** The whole page; `nonce` is the response's CSP nonce (src/http/security-headers.ts), carried by its one inline style and script. */
+export function Page({ status, nonce }: { status: DashboardStatus; nonce: string }) {
   return (
     <html lang="en">
       <head>
@@ -360,7 +364,7 @@ export function Page({ status }: { status: DashboardStatus }) {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>durable-cluster</title>
         <link rel="icon" href="data:," />
-        <style dangerouslySetInnerHTML={{ __html: CSS }} />
+        <style nonce={nonce} dangerouslySetInnerHTML={{ __html: CSS }} />
       </head>
       <body>
         <header>
@@ -378,16 +382,16 @@ export function Page({ status }: { status: DashboardStatus }) {
           </section>
           <Live status={status} />
         </main>
-        <script dangerouslySetInnerHTML={{ __html: SCRIPT }} />
+        <script nonce={nonce} dangerouslySetInnerHTML={{ __html: SCRIPT }} />
       </body>
     </html>
   );
 }
 
-/** GET / (the page) and GET /dashboard/fragment (its sections, for the refresh). */
+/** GET / (the page) and GET /dashboard/fragment (its sections, for the refresh); both behind pageSecurityHeaders. */
 export function dashboardPages() {
   return {
-    page: async (c: Context<AppEnv>) => c.html(`<!doctype html>${(<Page status={await collectStatus(c)} />).toString()}`),
+    page: async (c: Context<AppEnv>) => c.html(`<!doctype html>${(<Page status={await collectStatus(c)} nonce={c.get("secureHeadersNonce") ?? ""} />).toString()}`),
     fragment: async (c: Context<AppEnv>) => c.html((<Live status={await collectStatus(c)} />).toString()),
   };
 }
