@@ -19,6 +19,14 @@ let browser: Browser;
 let farm: Farm<"bad">;
 let page: Page;
 const consoleErrors: string[] = [];
+// Every Content-Security-Policy violation a page of ours reports (issue 16, item 4: the pages run under a
+// strict CSP, and must still work under it). Chromium also logs each as a console error.
+const cspViolations: string[] = [];
+const CSP_LISTENER = `document.addEventListener("securitypolicyviolation", (e) => console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI));`;
+const watch = (p: Page) => {
+  p.on("console", (m) => void (m.type() === "error" && /CSP violation|Content Security Policy/.test(m.text()) && cspViolations.push(`${p.url()}: ${m.text()}`)));
+  return p.addInitScript(CSP_LISTENER);
+};
 
 const api = (path: string, init: RequestInit = {}) => fetch(`${server.url}${path}`, init);
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -32,6 +40,7 @@ beforeAll(async () => {
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on("console", (m) => void (m.type() === "error" && consoleErrors.push(m.text())));
   page.on("pageerror", (e) => void consoleErrors.push(String(e)));
+  await watch(page);
 });
 
 afterAll(async () => {
@@ -68,6 +77,13 @@ describe("the dashboard in Chromium", () => {
     await page.fill("#admin-token", ADMIN_TOKEN);
     await page.click("#token-form button[type=submit]");
     await expect.poll(() => page.locator("body.is-admin").count()).toBe(1);
+    // The token lives in the page's memory only: not in web storage (which any script of the origin can
+    // read, and which outlives the page), not in the URL, not left in the field.
+    const storage = String(await page.evaluate("JSON.stringify([Object.entries(sessionStorage), Object.entries(localStorage)])"));
+    expect(storage).not.toContain(ADMIN_TOKEN);
+    expect(storage).toBe("[[],[]]");
+    expect(page.url()).not.toContain(ADMIN_TOKEN);
+    expect(await page.inputValue("#admin-token")).toBe("");
     const before = await leaderOnPage();
     const termBefore = await termOnPage();
     await page.click(`button[data-action="crash-node"][data-node="${before}"]`);
@@ -143,4 +159,56 @@ describe("the dashboard in Chromium", () => {
     await shot("dashboard-dark");
     expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
   });
+});
+
+// Issue 16, item 4: content is never active on the dashboard's origin.
+describe("the dashboard's origin runs only its own code", () => {
+  it("the dashboard ran every test above under its CSP without a single violation", () => {
+    expect(cspViolations, cspViolations.join("\n")).toEqual([]);
+  });
+
+  it("/docs renders Swagger UI's operations with no request leaving this machine and no CSP violation", async () => {
+    const docs = await browser.newPage();
+    await watch(docs);
+    const offHost: string[] = [];
+    // Everything not served by the local worker is refused (and recorded): the page must not need it.
+    await docs.route((url) => url.hostname !== "127.0.0.1" && url.hostname !== "localhost", (route) => {
+      offHost.push(route.request().url());
+      return route.abort();
+    });
+    try {
+      await docs.goto(`${server.url}/docs`);
+      await expect.poll(() => docs.locator(".opblock").count(), { timeout: 20_000, interval: 250 }).toBeGreaterThan(20);
+      expect(await docs.locator(".opblock-summary-path", { hasText: "/cache/{key}" }).count()).toBeGreaterThan(0);
+      await docs.screenshot({ path: join(SHOTS, "docs.png") });
+      expect(offHost).toEqual([]);
+      expect(cspViolations, cspViolations.join("\n")).toEqual([]);
+    } finally {
+      await docs.close();
+    }
+  });
+
+  for (const [type, body] of [
+    ["text/html", `<script>document.title = "ran:" + document.domain</script><p>stored html</p>`],
+    ["image/svg+xml", `<svg xmlns="http://www.w3.org/2000/svg"><script>document.title = "ran:" + document.domain</script><text y="20">stored svg</text></svg>`],
+  ] as const) {
+    it(`a cache value stored as ${type} opens as an inert document: its script does not run on this origin`, async () => {
+      const key = `browser-active-${type.replace(/\W/g, "-")}`;
+      expect((await api(`/cache/${key}`, { method: "PUT", headers: { "content-type": type }, body })).status).toBe(200);
+      const stored = await browser.newPage();
+      const blocked: string[] = [];
+      stored.on("console", (m) => void blocked.push(m.text()));
+      try {
+        const res = await stored.goto(`${server.url}/cache/${key}`);
+        expect(res?.status()).toBe(200);
+        await expect.poll(async () => (await stored.content()).includes("stored"), { timeout: 5_000 }).toBe(true);
+        expect(await stored.title()).not.toMatch(/^ran:/);
+        // The sandbox: the document's origin is opaque, so it could read none of ours even if a script ran.
+        expect(String(await stored.evaluate("self.origin"))).toBe("null");
+        expect(blocked.join("\n")).toMatch(/sandbox|Blocked script execution/);
+      } finally {
+        await stored.close();
+      }
+    });
+  }
 });
