@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../src/config";
-import type { PoolConfig } from "../src/core/balancer/pool-config";
+import { type PoolConfig, upgradePoolConfig } from "../src/core/balancer/pool-config";
 import { isActive, nextRoundAt, skipPause, wakeRoundAt, type CheckCadence } from "../src/core/health/check-cadence";
 import {
   acquireProbe, applyCheck, applyOutcomes, createPoolHealth, reconcile, statusOf, viewOf,
@@ -73,7 +73,9 @@ export class UpstreamPool extends DurableObject<Cloudflare.Env> {
     super(ctx, env);
     meterObject(this, ctx, "pool"); // billed usage: stub calls it makes, alarms, storage rows
     void ctx.blockConcurrencyWhile(async () => {
-      this.stored = (await ctx.storage.get<Stored>("config")) ?? null;
+      const stored = (await ctx.storage.get<Stored>("config")) ?? null;
+      // A config stored by an earlier version gets the fields added since, with their defaults.
+      this.stored = stored === null ? null : { ...stored, config: upgradePoolConfig(stored.config) };
       this.health = (await ctx.storage.get<PoolHealth>("health")) ?? null;
       this.alarmAt = await ctx.storage.getAlarm();
       this.pausedAt = (await ctx.storage.get<number>("checksPausedAt")) ?? null;

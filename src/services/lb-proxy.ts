@@ -8,9 +8,9 @@ import type { PoolConfig } from "../core/balancer/pool-config";
 import { deposit, tryWithdraw } from "../core/balancer/retry-budget";
 import * as breaker from "../core/health/circuit-breaker";
 import type { OutcomeKind } from "../core/health/pool-health";
-import { downstreamResponseHeaders, isIdempotentMethod, upstreamRequestHeaders, upstreamUrl } from "../core/http/proxy-headers";
+import { downstreamResponseHeaders, isIdempotentMethod, upstreamRequestHeaders, upstreamUrl, type ResponsePolicy } from "../core/http/proxy-headers";
 import { errorBody, HttpError } from "../http/errors";
-import { admit, candidates, hold, local, maybeFlush, poolEntry, record, type PoolEntry } from "./lb-state";
+import { admit, candidates, hold, local, maybeFlush, poolEntry, record, routing, type PoolEntry } from "./lb-state";
 
 /** Request bodies up to this size (with a Content-Length) are buffered so a failed try can be replayed. */
 export const RETRY_BUFFER_BYTES = 1024 * 1024;
@@ -54,7 +54,14 @@ export async function proxy(deps: ProxyDeps, pool: string, rest: string, req: Re
     clientIp: req.headers.get("cf-connecting-ip"),
     proto: url.protocol === "https:" ? "https" : "http",
     host: req.headers.get("host") ?? url.host,
+    authorization: config.forward.authorization,
+    cookie: config.forward.cookie,
+    // The runtime rewrote Accept-Encoding to "br, gzip"; this is what the client sent ("" for none).
+    clientAcceptEncoding: clientAcceptEncoding(req),
   });
+  const policy: ResponsePolicy = { setCookie: config.forward.setCookie };
+  // The path the try is judged by (path-blame): below the pool, without the query.
+  const path = rest === "" ? "/" : rest;
   const retriesAllowed = isIdempotentMethod(req.method) || config.retry.nonIdempotent;
   const affinityKey = affinityOf(config, req);
 
@@ -64,7 +71,7 @@ export async function proxy(deps: ProxyDeps, pool: string, rest: string, req: Re
   try {
     for (let attempts = 0; ; ) {
       const now = Date.now();
-      if (now >= deadline - 1) return last === null ? noUpstream(e, now, `the deadline of ${config.retry.deadlineMs} ms passed`) : finish(last, attempts, e, tried, now);
+      if (now >= deadline - 1) return last === null ? noUpstream(e, now, `the deadline of ${config.retry.deadlineMs} ms passed`) : finish(last, attempts, e, tried, now, policy);
       const picked = await pickAdmitted(env, pool, e, tried, affinityKey, now, deadline);
       // The snapshot may have changed under this request (another isolate reconfigured the pool):
       // the upstream is looked up in the current one, and one that is gone is simply not tried.
@@ -73,12 +80,12 @@ export async function proxy(deps: ProxyDeps, pool: string, rest: string, req: Re
         tried.add(picked.id);
         continue;
       }
-      if (picked === null || cu === undefined) return last === null ? noUpstream(e, now, "every upstream of the pool is unavailable") : finish(last, attempts, e, tried, now);
+      if (picked === null || cu === undefined) return last === null ? noUpstream(e, now, "every upstream of the pool is unavailable") : finish(last, attempts, e, tried, now, policy);
       if (last !== null) {
         // A retry: only now that there is somewhere to send it is the budget spent.
         const w = tryWithdraw(e.budget, Date.now());
         e.budget = w.state;
-        if (!w.allowed) return finish(last, attempts, e, tried, Date.now());
+        if (!w.allowed) return finish(last, attempts, e, tried, Date.now(), policy);
         // The failed try's answer is dropped. Back off a little (Envoy: 25 ms base) unless the deadline is near.
         if (last.kind === "response") {
           last.release();
@@ -90,13 +97,13 @@ export async function proxy(deps: ProxyDeps, pool: string, rest: string, req: Re
       }
       attempts++;
       tried.add(picked.id);
-      const t = await tryOnce(e, cu.id, upstreamUrl(cu.url, rest, url.search), req.method, headers, body, config.retry.perTryTimeoutMs, deadline, picked.probe);
+      const t = await tryOnce(e, cu.id, upstreamUrl(cu.url, rest, url.search), req.method, headers, body, config.retry.perTryTimeoutMs, deadline, picked.probe, path);
       if (t.kind === "client-gone") return t.res;
       const retryable = t.kind === "error" || config.retry.retryOn.includes(t.res.status);
-      if (!retryable) return respond(t, attempts);
+      if (!retryable) return respond(t, attempts, policy);
       last = t;
       const canRetry = attempts < config.retry.attempts && retriesAllowed && body.replayable;
-      if (!canRetry) return finish(t, attempts, e, tried, Date.now());
+      if (!canRetry) return finish(t, attempts, e, tried, Date.now(), policy);
     }
   } finally {
     maybeFlush(env, pool, e, stateTtlMs, waitUntil);
@@ -106,12 +113,17 @@ export async function proxy(deps: ProxyDeps, pool: string, rest: string, req: Re
 /** Envoy's default retry back-off (25 ms base, 250 ms cap), with cockatiel's decorrelated jitter. */
 const RETRY_BACKOFF = new ExponentialBackoff({ initialDelay: 25, maxDelay: 250 });
 
-/** Picks an upstream not yet tried whose breaker admits the request; a refused half-open one is skipped. */
+/**
+ * Picks an upstream not yet tried whose breaker admits the request; a refused half-open one is skipped.
+ * In panic the breakers are not asked: traffic goes to every upstream its checks do not rule out.
+ */
 async function pickAdmitted(env: Cloudflare.Env, pool: string, e: PoolEntry, tried: Set<string>, affinityKey: string | undefined, now: number, deadline: number): Promise<{ id: string; probe: boolean } | null> {
   const skip = new Set(tried);
   for (;;) {
-    const id = e.picker.pick(candidates(e, now), { rng: Math.random, now, exclude: skip, ...(affinityKey === undefined ? {} : { affinityKey }) });
+    const r = routing(e, now);
+    const id = e.picker.pick(r.upstreams, { rng: Math.random, now, exclude: skip, ...(affinityKey === undefined ? {} : { affinityKey }) });
     if (id === null) return null;
+    if (r.panic) return { id, probe: false };
     const a = await admit(env, pool, e, id, now, deadline - Date.now());
     if (a.allowed) return { id, probe: a.probe };
     skip.add(id);
@@ -124,7 +136,7 @@ async function pickAdmitted(env: Cloudflare.Env, pool: string, e: PoolEntry, tri
  * deadline covers everything. A try cut short by the deadline, by a failed upload or by a client that
  * went away says nothing about the upstream and is not recorded against it.
  */
-async function tryOnce(e: PoolEntry, id: string, target: string, method: string, headers: Headers, body: RequestBody, perTryMs: number, deadline: number, probe: boolean): Promise<Try> {
+async function tryOnce(e: PoolEntry, id: string, target: string, method: string, headers: Headers, body: RequestBody, perTryMs: number, deadline: number, probe: boolean, path: string): Promise<Try> {
   const abort = new AbortController();
   let cause: "per-try" | "deadline" | null = null;
   let perTry: ReturnType<typeof setTimeout> | undefined;
@@ -144,7 +156,9 @@ async function tryOnce(e: PoolEntry, id: string, target: string, method: string,
   const release = hold(e, id, started);
   let t: Try | undefined;
   try {
-    const res = await fetch(target, { method, headers, body: upload?.stream ?? body.buffered, redirect: "manual", signal: abort.signal });
+    // encodeResponseBody "manual": the body stays as the upstream encoded it (workerd would otherwise
+    // decode it here and encode it again on the way out, whatever the client accepts).
+    const res = await fetch(target, { method, headers, body: upload?.stream ?? body.buffered, redirect: "manual", signal: abort.signal, encodeResponseBody: "manual" });
     const status = res.status;
     const outcome: OutcomeKind = status === 502 || status === 503 || status === 504 ? "status-gateway" : status >= 500 ? "status-5xx" : "success";
     t = { kind: "response", upstream: id, res, outcome, release };
@@ -164,7 +178,7 @@ async function tryOnce(e: PoolEntry, id: string, target: string, method: string,
     if (t === undefined || t.kind !== "response") release();
   }
   const at = Date.now();
-  record(e, { upstream: id, kind: t.outcome, latencyMs: t.kind === "response" ? at - started : null, at, probe });
+  record(e, { upstream: id, kind: t.outcome, latencyMs: t.kind === "response" ? at - started : null, at, probe, path });
   return t;
 }
 
@@ -187,22 +201,23 @@ function watchUpload(source: ReadableStream, onSent: () => void): { stream: Read
 /**
  * The upstream's answer, passed on. The try counts as in flight until its body has streamed to the
  * client (least-connections and maxInFlight see long downloads and event streams), through a native
- * identity stream so the bytes do not pass through JavaScript.
+ * identity stream so the bytes do not pass through JavaScript. The bytes go out as the upstream
+ * encoded them (encodeBody "manual"): no Content-Encoding the client did not ask the upstream for.
  */
-function respond(t: Extract<Try, { kind: "response" }>, attempts: number): Response {
-  const headers = downstreamResponseHeaders(t.res.headers, t.upstream, attempts);
+function respond(t: Extract<Try, { kind: "response" }>, attempts: number, policy: ResponsePolicy): Response {
+  const headers = downstreamResponseHeaders(t.res.headers, t.upstream, attempts, policy);
   if (t.res.body === null) {
     t.release();
-    return new Response(null, { status: t.res.status, statusText: t.res.statusText, headers });
+    return new Response(null, { status: t.res.status, statusText: t.res.statusText, headers, encodeBody: "manual" });
   }
   const pass = new IdentityTransformStream();
   t.res.body.pipeTo(pass.writable).then(t.release, t.release);
-  return new Response(pass.readable, { status: t.res.status, statusText: t.res.statusText, headers });
+  return new Response(pass.readable, { status: t.res.status, statusText: t.res.statusText, headers, encodeBody: "manual" });
 }
 
 /** The answer once no further try will be made: the last upstream answer as is, or a gateway error. */
-function finish(last: Exclude<Try, { kind: "client-gone" }>, attempts: number, e: PoolEntry, tried: ReadonlySet<string>, now: number): Response {
-  if (last.kind === "response") return respond(last, attempts);
+function finish(last: Exclude<Try, { kind: "client-gone" }>, attempts: number, e: PoolEntry, tried: ReadonlySet<string>, now: number, policy: ResponsePolicy): Response {
+  if (last.kind === "response") return respond(last, attempts, policy);
   // Nothing answered. When no upstream is left that was not tried, the pool is down: 503 with Retry-After.
   const others = candidates(e, now).some((u) => u.available && !tried.has(u.id));
   if (!others) return noUpstream(e, now, `the last upstream tried (${last.upstream}) failed: ${last.message}`, attempts);
@@ -210,7 +225,7 @@ function finish(last: Exclude<Try, { kind: "client-gone" }>, attempts: number, e
   const code = last.outcome === "timeout" ? "upstream_timeout" : "upstream_unreachable";
   return Response.json(errorBody(code, `upstream ${last.upstream}: ${last.message} (after ${attempts} ${attempts === 1 ? "try" : "tries"})`), {
     status,
-    headers: { "X-Upstream": last.upstream, "X-LB-Attempts": String(attempts) },
+    headers: { "X-Upstream": last.upstream, "X-LB-Attempts": String(attempts), "X-Content-Type-Options": "nosniff" },
   });
 }
 
@@ -225,7 +240,7 @@ function noUpstream(e: PoolEntry, now: number, why: string, attempts = 0): Respo
   const seconds = Number.isFinite(soonest) ? Math.min(60, Math.max(1, Math.ceil(soonest / 1000))) : 1;
   return Response.json(errorBody("no_upstream", `no upstream available: ${why}`), {
     status: 503,
-    headers: { "Retry-After": String(seconds), "X-LB-Attempts": String(attempts) },
+    headers: { "Retry-After": String(seconds), "X-LB-Attempts": String(attempts), "X-Content-Type-Options": "nosniff" },
   });
 }
 
@@ -252,6 +267,13 @@ function affinityOf(config: PoolConfig, req: Request): string | undefined {
     }
   }
   return undefined;
+}
+
+/** `request.cf.clientAcceptEncoding`: the client's own Accept-Encoding when the runtime rewrote it; undefined when absent. */
+function clientAcceptEncoding(req: Request): string | undefined {
+  const cf: unknown = req.cf;
+  if (typeof cf !== "object" || cf === null || !("clientAcceptEncoding" in cf)) return undefined;
+  return typeof cf.clientAcceptEncoding === "string" ? cf.clientAcceptEncoding : undefined;
 }
 
 function sleep(ms: number): Promise<void> {

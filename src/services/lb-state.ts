@@ -16,8 +16,10 @@ import { createPicker, type Picker, type Upstream } from "../core/balancer";
 import { estimateAt, observeLatency, type PeakEwma } from "../core/balancer/ewma";
 import { retryBudgetConfigOf } from "../core/balancer/pool-config";
 import { createRetryBudget, type RetryBudgetState } from "../core/balancer/retry-budget";
+import { withPanic } from "../core/balancer/panic";
 import * as breaker from "../core/health/circuit-breaker";
-import { isFailure, type Outcome } from "../core/health/pool-health";
+import { createBlame, type BlameState, type Verdict } from "../core/health/path-blame";
+import { breakerAfter, isFailure, judgeOutcome, type Outcome } from "../core/health/pool-health";
 import { HttpError } from "../http/errors";
 import { withTimeout } from "./replica-call";
 
@@ -43,6 +45,10 @@ export interface PoolEntry {
   /** A follow-up report is waiting for the report in flight to come back (the queue is due already). */
   behindReport: boolean;
   budget: RetryBudgetState;
+  /** This isolate's path-blame state: its breakers count only what is judged the upstream's fault. */
+  blame: BlameState;
+  /** The verdict each pending outcome got here, to replay it on a fresh snapshot's breakers. */
+  verdicts: WeakMap<Outcome, Verdict>;
 }
 
 /** A call to the pool object that takes longer than this is given up (the proxy keeps its last snapshot). */
@@ -107,7 +113,7 @@ export function install(pool: string, snap: PoolSnapshot, now: number): PoolEntr
   if (e === undefined) {
     const local = new Map(snap.upstreams.map((v): [string, LocalUpstream] => [v.id, { inFlight: new Map(), ewma: undefined, breaker: v.breaker }])); // nothing pending yet
     const budget = createRetryBudget(retryBudgetConfigOf(snap.config));
-    const fresh: PoolEntry = { snapshot: snap, fetchedAt: now, picker: createPicker(snap.config.algorithm), local, pending: [], lastFlush: now, flushing: false, scheduled: false, behindReport: false, budget };
+    const fresh: PoolEntry = { snapshot: snap, fetchedAt: now, picker: createPicker(snap.config.algorithm), local, pending: [], lastFlush: now, flushing: false, scheduled: false, behindReport: false, budget, blame: createBlame(), verdicts: new WeakMap() };
     pools.set(pool, fresh);
     return fresh;
   }
@@ -122,7 +128,7 @@ export function install(pool: string, snap: PoolSnapshot, now: number): PoolEntr
   e.fetchedAt = now;
   for (const v of snap.upstreams) {
     let b = v.breaker;
-    for (const o of e.pending) if (o.upstream === v.id) b = applyToBreaker(b, o);
+    for (const o of e.pending) if (o.upstream === v.id) b = breakerAfter(b, e.verdicts.get(o) ?? (isFailure(o.kind) ? "failure" : "success"), o.at, o.probe);
     const l = e.local.get(v.id);
     if (l === undefined) e.local.set(v.id, { inFlight: new Map(), ewma: undefined, breaker: b });
     else l.breaker = b;
@@ -130,19 +136,25 @@ export function install(pool: string, snap: PoolSnapshot, now: number): PoolEntr
   return e;
 }
 
-function applyToBreaker(b: breaker.BreakerState, o: Outcome): breaker.BreakerState {
-  return isFailure(o.kind) ? breaker.onFailure(b, o.at, o.probe) : breaker.onSuccess(b, o.at, o.probe);
-}
-
 /** Forgets this isolate's copy (after the pool is deleted or replaced through this isolate). */
 export function forget(pool: string): void {
   pools.delete(pool);
 }
 
-/** The upstreams as the picker sees them at `now`: half-open ones count as available (a probe slot is asked for on pick). */
+/** The upstreams as the picker sees them at `now` (see `routing`). */
 export function candidates(e: PoolEntry, now: number): Upstream[] {
+  return routing(e, now).upstreams;
+}
+
+/**
+ * The upstreams as the picker sees them at `now`: half-open ones count as available (a probe slot is
+ * asked for on pick). In panic (fewer than the pool's healthyPanicThreshold % available: see
+ * src/core/balancer/panic.ts) every upstream its active checks do not rule out is available, ejected
+ * or with its breaker open, and `panic` tells the caller not to ask the breakers.
+ */
+export function routing(e: PoolEntry, now: number): { upstreams: Upstream[]; panic: boolean } {
   const views = new Map(e.snapshot.upstreams.map((v) => [v.id, v]));
-  return e.snapshot.config.upstreams.map((cu) => {
+  const list = e.snapshot.config.upstreams.map((cu) => {
     const l = local(e, cu.id);
     const v = views.get(cu.id);
     const status = breaker.statusAt(l.breaker, now);
@@ -153,8 +165,10 @@ export function candidates(e: PoolEntry, now: number): Upstream[] {
       ...(cu.maxInFlight === null ? {} : { maxInFlight: cu.maxInFlight }),
       ...(l.ewma === undefined ? {} : { ewmaMs: estimateAt(l.ewma, Math.max(now, l.ewma.lastAt)) }),
       available: (v?.admitted ?? false) && status !== "open",
+      checked: v?.checked ?? v?.admitted ?? false,
     };
   });
+  return withPanic(list, e.snapshot.config.healthyPanicThreshold ?? 0);
 }
 
 let nextToken = 0;
@@ -207,10 +221,13 @@ export async function admit(env: Cloudflare.Env, pool: string, e: PoolEntry, id:
   }
 }
 
-/** Records one finished try in this isolate's copy and queues it for the pool object. */
+/** Records one finished try in this isolate's copy (judged by path-blame first) and queues it for the pool object. */
 export function record(e: PoolEntry, outcome: Outcome): void {
   const l = local(e, outcome.upstream);
-  l.breaker = applyToBreaker(l.breaker, outcome);
+  const j = judgeOutcome(e.blame, e.snapshot.config, outcome, outcome.at);
+  e.blame = j.state;
+  e.verdicts.set(outcome, j.verdict);
+  l.breaker = breakerAfter(l.breaker, j.verdict, outcome.at, outcome.probe);
   if (outcome.latencyMs !== null) l.ewma = observeLatency(l.ewma, outcome.latencyMs, outcome.at);
   e.pending.push(outcome);
 }

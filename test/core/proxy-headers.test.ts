@@ -20,10 +20,16 @@ function entries(headers: Headers): [string, string][] {
 }
 
 describe("hop-by-hop headers", () => {
-  test("[RFC9110 §7.6.1, RFC2616 §13.5.1] the list holds Connection and the classic eight, lowercase", () => {
+  test("[RFC9110 §7.6.1, RFC2616 §13.5.1, RFC7540 §3.2.1] the list holds Connection, the classic eight and HTTP2-Settings, lowercase", () => {
     expect([...HOP_BY_HOP_HEADERS].sort()).toEqual(
-      ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"].sort(),
+      ["connection", "http2-settings", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"].sort(),
     );
+  });
+
+  test("issue 16: HTTP2-Settings is dropped even when no Connection header is visible (a front proxy consumed it)", () => {
+    const out = upstreamRequestHeaders(new Headers({ "HTTP2-Settings": "AAMAAABkAAQAAP__", "X-Keep": "1" }), INFO);
+    expect(out.has("http2-settings")).toBe(false);
+    expect(out.get("x-keep")).toBe("1");
   });
 
   test("[RFC9110 §7.6.1] every hop-by-hop header is removed, whatever its case", () => {
@@ -69,12 +75,26 @@ describe("hop-by-hop headers", () => {
 });
 
 describe("upstream request headers", () => {
-  test("end-to-end headers are copied (auth, cookies, content type, custom)", () => {
-    const out = upstreamRequestHeaders(new Headers({ Authorization: "Bearer t", Cookie: "a=1", "Content-Type": "application/json", "X-Custom": "v" }), INFO);
+  test("end-to-end headers are copied (content type, custom); auth and cookies when the pool forwards them", () => {
+    const out = upstreamRequestHeaders(new Headers({ Authorization: "Bearer t", Cookie: "a=1", "Content-Type": "application/json", "X-Custom": "v" }), { ...INFO, authorization: true, cookie: true });
     expect(out.get("authorization")).toBe("Bearer t");
     expect(out.get("cookie")).toBe("a=1");
     expect(out.get("content-type")).toBe("application/json");
     expect(out.get("x-custom")).toBe("v");
+  });
+
+  test("issue 16: by default the client's Authorization and Cookie (credentials of this origin) are not forwarded", () => {
+    const out = upstreamRequestHeaders(new Headers({ Authorization: "Bearer admin-token", Cookie: "session=1", "X-Custom": "v" }), INFO);
+    expect(out.has("authorization")).toBe(false);
+    expect(out.has("cookie")).toBe(false);
+    expect(out.get("x-custom")).toBe("v");
+  });
+
+  test("issue 16: Accept-Encoding is the client's own: none when it sent none, its value when the runtime rewrote it", () => {
+    const rewritten = new Headers({ "Accept-Encoding": "br, gzip" });
+    expect(upstreamRequestHeaders(rewritten, { ...INFO, clientAcceptEncoding: "" }).has("accept-encoding")).toBe(false);
+    expect(upstreamRequestHeaders(rewritten, { ...INFO, clientAcceptEncoding: "gzip" }).get("accept-encoding")).toBe("gzip");
+    expect(upstreamRequestHeaders(rewritten, INFO).get("accept-encoding")).toBe("br, gzip"); // not rewritten: as it came
   });
 
   test("Host is removed (the upstream fetch sets its own) and Content-Length is kept (the body keeps its framing)", () => {
@@ -157,14 +177,29 @@ describe("downstream response headers", () => {
       "u0",
       1,
     );
-    expect(entries(out)).toEqual([["etag", '"v1"'], ["x-lb-attempts", "1"], ["x-upstream", "u0"]]);
+    expect(entries(out).filter(([k]) => k !== "x-content-type-options" && k !== "content-security-policy")).toEqual([["etag", '"v1"'], ["x-lb-attempts", "1"], ["x-upstream", "u0"]]);
   });
 
-  test("several Set-Cookie headers survive as separate cookies", () => {
+  test("several Set-Cookie headers survive as separate cookies when the pool lets them through", () => {
     const upstream = new Headers();
     upstream.append("Set-Cookie", "a=1; Path=/");
     upstream.append("Set-Cookie", "b=2; Expires=Wed, 21 Oct 2099 07:28:00 GMT");
-    expect(downstreamResponseHeaders(upstream, "u0", 1).getSetCookie()).toEqual(["a=1; Path=/", "b=2; Expires=Wed, 21 Oct 2099 07:28:00 GMT"]);
+    expect(downstreamResponseHeaders(upstream, "u0", 1, { setCookie: true }).getSetCookie()).toEqual(["a=1; Path=/", "b=2; Expires=Wed, 21 Oct 2099 07:28:00 GMT"]);
+  });
+
+  test("issue 16: by default an upstream's Set-Cookie (which would land on this origin, Path=/) is dropped", () => {
+    const upstream = new Headers({ "Set-Cookie": "sid=x; Path=/", "Content-Type": "application/json" });
+    expect(downstreamResponseHeaders(upstream, "u0", 1).getSetCookie()).toEqual([]);
+  });
+
+  test("issue 16: every response gets nosniff; a document type also CSP sandbox, added to the upstream's own policy", () => {
+    const json = downstreamResponseHeaders(new Headers({ "Content-Type": "application/json" }), "u0", 1);
+    expect(json.get("x-content-type-options")).toBe("nosniff");
+    expect(json.has("content-security-policy")).toBe(false);
+    const html = downstreamResponseHeaders(new Headers({ "Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": "default-src 'self'", "X-Content-Type-Options": "sniff-please" }), "u0", 1);
+    expect(html.get("x-content-type-options")).toBe("nosniff");
+    expect(html.get("content-security-policy")).toBe("default-src 'self', sandbox");
+    expect(downstreamResponseHeaders(new Headers(), "u0", 1).get("content-security-policy")).toBe("sandbox"); // no type: it would be sniffed
   });
 
   test.each([[0], [1.5], [-1], [Number.NaN]])("attempts %s is a RangeError", (attempts) => {
@@ -217,8 +252,8 @@ describe("upstream URL", () => {
     expect(url.search).toBe("?x=1&y=%2B");
   });
 
-  test.each([[".."], ["../admin"], ["a/../../admin"], ["."], ["a/./b"], ["%2e%2e/admin"], ["%2E%2E"], [".%2e/x"], ["%2e"]])(
-    "rest %s is refused: the URL parser would resolve it and could climb out of the base path",
+  test.each([[".."], ["../admin"], ["a/../../admin"], ["."], ["a/./b"], ["%2e%2e/admin"], ["%2E%2E"], [".%2e/x"], ["%2e"], ["..%2fadmin"], ["a/..%2F..%2Fadmin"], ["%5c..%5cadmin"], ["a\\..\\..\\admin"], ["%2e%2e%5cadmin"], ["%252e%252e/admin"], ["..%2f%zz"]])(
+    "issue 16: rest %s is refused: after percent-decoding (backslash as slash) it has a dot segment the URL parser or the upstream would resolve, climbing out of the base path",
     (rest) => {
       expect(() => upstreamUrl("http://h/api", rest, "")).toThrow(RangeError);
     },

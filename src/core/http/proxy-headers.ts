@@ -1,19 +1,27 @@
 /**
  * What a reverse proxy does to headers on the way through (RFC 9110 §7.6): hop-by-hop fields describe
  * one connection and are not forwarded, the upstream learns who the client was from X-Forwarded-*, and
- * the client learns which upstream answered from X-Upstream / X-LB-Attempts. Pure: Headers in, new
- * Headers out; the inputs are never modified.
+ * the client learns which upstream answered from X-Upstream / X-LB-Attempts. Credentials of this
+ * origin (Authorization, Cookie) go upstream, and the upstream's Set-Cookie reaches the client, only
+ * when the pool says so; what comes back is kept inert on this origin (content-safety.ts). Pure:
+ * Headers in, new Headers out; the inputs are never modified.
  */
+import { contentSafetyHeaders } from "./content-safety";
 
 /**
  * Hop-by-hop header names, lowercase: Connection and the fields RFC 9110 §7.6.1 names as
  * connection-specific (Proxy-Connection, Keep-Alive, TE, Transfer-Encoding, Upgrade), plus the classic
  * list of RFC 2616 §13.5.1 that proxies still strip (Proxy-Authenticate, Proxy-Authorization, Trailer).
  * Stripping Upgrade means a WebSocket handshake is not forwarded by these functions: Workers proxy
- * WebSockets through a separate path (a fetch whose response carries `webSocket`).
+ * WebSockets through a separate path (a fetch whose response carries `webSocket`). HTTP2-Settings is
+ * connection-specific too (RFC 7540 §3.2.1: always listed in Connection). The list matters because a
+ * Connection header is not always visible: workerd under Miniflare hands it to the Worker, but a
+ * front proxy (wrangler dev's, Cloudflare's edge) may consume it first, and with it the names it
+ * listed; those names cannot be known then, so only this fixed list is dropped.
  */
 export const HOP_BY_HOP_HEADERS: readonly string[] = [
   "connection",
+  "http2-settings",
   "keep-alive",
   "proxy-authenticate",
   "proxy-authorization",
@@ -32,6 +40,8 @@ const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS
 
 /** A path segment that URL parsers resolve as "." or ".." (WHATWG URL: "%2e" counts as a dot). */
 const DOT_SEGMENT_RE = /^(?:\.|%2e){1,2}$/i;
+/** Percent-decoding rounds looked through for dot segments (a double-encoded "%252e%252e" is caught at the second). */
+const DECODE_ROUNDS = 3;
 
 /** The header names listed in Connection (RFC 9110 §7.6.1 connection options), lowercase; non-tokens are skipped. */
 export function connectionOptions(headers: Headers): string[] {
@@ -58,6 +68,21 @@ export interface ForwardingInfo {
   proto: "http" | "https";
   /** The Host the client asked for. */
   host: string;
+  /** Forward the client's Authorization (default: no, it is a credential for this service). */
+  authorization?: boolean;
+  /** Forward the client's Cookie (default: no, they are this origin's cookies). */
+  cookie?: boolean;
+  /**
+   * The Accept-Encoding the client really sent, when the runtime rewrote the header (Cloudflare sets
+   * it to "br, gzip" on every request and keeps the original in `request.cf.clientAcceptEncoding`,
+   * "" when the client sent none). Undefined: the header is taken as it came.
+   */
+  clientAcceptEncoding?: string | undefined;
+}
+
+export interface ResponsePolicy {
+  /** Let the upstream's Set-Cookie through (default: no, it would set cookies on this origin). */
+  setCookie?: boolean;
 }
 
 /**
@@ -74,12 +99,22 @@ export interface ForwardingInfo {
  * - X-Forwarded-Proto and X-Forwarded-Host are overwritten, not appended: the balancer is the edge the
  *   client talked to, so an incoming value would be the client's own (unverifiable) claim, and these
  *   headers hold one value, not a list.
+ * - Authorization and Cookie go only when `info` allows them (the pool's `forward` settings).
+ * - Accept-Encoding is the client's own (see `clientAcceptEncoding`): none if it sent none, so the
+ *   upstream does not compress for a client that cannot decompress.
  */
 export function upstreamRequestHeaders(incoming: Headers, info: ForwardingInfo): Headers {
   if (info.proto !== "http" && info.proto !== "https") throw new RangeError(`proto must be "http" or "https", got ${String(info.proto)}`);
   if (info.host === "") throw new RangeError("host must not be empty");
   const out = withoutHopByHop(incoming);
   out.delete("host");
+  if (info.authorization !== true) out.delete("authorization");
+  if (info.cookie !== true) out.delete("cookie");
+  if (info.clientAcceptEncoding !== undefined) {
+    const ae = info.clientAcceptEncoding.trim();
+    if (ae === "") out.delete("accept-encoding");
+    else out.set("accept-encoding", ae);
+  }
   const clientIp = info.clientIp?.trim() ?? "";
   if (clientIp !== "") {
     const prior = out.get("x-forwarded-for")?.trim() ?? "";
@@ -90,11 +125,21 @@ export function upstreamRequestHeaders(incoming: Headers, info: ForwardingInfo):
   return out;
 }
 
-/** The headers to send the client for an upstream's response: hop-by-hop fields stripped, X-Upstream and X-LB-Attempts set. */
-export function downstreamResponseHeaders(upstream: Headers, upstreamId: string, attempts: number): Headers {
+/**
+ * The headers to send the client for an upstream's response: hop-by-hop fields stripped, Set-Cookie
+ * only if `policy` allows, X-Content-Type-Options: nosniff and, for a type a browser renders as a
+ * document, a `Content-Security-Policy: sandbox` added to the upstream's own policies (every CSP
+ * header is enforced, so the upstream's stays in force), X-Upstream and X-LB-Attempts set.
+ */
+export function downstreamResponseHeaders(upstream: Headers, upstreamId: string, attempts: number, policy: ResponsePolicy = {}): Headers {
   if (upstreamId === "") throw new RangeError("upstreamId must not be empty");
   if (!Number.isInteger(attempts) || attempts < 1) throw new RangeError(`attempts must be an integer >= 1, got ${attempts}`);
   const out = withoutHopByHop(upstream);
+  if (policy.setCookie !== true) out.delete("set-cookie");
+  for (const [name, value] of Object.entries(contentSafetyHeaders(upstream.get("content-type")))) {
+    if (name.toLowerCase() === "content-security-policy") out.append(name, value);
+    else out.set(name, value);
+  }
   out.set("x-upstream", upstreamId);
   out.set("x-lb-attempts", String(attempts));
   return out;
@@ -109,17 +154,36 @@ export function isIdempotentMethod(method: string): boolean {
  * The upstream URL for a proxied request: `base` (an upstream's URL, e.g. "http://h:1/api"), "/", the
  * rest of the client's path (still percent-encoded), and the client's query ("" or "?a=1"). Slashes
  * at the seam are collapsed, so "http://h:1/api" + "v1/x" + "?a=1" is "http://h:1/api/v1/x?a=1" and an
- * empty rest gives "http://h:1/api/". Throws RangeError when `rest` holds a dot segment ("..", "%2e%2e"),
- * which the URL parser would resolve and so climb out of the base path, or a raw "?" or "#".
+ * empty rest gives "http://h:1/api/". Throws RangeError when `rest` holds a dot segment, or a raw "?"
+ * or "#". Dot segments are looked for after percent-decoding (up to DECODE_ROUNDS times) with a
+ * backslash read as "/", as an upstream server may do: "..%2f", "%2e%2e/", "%5c..", "%252e%252e" are all refused,
+ * since the URL parser or the upstream would resolve them and climb out of the base path. A "."
+ * segment is refused too (it never climbs, but it is never needed either).
  */
 export function upstreamUrl(base: string, rest: string, search: string): string {
   const root = base.replace(/\/+$/, "");
   const path = rest.replace(/^\/+/, "");
   if (/[?#]/.test(path)) throw new RangeError(`rest must be a path without "?" or "#", got ${JSON.stringify(rest)}`);
-  if (path.split("/").some((segment) => DOT_SEGMENT_RE.test(segment))) {
-    throw new RangeError(`rest must not contain "." or ".." segments, got ${JSON.stringify(rest)}`);
-  }
+  if (hasDotSegment(path)) throw new RangeError(`rest must not contain "." or ".." segments (also percent-encoded or with backslashes), got ${JSON.stringify(rest)}`);
   if (search.includes("#")) throw new RangeError(`search must not contain "#", got ${JSON.stringify(search)}`);
   const query = search === "" || search === "?" ? "" : search.startsWith("?") ? search : `?${search}`;
   return `${root}/${path}${query}`;
+}
+
+/** True when `path`, as sent or after up to DECODE_ROUNDS rounds of percent-decoding, has a "." or ".." segment ("/" or "\\" separated). */
+export function hasDotSegment(path: string): boolean {
+  let current = path;
+  for (let round = 0; round <= DECODE_ROUNDS; round++) {
+    if (current.split(/[/\\]/).some((segment) => DOT_SEGMENT_RE.test(segment))) return true;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(current);
+    } catch {
+      // A malformed escape: decode what is well-formed ("%2e%2e%zz" still hides a "..").
+      decoded = current.replace(/%[0-9a-f]{2}/gi, (e) => String.fromCharCode(parseInt(e.slice(1), 16)));
+    }
+    if (decoded === current) return false;
+    current = decoded;
+  }
+  return false;
 }
