@@ -13,6 +13,7 @@ export const LIMITS = {
   batchKeys: 100,
   batchBodyBytes: 8 * 1024 * 1024,
   batchResponseBytes: 8 * 1024 * 1024,
+  /** Any JSON body without a larger limit of its own (src/routes/body-limits.ts). */
   jsonBodyBytes: 64 * 1024,
   maxTtlMs: 365 * 24 * 60 * 60 * 1000,
   /** A Raft KV value (it travels in log entries and Append messages). */
@@ -22,6 +23,12 @@ export const LIMITS = {
   txnOps: 64,
   /** Bytes of all values in one transaction (its coordinator keeps them in its log until every replica has them). */
   txnValueBytes: 256 * 1024,
+  /** A transaction's JSON body. */
+  txnBodyBytes: 2 * 1024 * 1024,
+  /** A task submission's JSON body (a batch of up to 1,000 tasks; one sha256 task alone may carry 1 MiB). */
+  tasksBodyBytes: 8 * 1024 * 1024,
+  /** A job's inline JSON body (a streamed raw input has its own limit: src/routes/jobs.ts). */
+  jobsBodyBytes: 8 * 1024 * 1024,
 } as const;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);

@@ -1,11 +1,11 @@
-import { bodyLimit } from "hono/body-limit";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
-import { LIMITS } from "./config";
 import { createRouter } from "./http/app-env";
 import { requireToken } from "./http/auth";
-import { errorBody, handleError, HttpError, notFound } from "./http/errors";
+import { errorBody, handleError, notFound } from "./http/errors";
 import { requestLog } from "./http/logging";
+import { drainUnreadBody } from "./http/body-drain";
+import { bodyLimits } from "./routes/body-limits";
 import { adminRoutes } from "./routes/admin";
 import { cacheRoutes } from "./routes/cache";
 import { healthRoutes } from "./routes/health";
@@ -14,7 +14,7 @@ import { lbRoutes } from "./routes/lb";
 import { raftRoutes } from "./routes/raft";
 import { redisAuth, redisRoutes } from "./routes/redis";
 import { taskRoutes } from "./routes/tasks";
-import { isStreamedJobUpload, jobRoutes } from "./routes/jobs";
+import { jobRoutes } from "./routes/jobs";
 import { dashboardStatus, dashboardStatusDoc, replicasOf } from "./routes/dashboard";
 import { dashboardPages } from "./routes/dashboard-page";
 import { txnRoutes } from "./routes/txn";
@@ -38,6 +38,8 @@ const app = createRouter();
 app.use(recordRequests(httpRequests, httpDuration));
 app.use(requestId());
 app.use(requestLog());
+// A body no handler read to its end (a rejected upload) is read within a budget before the answer goes out.
+app.use(drainUnreadBody());
 app.use(nosniff);
 // Load beyond what the cluster can serve in time is refused here, cheaply, before any body is read.
 app.use(frontDoor);
@@ -52,11 +54,10 @@ for (const path of ["/cache/*", "/kv", "/kv/*", "/raft/status", "/txn", "/txn/*"
 // The Redis endpoint authenticates the Upstash way (Bearer or ?_token=, WRONGPASS in its own format).
 app.use("/redis", redisAuth);
 app.use("/redis/*", redisAuth);
-// A ceiling for every body; routes set tighter limits of their own.
-// Not for /lb/*: a proxied body streams to the upstream, whatever its size (Cloudflare's own cap applies).
-const bodyCeiling = bodyLimit({ maxSize: LIMITS.batchBodyBytes, onError: () => { throw new HttpError(413, "payload_too_large", `body exceeds the limit of ${LIMITS.batchBodyBytes} bytes`); } });
-// Nor for a job's input streamed as raw text: it is cut into splits as it arrives (routes/jobs.ts).
-app.use((c, next) => ((c.req.path.startsWith("/lb/") && !c.req.path.startsWith("/lb/pools/")) || isStreamedJobUpload(c.req.raw, c.req.path) ? next() : bodyCeiling(c, next)));
+// Every body's limit, by route (src/routes/body-limits.ts: 64 KiB of JSON unless the route has a larger
+// limit; the 8 MiB batch limit is the ceiling). Not for /lb/*: a proxied body streams to the upstream,
+// whatever its size (Cloudflare's own cap applies); nor for a job's input streamed as raw text.
+app.use(bodyLimits);
 app.route("/", healthRoutes);
 app.route("/", cacheRoutes);
 app.route("/", adminRoutes);

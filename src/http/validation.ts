@@ -56,25 +56,29 @@ export function assertKey(key: string, maxBytes: number, what = "key"): void {
   if (bytes > maxBytes) throw new HttpError(400, "invalid_key", `${what} is ${bytes} bytes; the limit is ${maxBytes}`);
 }
 
-/** Reads a request body up to `maxBytes`, streaming, so an oversized body is refused without buffering it all. */
+/**
+ * Reads a request body up to `maxBytes`, streaming, so an oversized body is refused without buffering it
+ * all (413). A body that ends early (the client went away mid-upload: workerd's read throws) is a 400
+ * `incomplete_body`, never a 500. An oversized body is left unread, not cancelled: the drain middleware
+ * (src/http/body-drain.ts) reads the rest within its budget before the answer goes out.
+ */
 export async function readBodyLimited(req: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
-  if (declared !== null && Number(declared) > maxBytes) {
-    throw new HttpError(413, "payload_too_large", `body is ${declared} bytes; the limit is ${maxBytes}`);
-  }
+  if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes, Number(declared));
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw new HttpError(413, "payload_too_large", `body exceeds the limit of ${maxBytes} bytes`);
+  try {
+    for (;;) {
+      const { done, value } = await readOrIncomplete(reader);
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) throw tooLarge(maxBytes);
+      chunks.push(value);
     }
-    chunks.push(value);
+  } finally {
+    reader.releaseLock();
   }
   const out = new Uint8Array(total);
   let offset = 0;
@@ -85,11 +89,45 @@ export async function readBodyLimited(req: Request, maxBytes: number): Promise<U
   return out;
 }
 
-/** Reads a JSON body of at most `maxBytes` (413 above it); a body that is not JSON is a 400 `invalid_json`. */
-export async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
-  const raw = await readBodyLimited(req, maxBytes);
+/** One read of a request body; a failed read (the client is gone, the stream was cut) is a 400 `incomplete_body`. */
+export async function readOrIncomplete<R>(reader: { read(): Promise<R> }): Promise<R> {
   try {
-    return JSON.parse(new TextDecoder().decode(raw)) as unknown;
+    return await reader.read();
+  } catch (err) {
+    throw incompleteBody(err);
+  }
+}
+
+/** The 400 for a body whose read failed before its end. */
+export function incompleteBody(err: unknown): HttpError {
+  return new HttpError(400, "incomplete_body", `the body ended before it was complete (${err instanceof Error ? err.message : String(err)})`, { field: "body" });
+}
+
+/** The 413 for a body over `maxBytes` (`bytes`: its declared size, when known). */
+export function tooLarge(maxBytes: number, bytes?: number): HttpError {
+  const size = bytes === undefined ? "the body is larger" : `the body is ${bytes} bytes`;
+  return new HttpError(413, "payload_too_large", `${size}; the limit here is ${maxBytes} bytes`, { limit: maxBytes });
+}
+
+const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/** Decodes UTF-8 strictly: a body that is not UTF-8 is a 400 (a lenient decoder would store U+FFFD in its place). */
+export function decodeUtf8Body(bytes: Uint8Array, code = "invalid_json"): string {
+  try {
+    return fatalUtf8.decode(bytes);
+  } catch {
+    throw new HttpError(400, code, "the body is not valid UTF-8", { field: "body" });
+  }
+}
+
+/**
+ * Reads a JSON body of at most `maxBytes` (413 above it); a body that is not UTF-8 or not JSON is a 400
+ * `invalid_json`, one cut off mid-upload a 400 `incomplete_body`.
+ */
+export async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
+  const text = decodeUtf8Body(await readBodyLimited(req, maxBytes));
+  try {
+    return JSON.parse(text) as unknown;
   } catch {
     throw new HttpError(400, "invalid_json", "the body is not valid JSON");
   }

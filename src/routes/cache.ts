@@ -1,6 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { getConfig, LIMITS } from "../config";
 import { createRouter, type AppEnv } from "../http/app-env";
 import { base64ToBytes, bytesToBase64 } from "../http/base64";
@@ -12,10 +11,6 @@ import { allShardStats, cacheDelete, cacheGet, cacheSet, resolveQuorum, ringFor,
 
 /** Keys of a batch get read concurrently. */
 const BATCH_READ_CONCURRENCY = 10;
-
-const tooLarge = (limit: number) => () => {
-  throw new HttpError(413, "payload_too_large", `body exceeds the limit of ${limit} bytes`);
-};
 
 function deps(c: Context<AppEnv>): CacheDeps {
   return { env: c.env, config: getConfig(c.env).cache, waitUntil: (p) => c.executionCtx.waitUntil(p) };
@@ -138,7 +133,6 @@ cacheRoutes.openapi(
 cacheRoutes.openapi(
   createRoute({
     method: "post", path: "/cache/batch/get", tags: ["cache"], summary: `Quorum-read up to ${LIMITS.batchKeys} keys`,
-    middleware: [bodyLimit({ maxSize: LIMITS.jsonBodyBytes, onError: tooLarge(LIMITS.jsonBodyBytes) })] as const,
     request: {
       query: QuorumQuery.pick({ r: true }),
       body: { required: true, content: { "application/json": { schema: z.object({ keys: KeyList }) } } },
@@ -192,7 +186,6 @@ cacheRoutes.openapi(
 cacheRoutes.openapi(
   createRoute({
     method: "post", path: "/cache/batch/set", tags: ["cache"], summary: `Quorum-write up to ${LIMITS.batchKeys} entries`,
-    middleware: [bodyLimit({ maxSize: LIMITS.batchBodyBytes, onError: tooLarge(LIMITS.batchBodyBytes) })] as const,
     request: {
       query: QuorumQuery.pick({ w: true }),
       body: { required: true, content: { "application/json": { schema: z.object({ entries: z.array(BatchEntry).min(1).max(LIMITS.batchKeys) }) } } },

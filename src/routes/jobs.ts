@@ -12,7 +12,7 @@ import { type AppEnv, createRouter } from "../http/app-env";
 import { requireToken } from "../http/auth";
 import { HttpError } from "../http/errors";
 import { errorResponses } from "../http/schemas";
-import { limitParam, readJsonBody } from "../http/validation";
+import { incompleteBody, limitParam, readJsonBody } from "../http/validation";
 import { withTimeout } from "../services/replica-call";
 import { call, IdempotencyHeaders, overRecent, randomId, recordWork, refusedSubmission, schedulerConfig, sha256Hex, submissionId } from "./tasks";
 
@@ -29,7 +29,7 @@ import { call, IdempotencyHeaders, overRecent, randomId, recordWork, refusedSubm
 export const jobRoutes = createRouter();
 
 /** Inline input: the body of POST /jobs as JSON. */
-export const JOBS_BODY_BYTES = LIMITS.batchBodyBytes;
+export const JOBS_BODY_BYTES = LIMITS.jobsBodyBytes;
 const JOB_ID_RE = /^j[0-9a-f]{20}$/;
 const PAGE_MAX = 1_000;
 /**
@@ -167,7 +167,7 @@ async function streamSplits(req: Request, splitter: StreamSplitter, onSplit: (sp
           // A fresh buffer each time: the splitter keeps views of what it was given.
           chunk = await reader.readAtLeast(READ_BYTES, new Uint8Array(READ_BYTES));
         } catch (err) {
-          throw new HttpError(400, "invalid_request", `the body was cut off: ${err instanceof Error ? err.message : String(err)}`, { field: "body" });
+          throw incompleteBody(err);
         }
         if (chunk.value !== undefined && chunk.value.length > 0) for (const split of splitter.push(chunk.value)) await onSplit(split);
         if (chunk.done) break;

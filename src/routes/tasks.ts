@@ -22,7 +22,7 @@ import { withTimeout } from "../services/replica-call";
 export const taskRoutes = createRouter();
 
 /** A submission's body (a batch of up to 1,000 tasks; one sha256 task alone may carry 1 MiB). */
-export const TASKS_BODY_BYTES = LIMITS.batchBodyBytes;
+export const TASKS_BODY_BYTES = LIMITS.tasksBodyBytes;
 /** Longest `?wait=` a GET may block for. */
 const MAX_WAIT_MS = 30_000;
 const CALL_TIMEOUT_MS = 10_000;

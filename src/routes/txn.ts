@@ -1,5 +1,4 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import type { TxnView } from "../../durable-objects/txn-coordinator";
 import { getConfig, LIMITS } from "../config";
 import type { AbortCode, TxnCondition, TxnOp } from "../core/txn/types";
@@ -13,8 +12,6 @@ import { recentTxns, runTxn, txnStatus } from "../services/txn";
 /** Cross-shard atomic transactions (two-phase commit over the cache shards). */
 export const txnRoutes = createRouter();
 
-/** Generous for 256 KiB of values written as JSON escapes, plus keys and structure. */
-const TXN_BODY_BYTES = 2 * 1024 * 1024;
 const ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const Key = z.string().min(1).openapi({ description: `a cache key (1..${LIMITS.keyBytes} UTF-8 bytes)` });
@@ -81,7 +78,6 @@ function checkKeys(ops: TxnOp[], conditions: TxnCondition[]): void {
 txnRoutes.openapi(
   createRoute({
     method: "post", path: "/txn", tags: ["txn"], summary: "Run an atomic transaction over keys on any shards (two-phase commit)",
-    middleware: [bodyLimit({ maxSize: TXN_BODY_BYTES, onError: () => { throw new HttpError(413, "payload_too_large", `body exceeds the limit of ${TXN_BODY_BYTES} bytes`); } })] as const,
     request: {
       headers: z.object({ "idempotency-key": z.string().regex(ID_RE).optional() }),
       body: { required: true, content: { "application/json": { schema: TxnBody } } },
