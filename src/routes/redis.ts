@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { getConfig, LIMITS } from "../config";
+import { commandOverBudget, requestOverBudget, type ClusterShape } from "../core/redis/budget";
 import { parseCommand, keysOf } from "../core/redis/commands";
 import type { Command, Reply } from "../core/redis/types";
 import { createRouter, type AppEnv } from "../http/app-env";
@@ -8,7 +9,7 @@ import { bearer, dataAccess, tokensEqual } from "../http/auth";
 import { bytesToBase64 } from "../http/base64";
 import { HttpError } from "../http/errors";
 import { readBodyLimited, utf8Length } from "../http/validation";
-import { runCommand, runMulti, runPipeline, type Outcome, type RedisContext, type RunResult } from "../services/redis";
+import { requestBounds, runCommand, runMulti, runPipeline, type Outcome, type RedisContext, type RunResult } from "../services/redis";
 
 /**
  * A Redis endpoint speaking Upstash's REST protocol, so `@upstash/redis` works against the cluster
@@ -72,6 +73,8 @@ function encodeOutcome(o: Outcome, b64: boolean): Outcome {
 
 /** Limits on one command, with Upstash-like texts; null when it is within them. */
 function overLimit(cmd: Command): string | null {
+  const budget = commandOverBudget(cmd);
+  if (budget !== null) return budget;
   for (const key of keysOf(cmd)) {
     if (utf8Length(key) > REDIS_LIMITS.keyBytes) return `ERR max key size exceeded. Limit: ${REDIS_LIMITS.keyBytes} bytes`;
     if (!key.isWellFormed()) return "ERR invalid key: not well-formed UTF-8 (a lone surrogate)";
@@ -134,7 +137,13 @@ function respond(c: Context<AppEnv>, result: RunResult, single: boolean): Respon
 }
 
 function context(c: Context<AppEnv>, admin: () => Promise<boolean>): RedisContext {
-  return { admin, deps: { env: c.env, config: getConfig(c.env).cache, waitUntil: (p) => c.executionCtx.waitUntil(p) } };
+  return { admin, bounds: requestBounds(), deps: { env: c.env, config: getConfig(c.env).cache, waitUntil: (p) => c.executionCtx.waitUntil(p) } };
+}
+
+/** What the cost of a command depends on: the cluster's shape. */
+function shapeOf(c: Context<AppEnv>): ClusterShape {
+  const { shards, replicas, readQuorum } = getConfig(c.env).cache;
+  return { shards: shards.length, replicas, readQuorum };
 }
 
 /** Parses a batch (pipeline or multi-exec body): an array of command arrays. */
@@ -158,13 +167,17 @@ async function batch(c: Context<AppEnv>, kind: "pipeline" | "multi"): Promise<Re
   const limits = parsed.cmds.map(overLimit);
   const ctx = context(c, c.get("redisAdmin"));
   if (kind === "multi") {
-    const limit = limits.find((e) => e !== null);
+    const limit = limits.find((e) => e !== null) ?? requestOverBudget("multi", parsed.cmds, shapeOf(c));
     if (limit) return redisError(c, 400, limit);
     return respond(c, await runMulti(ctx, parsed.cmds), false);
   }
   // A pipeline carries unrelated commands (the client batches concurrent calls): one over a limit
-  // gets its own error; the others run.
-  const run = await runPipeline(ctx, parsed.cmds.filter((_, i) => limits[i] === null));
+  // gets its own error; the others run, unless together they are over the request's budget: then
+  // nothing runs (the client matches replies by position, and half a pipeline is no answer).
+  const runnable = parsed.cmds.filter((_, i) => limits[i] === null);
+  const budget = requestOverBudget("pipeline", runnable, shapeOf(c));
+  if (budget !== null) return redisError(c, 400, budget);
+  const run = await runPipeline(ctx, runnable);
   const answers = [...run.outcomes];
   const outcomes = limits.map((e): Outcome => (e !== null ? { error: e } : answers.shift()!));
   return respond(c, run.retryAfterS === undefined ? { outcomes, wrote: run.wrote } : { outcomes, wrote: run.wrote, retryAfterS: run.retryAfterS }, false);

@@ -1,6 +1,7 @@
 import type { ShardRecord } from "../../durable-objects/cache-shard";
 import { getConfig, LIMITS, type Config } from "../config";
 import { makeVersion } from "../core/cache/version";
+import { REDIS_BUDGET, deadlineError, isBatchedRead, walkOverBudget } from "../core/redis/budget";
 import { commandSpec, compileGlob, executeCommand, isKeyspaceCommand, isReadOnly, isUnsupportedCommand, keysOf, parseScan, unknownCommandError, unsupportedCommandError } from "../core/redis/commands";
 import { HASH_CONTENT_TYPE, RedisError, STRING_CONTENT_TYPE, type Command, type Entry, type Keyspace, type Reply } from "../core/redis/types";
 import type { TxnCondition, TxnOp } from "../core/txn/types";
@@ -17,6 +18,33 @@ export interface RedisContext {
   deps: CacheDeps;
   /** Whether the caller presented the admin token (FLUSHDB needs it); asked only when needed. */
   admin: () => Promise<boolean>;
+  /**
+   * When the request's work stops. Only a deadline: when workerd sees its client go (a reset
+   * connection), it cancels the whole invocation by itself, and Request.signal (compatibility flag
+   * enable_request_signal) aborts at that same moment, so checking it would add nothing; a client
+   * that closes its side cleanly is not noticed at all, and only the deadline ends that work.
+   */
+  bounds: RequestBounds;
+}
+
+export interface RequestBounds {
+  /** Unix ms after which no further command is started and no walk goes on. */
+  deadlineAt: number;
+}
+
+/** Bounds of a request starting now: REDIS_BUDGET.requestMs. */
+export function requestBounds(now = Date.now()): RequestBounds {
+  return { deadlineAt: now + REDIS_BUDGET.requestMs };
+}
+
+/** Whether the request's deadline has passed: no further command starts. */
+function pastDeadline(bounds: RequestBounds): boolean {
+  return Date.now() >= bounds.deadlineAt;
+}
+
+/** Throws the deadline's error when it has passed (between the steps of a keyspace walk). */
+function checkBounds(bounds: RequestBounds): void {
+  if (pastDeadline(bounds)) throw new RedisError(deadlineError(REDIS_BUDGET.requestMs));
 }
 
 /** What a run of commands answers, and the version of its last write (the sync token), if it wrote. */
@@ -28,7 +56,7 @@ export interface RunResult {
 }
 
 /** Keys of one SCAN step read from a shard (Redis's COUNT is a hint of work, like here). */
-const SCAN_PAGE_MAX = 1000;
+const SCAN_PAGE_MAX = REDIS_BUDGET.scanCount;
 
 interface Loaded {
   entry: Entry | null;
@@ -315,11 +343,17 @@ export async function runPipeline(ctx: RedisContext, cmds: readonly Command[]): 
   let retryAfterS: number | undefined;
   for (let i = 0; i < cmds.length; ) {
     const cmd = cmds[i]!;
+    // Work nobody waits for is dropped: past the deadline, the commands not started yet are answered
+    // with an error (a command already started finishes: each is atomic).
+    if (pastDeadline(ctx.bounds)) {
+      const error = deadlineError(REDIS_BUDGET.requestMs);
+      for (; i < cmds.length; i++) outcomes.push({ error });
+      break;
+    }
     // Single-key reads in a row: read together, with no snapshot across them (a pipeline is not atomic).
-    const singleKeyRead = (c: Command) => isReadOnly(c) && !isKeyspaceCommand(c.name) && new Set(keysOf(c)).size <= 1;
-    if (singleKeyRead(cmd)) {
+    if (isBatchedRead(cmd)) {
       let j = i;
-      while (j < cmds.length && singleKeyRead(cmds[j]!)) j++;
+      while (j < cmds.length && isBatchedRead(cmds[j]!)) j++;
       outcomes.push(...(await readRun(ctx, config, cmds.slice(i, j))));
       i = j;
       continue;
@@ -393,7 +427,11 @@ async function scanStep(ctx: RedisContext, cursor: bigint, count: number): Promi
   let shardIndex = Number(cursor % shards);
   let page: number | null = cursor < shards ? null : Number(cursor / shards);
   const out: string[] = [];
+  const first = shardIndex;
   while (shardIndex < config.shards.length) {
+    // Past the request's deadline the step ends at a shard boundary (once it has read one): fewer keys
+    // and a cursor to go on from, as SCAN may answer.
+    if (shardIndex > first && pastDeadline(ctx.bounds)) break;
     const shard = config.shards[shardIndex]!.id;
     const step = await shardCall(env, shard, config.replicaTimeoutMs, (stub) => stub.scanPage(page, Math.min(count, SCAN_PAGE_MAX)));
     if (step === null) throw new RedisError("ERR invalid cursor");
@@ -406,15 +444,25 @@ async function scanStep(ctx: RedisContext, cursor: bigint, count: number): Promi
   return { keys: out, next: shardIndex >= config.shards.length ? 0n : BigInt(shardIndex) };
 }
 
-/** Every key once (KEYS, DBSIZE): each shard's primary keys, paged by key. */
-async function allKeys(ctx: RedisContext, match: ((key: string) => boolean) | null): Promise<string[]> {
+/**
+ * Every key once (KEYS, DBSIZE): each shard's primary keys, paged by key. Examines at most
+ * REDIS_BUDGET.walkEntries stored entries (each replica's copy counts), then answers an error naming
+ * the limit; stops between pages at the request's deadline or when its client has gone.
+ */
+async function allKeys(ctx: RedisContext, name: string, match: ((key: string) => boolean) | null): Promise<string[]> {
   const { config, env } = ctx.deps;
   const ring = ringFor(config);
   const keys: string[] = [];
+  let examined = 0;
   for (const { id } of config.shards) {
     let after: string | null = null;
     for (;;) {
-      const page: { keys: string[]; done: boolean } = await shardCall(env, id, config.replicaTimeoutMs, (stub) => stub.scanKeys(after, SCAN_PAGE_MAX));
+      checkBounds(ctx.bounds);
+      // One entry past the budget is enough to know the walk would pass it.
+      const limit = Math.min(SCAN_PAGE_MAX, REDIS_BUDGET.walkEntries + 1 - examined);
+      const page: { keys: string[]; done: boolean } = await shardCall(env, id, config.replicaTimeoutMs, (stub) => stub.scanKeys(after, limit));
+      examined += page.keys.length;
+      if (examined > REDIS_BUDGET.walkEntries) throw new RedisError(walkOverBudget(name, examined));
       for (const k of page.keys) if (ring.lookup(k) === id && (match === null || match(k))) keys.push(k);
       if (page.done || page.keys.length === 0) break;
       after = page.keys.at(-1)!;
@@ -438,11 +486,11 @@ async function keyspaceCommand(ctx: RedisContext, cmd: Command): Promise<Outcome
       }
       case "keys": {
         if (cmd.args.length !== 1) return { error: "ERR wrong number of arguments for 'keys' command" };
-        return { result: await allKeys(ctx, compileGlob(cmd.args[0]!)) };
+        return { result: await allKeys(ctx, "keys", compileGlob(cmd.args[0]!)) };
       }
       case "dbsize": {
         if (cmd.args.length !== 0) return { error: "ERR wrong number of arguments for 'dbsize' command" };
-        return { result: (await allKeys(ctx, null)).length };
+        return { result: (await allKeys(ctx, "dbsize", null)).length };
       }
       case "flushdb":
       case "flushall": {
