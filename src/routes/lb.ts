@@ -54,9 +54,14 @@ const PoolConfigJson = z
     affinity: z.object({ header: z.string().nullable().optional(), cookie: z.string().nullable().optional() }).optional(),
     healthCheck: z.object({ path: z.string(), intervalMs: z.number(), timeoutMs: z.number(), expectedStatus: z.number(), rise: z.number(), fall: z.number() }).partial().nullable().optional(),
     phiThreshold: z.number().optional(),
-    outlier: z.record(z.string(), z.number()).optional(),
+    healthyPanicThreshold: z.number().optional().openapi({ description: "Envoy's panic threshold, %: below this share of available upstreams, ejections and open breakers are ignored (default 50, 0: off)" }),
+    outlier: z
+      .object({ consecutive5xx: z.number(), consecutiveGatewayFailure: z.number(), baseEjectionMs: z.number(), maxEjectionMs: z.number(), maxEjectionPercent: z.number(), countServerErrors: z.boolean(), minFailingPaths: z.number(), blameWindowMs: z.number() })
+      .partial()
+      .optional(),
     breaker: z.record(z.string(), z.number()).optional(),
     retry: z.object({ attempts: z.number(), retryOn: z.array(z.number()), nonIdempotent: z.boolean(), perTryTimeoutMs: z.number(), deadlineMs: z.number(), budgetPercent: z.number(), minRetriesPerSecond: z.number() }).partial().optional(),
+    forward: z.object({ authorization: z.boolean(), cookie: z.boolean(), setCookie: z.boolean() }).partial().optional().openapi({ description: "Forward the client's Authorization / Cookie, pass the upstream's Set-Cookie (all off by default)" }),
   })
   .openapi("PoolConfig", { description: "Every field but upstreams is optional; see the README for defaults and ranges." });
 const PoolDefinition = z.object({ pool: z.string(), version: z.number(), config: z.unknown() }).openapi("PoolDefinition");

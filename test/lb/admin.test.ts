@@ -29,9 +29,11 @@ describe("PUT /admin/lb/pools/{pool}", () => {
       affinity: { header: null, cookie: null },
       healthCheck: null,
       phiThreshold: 8,
-      outlier: { consecutive5xx: 5, consecutiveGatewayFailure: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectionPercent: 50 },
+      healthyPanicThreshold: 50,
+      outlier: { consecutive5xx: 5, consecutiveGatewayFailure: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectionPercent: 50, countServerErrors: false, minFailingPaths: 3, blameWindowMs: 30_000 },
       breaker: { consecutiveFailures: 5, failureRateThreshold: 0.5, minimumRequests: 20, windowMs: 10_000, openMs: 5000, halfOpenMaxProbes: 1, successThreshold: 1 },
       retry: { attempts: 3, retryOn: [502, 503, 504], nonIdempotent: false, perTryTimeoutMs: 5000, deadlineMs: 15_000, budgetPercent: 20, minRetriesPerSecond: 10 },
+      forward: { authorization: false, cookie: false, setCookie: false },
     };
     expect(view.config).toEqual(expected);
   });

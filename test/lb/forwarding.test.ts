@@ -27,7 +27,7 @@ const params = (query: string) => [...new URLSearchParams(query).entries()];
 describe("forwarding", () => {
   it("a POST arrives with its method, path, query, headers and body, X-Forwarded-* added and hop-by-hop headers stripped", async () => {
     const pool = lb.pool("fwd");
-    await lb.putPool(pool, { upstreams: lb.upstreams("a") });
+    await lb.putPool(pool, { upstreams: lb.upstreams("a"), forward: { authorization: true } });
     const body = JSON.stringify({ order: 42, note: "héllo 🌍" });
     const res = await rawRequest(`${lb.url}/lb/${pool}/submit/form?a=1&b=two%20words&tag=x&tag=y`, {
       method: "POST",
@@ -53,7 +53,7 @@ describe("forwarding", () => {
     const h = echo.headers;
     expect(h["content-type"]).toBe("application/json");
     expect(h["x-custom"]).toBe("hello");
-    expect(h.authorization).toBe("Bearer end-to-end"); // end-to-end headers pass untouched
+    expect(h.authorization).toBe("Bearer end-to-end"); // end-to-end headers pass untouched (Authorization: the pool forwards it)
     expect(h.host).toBe(new URL(lb.up.a.url).host);
     expect(String(h["x-forwarded-for"]).split(/,\s*/).at(-1)).toBe("127.0.0.1");
     expect(h["x-forwarded-proto"]).toBe("http");

@@ -26,9 +26,11 @@ export interface PoolConfig {
   affinity: { header: string | null; cookie: string | null };
   healthCheck: null | { path: string; intervalMs: number; timeoutMs: number; expectedStatus: number; rise: number; fall: number };
   phiThreshold: number;
-  outlier: { consecutive5xx: number; consecutiveGatewayFailure: number; baseEjectionMs: number; maxEjectionMs: number; maxEjectionPercent: number };
+  healthyPanicThreshold: number;
+  outlier: { consecutive5xx: number; consecutiveGatewayFailure: number; baseEjectionMs: number; maxEjectionMs: number; maxEjectionPercent: number; countServerErrors: boolean; minFailingPaths: number; blameWindowMs: number };
   breaker: { consecutiveFailures: number; failureRateThreshold: number; minimumRequests: number; windowMs: number; openMs: number; halfOpenMaxProbes: number; successThreshold: number };
   retry: { attempts: number; retryOn: number[]; nonIdempotent: boolean; perTryTimeoutMs: number; deadlineMs: number; budgetPercent: number; minRetriesPerSecond: number };
+  forward: { authorization: boolean; cookie: boolean; setCookie: boolean };
 }
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends (infer E)[] ? Array<Partial<E>> : T[K] extends object | null ? Partial<NonNullable<T[K]>> | Extract<T[K], null> : T[K] };
