@@ -8,7 +8,7 @@ import { createRouter, type AppEnv } from "../http/app-env";
 import { bearer, dataAccess, tokensEqual } from "../http/auth";
 import { bytesToBase64 } from "../http/base64";
 import { HttpError } from "../http/errors";
-import { readBodyLimited, utf8Length } from "../http/validation";
+import { incompleteBody, readBodyLimited, utf8Length } from "../http/validation";
 import { requestBounds, runCommand, runMulti, runPipeline, type Outcome, type RedisContext, type RunResult } from "../services/redis";
 
 /**
@@ -90,7 +90,7 @@ async function readJson(c: Context<AppEnv>): Promise<{ ok: true; value: unknown 
   try {
     // A declared length within the limit is read in one go (cheaper than streaming for small commands).
     const declared = Number(c.req.header("content-length") ?? NaN);
-    bytes = declared <= REDIS_LIMITS.requestBytes ? new Uint8Array(await c.req.raw.arrayBuffer()) : await readBodyLimited(c.req.raw, REDIS_LIMITS.requestBytes);
+    bytes = declared <= REDIS_LIMITS.requestBytes ? new Uint8Array(await c.req.raw.arrayBuffer().catch((err: unknown): Promise<ArrayBuffer> => Promise.reject(incompleteBody(err)))) : await readBodyLimited(c.req.raw, REDIS_LIMITS.requestBytes);
   } catch (err) {
     if (err instanceof HttpError && err.status === 413) return { ok: false, response: redisError(c, 413, `ERR max request size exceeded. Limit: ${REDIS_LIMITS.requestBytes} bytes`) };
     throw err;

@@ -64,6 +64,8 @@ describe("an upload cut off mid-way is a 4xx, never a 500 (issue 16, item 7)", (
     ["PUT", "/admin/lb/pools/cut-off", { ...JSON_TYPE, ...ADMIN }],
     ["POST", "/admin/tasks/direct", { ...JSON_TYPE, ...ADMIN }],
     ["POST", "/admin/jobs/reference", { ...JSON_TYPE, ...ADMIN }],
+    ["POST", "/redis/pipeline", JSON_TYPE],
+    ["POST", "/redis", JSON_TYPE],
   ];
   for (const [method, path, headers] of ROUTES) {
     for (const declared of [false, true]) {
