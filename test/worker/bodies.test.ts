@@ -193,3 +193,14 @@ describe("what no handler read is drained within a budget", () => {
     await expect(discardRest(new Request(BASE, { method: "POST", body: cutOff(8 * KiB) }), 1024 * KiB, 10_000)).resolves.toBeUndefined();
   });
 });
+
+describe("task sizes per request (issue 16, item 2)", () => {
+  it("POST /tasks with 1,000 sleeps of a minute is a 400 naming MAX_BATCH_SLEEP_MS, and nothing is scheduled", async () => {
+    const tasks = Array.from({ length: 1000 }, () => ({ kind: "sleep", args: { ms: 60_000 } }));
+    const res = await call("/tasks", { method: "POST", headers: JSON_TYPE, body: JSON.stringify({ tasks }) });
+    const body = await json<ErrorShape>(res);
+    expect(res.status).toBe(400);
+    expect(body.error.message).toContain("MAX_BATCH_SLEEP_MS");
+    expect(body.error.message).toContain("tasks");
+  });
+});

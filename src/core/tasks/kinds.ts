@@ -20,6 +20,13 @@ export const SLEEP_MAX_MS = 60_000;
 /** Most tasks in one POST /tasks batch. The route's body-size limit bounds the bytes separately. */
 export const MAX_TASK_BATCH = 1000;
 
+/**
+ * Most milliseconds of `sleep` in one batch, summed. Each other kind is cheap at its own bound (1,000
+ * fibonacci(100,000) ≈ 1 s of CPU; sha256 input is bounded by the body), but 1,000 sleeps of a minute
+ * would hold the executors' slots for 16 hours of attempts from one request.
+ */
+export const MAX_BATCH_SLEEP_MS = 10 * SLEEP_MAX_MS;
+
 export interface SleepArgs {
   ms: number;
 }
@@ -232,5 +239,10 @@ export function parseTaskSubmission(body: unknown): ParsedTaskSubmission | TaskI
     return { ok: false, field: "tasks", message: `must hold at most ${MAX_TASK_BATCH} tasks (MAX_TASK_BATCH); got ${tasks.length}` };
   }
   const parsed = taskBatchSchema.safeParse(body);
-  return parsed.success ? { ok: true, batch: true, tasks: parsed.data.tasks } : problemOf(parsed.error);
+  if (!parsed.success) return problemOf(parsed.error);
+  const slept = parsed.data.tasks.reduce((sum, t) => sum + (t.kind === "sleep" ? t.args.ms : 0), 0);
+  if (slept > MAX_BATCH_SLEEP_MS) {
+    return { ok: false, field: "tasks", message: `its sleep tasks add up to ${slept} ms; a batch may sleep at most ${MAX_BATCH_SLEEP_MS} ms in all (MAX_BATCH_SLEEP_MS)` };
+  }
+  return { ok: true, batch: true, tasks: parsed.data.tasks };
 }
