@@ -47,6 +47,25 @@ describe("path-blame: whose fault is a failed try", () => {
     expect(verdicts).toEqual(["neutral", "success", "failure"]);
   });
 
+  it("two sick upstreams of three are both blamed on a path the third serves (working elsewhere outweighs failing elsewhere)", () => {
+    const events: BlameEvent[] = [];
+    for (let i = 0; i < 5; i++) events.push({ upstream: "a", path: "/ok", kind: "status-gateway" }, { upstream: "b", path: "/ok", kind: "status-gateway" }, { upstream: "c", path: "/ok", kind: "success" });
+    const { verdicts } = run(events);
+    expect(verdicts.slice(0, 3)).toEqual(["neutral", "neutral", "success"]);
+    expect(verdicts.slice(3)).toEqual(verdicts.slice(3).map((_, i) => (i % 3 === 2 ? "success" : "failure")));
+  });
+
+  it("an upstream whose last try of a path succeeded no longer counts as failing it (and the reverse)", () => {
+    const { verdicts } = run([
+      { upstream: "b", path: "/p", kind: "status-gateway" },
+      { upstream: "b", path: "/p", kind: "success" },
+      { upstream: "b", path: "/p", kind: "status-gateway" },
+      { upstream: "a", path: "/p", kind: "status-gateway" },
+    ]);
+    // b's own success is not "elsewhere" for b; for a, b's last try failed: the path fails elsewhere.
+    expect(verdicts).toEqual(["neutral", "success", "neutral", "neutral"]);
+  });
+
   it("failures on minFailingPaths distinct paths while the peers are fine are the upstream's (a single-path workload needs rule 4, a sick upstream on many paths rule 5)", () => {
     const { verdicts } = run([
       { upstream: "b", path: "/1", kind: "success" },

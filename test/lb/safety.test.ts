@@ -130,6 +130,35 @@ describe("issue 16, item 3: a pool cannot be taken down from outside", () => {
   });
 });
 
+describe("panic threshold (Envoy healthy_panic_threshold)", () => {
+  it.each([[50, true], [0, false]])(
+    "healthyPanicThreshold %i: with two of three breakers open (1 of 3 available), the broken upstreams get traffic again: %s",
+    async (threshold, panic) => {
+      const pool = lb.pool("panic");
+      await lb.putPool(pool, {
+        ...pathPool(),
+        healthyPanicThreshold: threshold,
+        breaker: { consecutiveFailures: 3, openMs: 60_000, minimumRequests: 10_000 },
+        outlier: { consecutive5xx: 100, consecutiveGatewayFailure: 100 },
+      });
+      ups[0]!.sick = true;
+      ups[1]!.sick = true;
+      await eventually("p0's and p1's breakers are open", async () => {
+        await lb.hit(pool, "ok");
+        const st = await lb.status(pool);
+        return ["p0", "p1"].every((id) => st.upstreams.find((u) => u.id === id)?.breaker.status === "open");
+      });
+      await sleep(3 * STATE_TTL_MS);
+      for (const u of ups) u.requests = 0;
+      const hits = [];
+      for (let i = 0; i < 20; i++) hits.push(await lb.hit(pool, "ok"));
+      expect(ups[0]!.requests + ups[1]!.requests > 0).toBe(panic);
+      // Without panic every request goes to p2 alone; in panic the sick ones are tried first, retried on p2.
+      if (!panic) expect(hits.every((h) => h.status === 200 && h.upstream === "p2")).toBe(true);
+    },
+  );
+});
+
 describe("issue 16, item 5: what the proxy forwards", () => {
   it("the client's Authorization and Cookie are not forwarded by default; with forward set they are", async () => {
     const pool = lb.pool("creds");

@@ -14,10 +14,12 @@
  *    it; off here by default). Gateway-type failures (502, 503, 504, a timeout) go on to the path rules.
  * 2. A connect error says nothing about the path (nothing was asked yet): "failure". So does any
  *    failure reported without a path.
- * 3. The same path failed on another upstream within `windowMs`: the path is bad, not this upstream:
- *    "neutral".
- * 4. The same path succeeded on another upstream within `windowMs` (since it was first seen failing):
- *    it works there and not here, the strongest evidence against this upstream: "failure".
+ * 3. The same path worked on another upstream within `windowMs` (its last try there succeeded; seen
+ *    since the path was first seen failing): it works there and not here, the strongest evidence
+ *    against this upstream: "failure". This comes first, so two sick upstreams of three are still
+ *    blamed on a path the third serves.
+ * 4. The same path failed on another upstream within `windowMs` (and works on none): the path is bad,
+ *    not this upstream: "neutral".
  * 5. This upstream failed on at least `minFailingPaths` distinct paths within `windowMs`, and fewer
  *    than half of its peers failed on any path in that window (a flood of bad requests fails
  *    everywhere; a sick upstream fails alone): "failure".
@@ -50,9 +52,9 @@ export const MAX_RECENT_FAILURES = 16;
 export const MAX_PATH_KEY = 200;
 
 interface PathRecord {
-  /** Upstream id -> last time a try of this path failed there (a path-type failure). */
+  /** Upstream id -> when the last try of this path there failed (a path-type failure), if it did. */
   failed: Record<string, number>;
-  /** Upstream id -> last time a try of this path succeeded there (only while the path is tracked). */
+  /** Upstream id -> when the last try of this path there succeeded, if it did (only while the path is tracked). */
   succeeded: Record<string, number>;
   touched: number;
 }
@@ -99,7 +101,7 @@ export function judge(state: BlameState, config: BlameConfig, event: BlameEvent,
   if (kind === "success") {
     const rec = key === undefined ? undefined : own(state.paths, key);
     if (key === undefined || rec === undefined) return { state, verdict: "success" };
-    return { state: withPath(state, key, { ...rec, succeeded: { ...rec.succeeded, [upstream]: now }, touched: now }), verdict: "success" };
+    return { state: withPath(state, key, { failed: without(rec.failed, upstream), succeeded: { ...rec.succeeded, [upstream]: now }, touched: now }), verdict: "success" };
   }
   if (kind === "status-5xx" && !config.countServerErrors) return { state, verdict: "success" };
   if (kind === "connect-error" || key === undefined) return { state, verdict: "failure" };
@@ -109,12 +111,12 @@ export function judge(state: BlameState, config: BlameConfig, event: BlameEvent,
   const failedElsewhere = othersWithin(rec.failed, upstream, since);
   const workedElsewhere = othersWithin(rec.succeeded, upstream, since);
   const recent = [...(own(state.recent, upstream) ?? []).filter((f) => f.at >= since), { path: key, at: now }].slice(-MAX_RECENT_FAILURES);
-  let next = withPath(state, key, { ...rec, failed: { ...rec.failed, [upstream]: now }, touched: now });
+  let next = withPath(state, key, { failed: { ...rec.failed, [upstream]: now }, succeeded: without(rec.succeeded, upstream), touched: now });
   next = { ...next, recent: { ...next.recent, [upstream]: recent } };
 
   let verdict: Verdict = "neutral";
-  if (failedElsewhere) verdict = "neutral";
-  else if (workedElsewhere) verdict = "failure";
+  if (workedElsewhere) verdict = "failure";
+  else if (failedElsewhere) verdict = "neutral";
   else if (new Set(recent.map((f) => f.path)).size >= config.minFailingPaths && !peersFailing(next, upstream, poolIds, since)) verdict = "failure";
   return { state: next, verdict };
 }
@@ -125,6 +127,11 @@ function peersFailing(state: BlameState, self: string, poolIds: readonly string[
   if (peers.length === 0) return false;
   const failing = peers.filter((id) => (own(state.recent, id) ?? []).some((f) => f.at >= since)).length;
   return failing * 2 >= peers.length;
+}
+
+/** A copy of `times` without `id` (own keys only). */
+function without(times: Record<string, number>, id: string): Record<string, number> {
+  return Object.fromEntries(Object.entries(times).filter(([k]) => k !== id));
 }
 
 function withPath(state: BlameState, key: string, rec: PathRecord): BlameState {
