@@ -15,12 +15,14 @@ import { RE2JS, RE2JSException } from "re2js";
 /** Longest pattern accepted, in UTF-16 code units. */
 export const MAX_PATTERN_LENGTH = 1024;
 /**
- * Largest compiled program accepted, in RE2 instructions (`x{200}` is 202; a list of 60 words, 188).
- * Linear time has a factor: when the DFA's cache cannot hold the pattern's states, re2js falls back
- * to simulating the NFA, which pays for every live instruction at every character (measured: about
- * 30 ns per instruction per character, so ~8 s for a 1 MB line at 250, and minutes at 2,000).
+ * Largest compiled program accepted, in RE2 instructions (`\w{64}` is 66, an IPv4 address 55,
+ * `(.*a){20}` 102, a list of 40 short words about 128). Linear time has a factor: when the DFA's cache
+ * cannot hold a pattern's states (exponentially many states, many character classes), re2js simulates
+ * the NFA instead, paying ~25-30 ns per live instruction per character. Measured on a 1 MB line of a
+ * pattern built to defeat the DFA: ~3 s at 128 instructions, 7 s at 250, minutes at 2,000 (a size
+ * re2js itself accepts).
  */
-export const MAX_PROGRAM_SIZE = 250;
+export const MAX_PROGRAM_SIZE = 128;
 /** JavaScript-style flags that have an RE2 meaning: i, m, s; u is accepted and changes nothing. */
 export const LINEAR_REGEX_FLAGS = "imsu";
 
@@ -222,7 +224,7 @@ export function compileLinearRegex(pattern: string, flags: string): LinearRegexR
     return {
       ok: false,
       field: "pattern",
-      message: `compiles to ${size} instructions, over the limit of ${MAX_PROGRAM_SIZE} (a counted repeat such as x{500} copies x 500 times)`,
+      message: `compiles to ${size} instructions, over the limit of ${MAX_PROGRAM_SIZE} (a counted repeat such as x{50} copies x 50 times)`,
     };
   }
   return { ok: true, regex };
