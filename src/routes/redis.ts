@@ -137,7 +137,8 @@ function respond(c: Context<AppEnv>, result: RunResult, single: boolean): Respon
 }
 
 function context(c: Context<AppEnv>, admin: () => Promise<boolean>): RedisContext {
-  return { admin, bounds: requestBounds(), deps: { env: c.env, config: getConfig(c.env).cache, waitUntil: (p) => c.executionCtx.waitUntil(p) } };
+  const config = getConfig(c.env).cache;
+  return { admin, bounds: requestBounds(config.deadlineMs), deps: { env: c.env, config, waitUntil: (p) => c.executionCtx.waitUntil(p) } };
 }
 
 /** What the cost of a command depends on: the cluster's shape. */

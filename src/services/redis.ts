@@ -1,7 +1,7 @@
 import type { ShardRecord } from "../../durable-objects/cache-shard";
 import { getConfig, LIMITS, type Config } from "../config";
 import { makeVersion } from "../core/cache/version";
-import { REDIS_BUDGET, deadlineError, isBatchedRead, walkOverBudget } from "../core/redis/budget";
+import { REDIS_BUDGET, deadlineError, isBatchedRead, requestDeadlineMs, walkOverBudget } from "../core/redis/budget";
 import { commandSpec, compileGlob, executeCommand, isKeyspaceCommand, isReadOnly, isUnsupportedCommand, keysOf, parseScan, unknownCommandError, unsupportedCommandError } from "../core/redis/commands";
 import { HASH_CONTENT_TYPE, RedisError, STRING_CONTENT_TYPE, type Command, type Entry, type Keyspace, type Reply } from "../core/redis/types";
 import type { TxnCondition, TxnOp } from "../core/txn/types";
@@ -30,11 +30,14 @@ export interface RedisContext {
 export interface RequestBounds {
   /** Unix ms after which no further command is started and no walk goes on. */
   deadlineAt: number;
+  /** The deadline's length, for the error that names it. */
+  deadlineMs: number;
 }
 
-/** Bounds of a request starting now: REDIS_BUDGET.requestMs. */
-export function requestBounds(now = Date.now()): RequestBounds {
-  return { deadlineAt: now + REDIS_BUDGET.requestMs };
+/** Bounds of a request starting now: `requestDeadlineMs` of the cache's deadline for one operation. */
+export function requestBounds(cacheDeadlineMs: number, now = Date.now()): RequestBounds {
+  const deadlineMs = requestDeadlineMs(cacheDeadlineMs);
+  return { deadlineAt: now + deadlineMs, deadlineMs };
 }
 
 /** Whether the request's deadline has passed: no further command starts. */
@@ -44,7 +47,7 @@ function pastDeadline(bounds: RequestBounds): boolean {
 
 /** Throws the deadline's error when it has passed (between the steps of a keyspace walk). */
 function checkBounds(bounds: RequestBounds): void {
-  if (pastDeadline(bounds)) throw new RedisError(deadlineError(REDIS_BUDGET.requestMs));
+  if (pastDeadline(bounds)) throw new RedisError(deadlineError(bounds.deadlineMs));
 }
 
 /** What a run of commands answers, and the version of its last write (the sync token), if it wrote. */
@@ -343,10 +346,14 @@ export async function runPipeline(ctx: RedisContext, cmds: readonly Command[]): 
   let retryAfterS: number | undefined;
   for (let i = 0; i < cmds.length; ) {
     const cmd = cmds[i]!;
+    // A turn of the event loop between commands: a run of blind SETs otherwise chains promise
+    // continuations without end, and the isolate took no other request until the pipeline was done
+    // (/healthz waited the whole 0.9 s of 300 SETs; 4-14 ms with this).
+    if (i > 0) await sleep(0);
     // Work nobody waits for is dropped: past the deadline, the commands not started yet are answered
     // with an error (a command already started finishes: each is atomic).
     if (pastDeadline(ctx.bounds)) {
-      const error = deadlineError(REDIS_BUDGET.requestMs);
+      const error = deadlineError(ctx.bounds.deadlineMs);
       for (; i < cmds.length; i++) outcomes.push({ error });
       break;
     }

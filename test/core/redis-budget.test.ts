@@ -5,6 +5,8 @@ import {
   estimateCalls,
   estimateMultiCalls,
   estimatePipelineCalls,
+  deadlineError,
+  requestDeadlineMs,
   requestOverBudget,
   walkOverBudget,
   type ClusterShape,
@@ -95,5 +97,10 @@ describe("the budget of a command and of a request", () => {
 
   it("the walk's error names what it examined and the limit", () => {
     expect(walkOverBudget("keys", 30_001)).toBe("ERR request budget exceeded: KEYS examined 30001 entries > 30000 (use SCAN to walk a large keyspace; see the README's Redis limits)");
+  });
+
+  it("a request may go on starting commands for ten of the cache's deadlines (30 s by default), and the error names it", () => {
+    expect(requestDeadlineMs(3000)).toBe(30_000);
+    expect(deadlineError(30_000)).toBe("ERR request deadline of 30000 ms passed before this command ran (see the README's Redis limits)");
   });
 });

@@ -26,11 +26,14 @@ export const REDIS_BUDGET = {
    */
   callsPerRequest: 2000,
   /**
-   * How long one request may go on starting commands: a pipeline past it answers its remaining
-   * commands with an error instead of running them (a command already started finishes within the
-   * cache's own deadline, CACHE_REQUEST_DEADLINE_MS); a keyspace walk past it stops with an error.
+   * How long one request may go on starting commands, in units of the cache's deadline for one
+   * operation (CACHE_REQUEST_DEADLINE_MS, 3 s by default: 30 s). A pipeline past it answers its
+   * remaining commands with an error instead of running them (a command already started finishes
+   * within its own deadline); a KEYS or DBSIZE walk past it stops with an error, a SCAN step with
+   * fewer keys. Generous: the budget above already bounds the work, and a pipeline of a few hundred
+   * read-modify-writes (one transaction each, ~40 ms here under load) must not be cut short.
    */
-  requestMs: 10_000,
+  requestDeadlines: 10,
   /**
    * Stored entries (every replica's copy counts) one KEYS or DBSIZE may examine. Past it the command
    * answers an error naming the limit rather than a partial list a caller would take for the whole
@@ -133,6 +136,11 @@ export function requestOverBudget(kind: "pipeline" | "multi", cmds: readonly Com
 /** The error a KEYS or DBSIZE answers when its walk passed the entries it may examine. */
 export function walkOverBudget(name: string, examined: number): string {
   return `ERR request budget exceeded: ${name.toUpperCase()} examined ${examined} entries > ${REDIS_BUDGET.walkEntries} (use SCAN to walk a large keyspace; ${SEE})`;
+}
+
+/** How long a request may go on starting commands, given the cache's deadline for one operation. */
+export function requestDeadlineMs(cacheDeadlineMs: number): number {
+  return REDIS_BUDGET.requestDeadlines * cacheDeadlineMs;
 }
 
 /** The error of a command a pipeline did not run (or a walk it stopped) because the request's deadline passed. */
