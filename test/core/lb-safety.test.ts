@@ -2,7 +2,8 @@
 // try), Envoy's max-ejection cap with the last upstream always routable, and Envoy's panic threshold.
 import { describe, expect, it } from "vitest";
 import { inPanic, withPanic, type PanicInput } from "../../src/core/balancer/panic";
-import { normalizePoolConfig, type PoolConfig } from "../../src/core/balancer/pool-config";
+import { normalizePoolConfig, upgradePoolConfig, type PoolConfig } from "../../src/core/balancer/pool-config";
+import { createBreaker, onFailure, onNeutral, tryAcquire } from "../../src/core/health/circuit-breaker";
 import { createOutlierDetector, ejected, ejectionAllowed, onResult } from "../../src/core/health/outlier";
 import { createBlame, DEFAULT_BLAME_CONFIG, judge, MAX_TRACKED_PATHS, type BlameEvent, type BlameState, type Verdict } from "../../src/core/health/path-blame";
 import { applyOutcomes, createPoolHealth, viewOf, type Outcome, type OutcomeKind } from "../../src/core/health/pool-health";
@@ -151,5 +152,27 @@ describe("pool health: 100 anonymous requests to a failing path", () => {
     const dead: Outcome[] = Array.from({ length: 5 }, () => ({ upstream: "a", kind: "connect-error", latencyMs: null, at: T0, probe: false, path: "/x" }));
     const h = applyOutcomes(createPoolHealth(config), config, dead, T0);
     expect(viewOf(h, config, T0 + 1).find((v) => v.id === "a")?.admitted).toBe(false);
+  });
+});
+
+describe("upgrades and the breaker's neutral outcome", () => {
+  it("a pool config stored before these fields existed is read back with their defaults", () => {
+    const { healthyPanicThreshold: _p, forward: _f, ...rest } = normalizePoolConfig({ upstreams: [{ id: "a", url: "http://127.0.0.1:1" }] });
+    const old = { ...rest, outlier: { consecutive5xx: 5, consecutiveGatewayFailure: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectionPercent: 50 } } as unknown as PoolConfig;
+    const up = upgradePoolConfig(old);
+    expect(up.healthyPanicThreshold).toBe(50);
+    expect(up.forward).toEqual({ authorization: false, cookie: false, setCookie: false });
+    expect(up.outlier).toMatchObject({ countServerErrors: false, minFailingPaths: 3, blameWindowMs: 30_000 });
+  });
+
+  it("a half-open probe judged neutral frees its slot without closing or re-opening the breaker", () => {
+    let b = createBreaker({ consecutiveFailures: 1, openMs: 100, halfOpenMaxProbes: 1 });
+    b = onFailure(b, T0, false);
+    const probe = tryAcquire(b, T0 + 100);
+    expect(probe).toMatchObject({ allowed: true, probe: true });
+    expect(tryAcquire(probe.state, T0 + 101).allowed).toBe(false); // the one slot is taken
+    const after = onNeutral(probe.state, T0 + 102, true);
+    expect(after.status).toBe("half-open");
+    expect(tryAcquire(after, T0 + 103)).toMatchObject({ allowed: true, probe: true });
   });
 });
