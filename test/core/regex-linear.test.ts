@@ -123,6 +123,8 @@ describe("issue 16 #1: a pattern RE2 cannot run is refused, naming the construct
       expect(!out.ok && out.message, pattern).toMatch(/^repeats too many times \(`\{\d+\}`\): RE2 allows a repeat count up to 1000/);
     }
     expect(compileLinearRegex("a{126}", "").ok).toBe(true);
+    const backwards = compileLinearRegex("a{3,2}", "");
+    expect(!backwards.ok && backwards.message).toBe("has a repeat count whose minimum is over its maximum (`{3,2}`)");
   });
 
   test(`a program over ${MAX_PROGRAM_SIZE} instructions is refused, naming its size`, () => {

@@ -190,8 +190,12 @@ export function unsupportedConstruct(pattern: string): string | null {
 function explainEngineError(err: unknown): string {
   const raw = err instanceof RE2JSException ? err.message : "rejected by the engine";
   const text = raw.replace(/^error parsing regexp: /, "");
-  const count = /^invalid repeat count: (.*)$/.exec(text);
-  if (count !== null) return `repeats too many times (${count[1]}): RE2 allows a repeat count up to 1000, nested counts multiplied together`;
+  const count = /^invalid repeat count: (`\{(\d+)(?:,(\d+))?\}`)$/.exec(text);
+  if (count !== null) {
+    const [, shown, min, max] = count;
+    if (max !== undefined && Number(min) > Number(max)) return `has a repeat count whose minimum is over its maximum (${shown})`;
+    return `repeats too many times (${shown}): RE2 allows a repeat count up to 1000, nested counts multiplied together`;
+  }
   return `is not a valid RE2 regular expression: ${text}`;
 }
 
