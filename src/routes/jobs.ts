@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { coordinatorStub, type JobStatus, type Submitted } from "../../durable-objects/job-coordinator";
 import { executorStub, type SplitRef } from "../../durable-objects/task-executor";
 import { getConfig, LIMITS } from "../config";
+import { LINEAR_REGEX_FLAGS, MAX_PATTERN_LENGTH, MAX_PROGRAM_SIZE } from "../core/text/linear-regex";
 import { DEFAULT_MAP_SPLITS, JOB_KIND_NAMES, type JobParams, jobParamsFromQuery, MAX_MAP_SPLITS, parseJobSpec } from "../core/mapreduce/jobs";
 import { type InputSplit, splitDocuments } from "../core/mapreduce/partition";
 import { referenceRun } from "../core/mapreduce/reference";
@@ -307,7 +308,8 @@ registry.registerPath({
     query: z.object({
       kind: z.string().optional().openapi({ description: "streamed body only: the job kind" }),
       M: z.string().optional().openapi({ description: "streamed body only: map splits (needs a Content-Length; default about one per 768 KiB)" }),
-      R: z.string().optional(), combiner: z.string().optional(), unicode: z.string().optional(), k: z.string().optional(), pattern: z.string().optional(), flags: z.string().optional(),
+      R: z.string().optional(), combiner: z.string().optional(), unicode: z.string().optional(), k: z.string().optional(), pattern: z.string().optional().openapi({ description: `grep: an RE2 regular expression (no backreferences or lookaround; at most ${MAX_PATTERN_LENGTH} characters and ${MAX_PROGRAM_SIZE} compiled instructions)` }),
+      flags: z.string().optional().openapi({ description: `grep: flags among ${LINEAR_REGEX_FLAGS}` }),
     }),
     body: { required: true, content: { "application/json": { schema: JobDoc }, "text/plain": { schema: z.string().openapi({ description: `the input text, up to ${MAX_STREAMED_BYTES} bytes, cut into line-aligned splits as it arrives` }) } } },
   },
