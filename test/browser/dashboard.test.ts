@@ -135,10 +135,12 @@ describe("the dashboard in Chromium", () => {
   });
 
   it("a breaker opened by a failing upstream shows as open", async () => {
-    await farm.servers.bad.set({ status: 500 });
+    // A gateway failure (503) on several distinct paths: the balancer blames an upstream only for
+    // failures that are its own, not one path's (issue 16: a client-chosen URL cannot condemn it).
+    await farm.servers.bad.set({ status: 503 });
     const pool = { upstreams: [{ url: farm.servers.bad.url, id: "bad" }], breaker: { consecutiveFailures: 3, openMs: 60_000 }, retry: { attempts: 1 } };
     expect((await api("/admin/lb/pools/browser", { method: "PUT", headers: { ...admin, "content-type": "application/json" }, body: JSON.stringify(pool) })).status).toBe(200);
-    for (let i = 0; i < 5; i++) await (await api("/lb/browser/x")).arrayBuffer();
+    for (let i = 0; i < 6; i++) await (await api(`/lb/browser/x${i}`)).arrayBuffer();
     const breaker = page.locator('div[data-pool="browser"] tr[data-upstream="bad"]');
     await expect.poll(async () => breaker.getAttribute("data-breaker"), { timeout: 10_000, interval: 200 }).toBe("open");
     expect(await breaker.locator("td.breaker-open").textContent()).toBe("open");
