@@ -98,7 +98,8 @@ describe("the dashboard and /docs send a strict CSP", () => {
     expect(page).toContain(`<script nonce="${nonce}">`);
     expect(page).toContain(`<style nonce="${nonce}">`);
     // Every inline script and style carries it; none is without.
-    expect(page.match(/<script/g)?.length).toBe(page.match(new RegExp(`<script nonce="${nonce}"`, "g"))?.length);
+    // (Counted by splitting: a base64 nonce may hold "+" or "/", which a RegExp would read as syntax.)
+    expect(page.split("<script").length).toBe(page.split(`<script nonce="${nonce}"`).length);
     expect(page.match(/<style/g)?.length).toBe(1);
     const second = await call("/");
     await second.arrayBuffer();
