@@ -11,6 +11,9 @@ import type { MiddlewareHandler } from "hono";
 export const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
 export const DRAIN_MAX_MS = 10_000;
 
+/** Answers given without looking at the body: it is cancelled instead of drained. */
+const REFUSED = new Set([401, 403, 405, 429, 503]);
+
 /** Bytes asked of the body per read when draining (a ~4 KiB chunk per read would cost ~10x the time). */
 const DRAIN_READ_BYTES = 256 * 1024;
 
@@ -25,6 +28,9 @@ export function drainUnreadBody(budget: { maxBytes: number; maxMs: number } = { 
     // The request as it arrived: a middleware may replace c.req.raw with a buffered copy.
     const req = c.req.raw;
     await next();
+    // A refused caller (no token, a method not allowed, shed load) is answered at once: its body is
+    // cancelled, not read, so an anonymous or shed sender holds nothing of the worker for the drain's time.
+    if (REFUSED.has(c.res.status)) return void (req.body?.locked ? undefined : req.body?.cancel().catch(() => undefined));
     await discardRest(req, budget.maxBytes, budget.maxMs);
   };
 }

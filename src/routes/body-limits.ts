@@ -53,7 +53,9 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
  */
 export const bodyLimits: MiddlewareHandler<AppEnv> = async (c, next) => {
   const req = c.req.raw;
-  if (req.body === null) return next();
+  // A GET or HEAD has no body to give a route (a Request of those methods cannot even carry one, so
+  // rebuilding it below would throw): whatever was sent is left to the drain.
+  if (req.body === null || req.method === "GET" || req.method === "HEAD") return next();
   const rule = isStreamedJobUpload(req, c.req.path) ? STREAM : bodyRuleFor(req.method, c.req.path);
   if (rule.read === "stream") return next();
   const declared = req.headers.get("content-length");
