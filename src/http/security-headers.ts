@@ -8,15 +8,17 @@ import { NONCE, secureHeaders } from "hono/secure-headers";
  */
 
 /**
- * The pages' policy: nothing by default; scripts and styles only from this origin or carrying the
- * response's nonce (the dashboard's one inline script and style); fetches to this origin; images from
+ * The pages' policy: nothing by default; scripts and styles only when they carry the response's nonce
+ * (the dashboard's one inline script and style, /docs' two files and initializer). Not 'self': this
+ * origin also serves what others chose (a cache value stored as text/javascript, an upstream's script
+ * through /lb), which a markup injection could load. Fetches to this origin; images from
  * here or `data:` (Swagger UI's icons, the page's empty favicon). No forms submit natively (the
  * dashboard's are handled by its script, so a token can never end up in a URL), no framing, no <base>.
  */
 export const PAGE_CSP = {
   defaultSrc: ["'none'"],
-  scriptSrc: ["'self'", NONCE],
-  styleSrc: ["'self'", NONCE],
+  scriptSrc: [NONCE],
+  styleSrc: [NONCE],
   imgSrc: ["'self'", "data:"],
   connectSrc: ["'self'"],
   baseUri: ["'none'"],

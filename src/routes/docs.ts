@@ -37,11 +37,11 @@ docsRoutes.get("/docs", pageSecurityHeaders, (c) => {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>durable-cluster API</title>
 <link rel="icon" href="data:,">
-<link rel="stylesheet" href="/docs/swagger-ui.css?v=${v}">
+<link rel="stylesheet" nonce="${nonce}" href="/docs/swagger-ui.css?v=${v}">
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="/docs/swagger-ui-bundle.js?v=${v}"></script>
+<script nonce="${nonce}" src="/docs/swagger-ui-bundle.js?v=${v}"></script>
 <script nonce="${nonce}">window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", validatorUrl: null });</script>
 </body>
 </html>`);

@@ -54,12 +54,12 @@ export async function proxy(deps: ProxyDeps, pool: string, rest: string, req: Re
     clientIp: req.headers.get("cf-connecting-ip"),
     proto: url.protocol === "https:" ? "https" : "http",
     host: req.headers.get("host") ?? url.host,
-    authorization: config.forward.authorization,
-    cookie: config.forward.cookie,
+    authorization: config.forward?.authorization ?? false,
+    cookie: config.forward?.cookie ?? false,
     // The runtime rewrote Accept-Encoding to "br, gzip"; this is what the client sent ("" for none).
     clientAcceptEncoding: clientAcceptEncoding(req),
   });
-  const policy: ResponsePolicy = { setCookie: config.forward.setCookie };
+  const policy: ResponsePolicy = { setCookie: config.forward?.setCookie ?? false };
   // The path the try is judged by (path-blame): below the pool, without the query.
   const path = rest === "" ? "/" : rest;
   const retriesAllowed = isIdempotentMethod(req.method) || config.retry.nonIdempotent;

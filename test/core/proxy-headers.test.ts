@@ -259,6 +259,17 @@ describe("upstream URL", () => {
     },
   );
 
+  test.each([["..;/admin"], ["..;x=1/admin"], [".;"], ["%2e%2e;x=1/admin"], ["%2e%2e%3b/admin"], ["..%00/admin"], ["%ef%bc%8e%ef%bc%8e/admin"], ["\uff0e\uff0e/admin"]])(
+    "issue 16 (review): rest %s is refused: a path parameter, a NUL or a full-width form still hides a dot segment an upstream (Tomcat, Jetty, Spring; a NUL-truncating or NFKC-folding server) resolves",
+    (rest) => {
+      expect(() => upstreamUrl("http://h/api", rest, "")).toThrow(RangeError);
+    },
+  );
+
+  test.each([["a;b=1/c"], ["..a/b"], ["a../b"], ["%ef%bc%8ea/x.y"]])("rest %s is kept: parameters and dots inside a name are not dot segments", (rest) => {
+    expect(() => upstreamUrl("http://h/api", rest, "")).not.toThrow();
+  });
+
   test.each([["a?b"], ["a#b"]])("rest %s is refused: a raw ? or # would change what the rest means", (rest) => {
     expect(() => upstreamUrl("http://h/api", rest, "")).toThrow(RangeError);
   });

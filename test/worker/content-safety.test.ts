@@ -27,6 +27,9 @@ function expectStrictPage(res: Response): Map<string, string[]> {
     // Only this origin (plus a nonce, and data: images): never a host, a scheme wildcard or 'unsafe-*'.
     for (const src of csp.get(d) ?? []) expect(src, `${d} ${src}`).toMatch(/^('self'|'nonce-[A-Za-z0-9+/=]+'|data:)$/);
   }
+  // Scripts and styles need the nonce: 'self' would admit a cache value stored as text/javascript or an
+  // upstream's script through /lb, which a markup injection could load (found in review).
+  for (const d of ["script-src", "style-src"]) expect(csp.get(d)?.every((src) => src.startsWith("'nonce-")), d).toBe(true);
   expect(res.headers.get("x-frame-options")).toBe("DENY");
   expect(res.headers.get("x-content-type-options")).toBe("nosniff");
   expect(res.headers.get("referrer-policy")).toBe("no-referrer");

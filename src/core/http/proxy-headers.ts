@@ -170,11 +170,22 @@ export function upstreamUrl(base: string, rest: string, search: string): string 
   return `${root}/${path}${query}`;
 }
 
+/**
+ * A segment an upstream could read as "." or "..": also with path parameters ("..;" and "..;x=1", which
+ * Tomcat, Jetty and Spring read as ".."), in full-width or other compatibility forms (NFKC folds "．．"
+ * to ".."), or holding a NUL (a server that stops at it sees what comes before).
+ */
+function isUnsafeSegment(segment: string): boolean {
+  if (segment.includes("\0") || /%00/.test(segment)) return true;
+  const bare = segment.normalize("NFKC").split(";")[0]!.split(/%3b/i)[0]!;
+  return DOT_SEGMENT_RE.test(bare);
+}
+
 /** True when `path`, as sent or after up to DECODE_ROUNDS rounds of percent-decoding, has a "." or ".." segment ("/" or "\\" separated). */
 export function hasDotSegment(path: string): boolean {
   let current = path;
   for (let round = 0; round <= DECODE_ROUNDS; round++) {
-    if (current.split(/[/\\]/).some((segment) => DOT_SEGMENT_RE.test(segment))) return true;
+    if (current.split(/[/\\]/).some(isUnsafeSegment)) return true;
     let decoded: string;
     try {
       decoded = decodeURIComponent(current);
