@@ -22,7 +22,8 @@ export const REDIS_BUDGET = {
   /**
    * Object calls one pipeline or MULTI is estimated to make (`estimateCalls`), on the cluster's shape,
    * counting the calls objects make to each other for it (each one is billed). On the default shape
-   * (8 shards, N=3, R=2): 1,000 GETs cost 8, a SET 3, an INCR 9, a `KEYS *` at least 8.
+   * (8 shards, N=3, R=2): 1,000 GETs cost 8, a SET 3, an INCR 9, a `KEYS *` up to 38 (8 shards, then
+   * pages of `scanCount` up to `walkEntries`).
    */
   callsPerRequest: 2000,
   /**
@@ -43,6 +44,16 @@ export const REDIS_BUDGET = {
   /** Entries one SCAN step reads from a shard: SCAN's COUNT is a hint, and a larger one is read as this. */
   scanCount: 1000,
 } as const;
+
+/**
+ * Pages a KEYS, DBSIZE or FLUSHDB walk may read beyond its first call to each shard: it pages through up
+ * to `walkEntries` entries, `scanCount` at a time (found in review: charged one call per shard, 250
+ * `KEYS *` passed the budget and made ~8,000 calls).
+ */
+const WALK_PAGES = Math.ceil(REDIS_BUDGET.walkEntries / REDIS_BUDGET.scanCount);
+
+/** Walks of the whole keyspace (KEYS, DBSIZE, FLUSHDB) one pipeline or MULTI may hold: each may return up to `walkEntries` keys, held in memory until the answer goes out. */
+export const WALKS_PER_REQUEST = 1;
 
 /** The cluster's shape, as far as the cost of a command depends on it. */
 export interface ClusterShape {
@@ -76,7 +87,7 @@ function isBlindSet(cmd: Command): boolean {
  * counted (the deadline bounds those).
  */
 export function estimateCalls(cmd: Command, shape: ClusterShape): number {
-  if (isKeyspaceCommand(cmd.name)) return shape.shards;
+  if (isKeyspaceCommand(cmd.name)) return cmd.name === "scan" ? shape.shards : shape.shards + WALK_PAGES;
   const keys = new Set(keysOf(cmd)).size;
   if (keys === 0) return 0;
   if (isBlindSet(cmd)) return shape.replicas;
@@ -126,6 +137,8 @@ export function commandOverBudget(cmd: Command): string | null {
  */
 export function requestOverBudget(kind: "pipeline" | "multi", cmds: readonly Command[], shape: ClusterShape): string | null {
   const what = `${kind} of ${cmds.length} command${cmds.length === 1 ? "" : "s"}`;
+  const walks = cmds.filter((c) => isKeyspaceCommand(c.name) && c.name !== "scan").length;
+  if (walks > WALKS_PER_REQUEST) return `ERR request budget exceeded: ${walks} walks of the whole keyspace (KEYS, DBSIZE, FLUSHDB) > ${WALKS_PER_REQUEST} (${what}; use SCAN; ${SEE})`;
   const keys = cmds.reduce((n, c) => n + keysOf(c).length, 0);
   if (keys > REDIS_BUDGET.keysPerRequest) return `ERR request budget exceeded: ${keys} keys > ${REDIS_BUDGET.keysPerRequest} (${what}; ${SEE})`;
   const calls = kind === "pipeline" ? estimatePipelineCalls(cmds, shape) : estimateMultiCalls(cmds, shape);
