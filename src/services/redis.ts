@@ -451,31 +451,38 @@ async function scanStep(ctx: RedisContext, cursor: bigint, count: number): Promi
   return { keys: out, next: shardIndex >= config.shards.length ? 0n : BigInt(shardIndex) };
 }
 
-/**
- * Every key once (KEYS, DBSIZE): each shard's primary keys, paged by key. Examines at most
- * REDIS_BUDGET.walkEntries stored entries (each replica's copy counts), then answers an error naming
- * the limit; stops between pages at the request's deadline or when its client has gone.
- */
+/** Every key once (KEYS): the walk below, collecting the keys that match. */
 async function allKeys(ctx: RedisContext, name: string, match: ((key: string) => boolean) | null): Promise<string[]> {
+  const keys: string[] = [];
+  await walkPrimaryKeys(ctx, name, REDIS_BUDGET.walkEntries, (k) => {
+    if (match === null || match(k)) keys.push(k);
+  });
+  return keys;
+}
+
+/**
+ * Each shard's primary keys once, paged by key, each given to `onKey`. Examines at most `maxEntries`
+ * stored entries (each replica's copy counts), then answers an error naming the limit; stops between
+ * pages at the request's deadline or when its client has gone.
+ */
+async function walkPrimaryKeys(ctx: RedisContext, name: string, maxEntries: number, onKey: (key: string) => void): Promise<void> {
   const { config, env } = ctx.deps;
   const ring = ringFor(config);
-  const keys: string[] = [];
   let examined = 0;
   for (const { id } of config.shards) {
     let after: string | null = null;
     for (;;) {
       checkBounds(ctx.bounds);
       // One entry past the budget is enough to know the walk would pass it.
-      const limit = Math.min(SCAN_PAGE_MAX, REDIS_BUDGET.walkEntries + 1 - examined);
+      const limit = Math.min(SCAN_PAGE_MAX, maxEntries + 1 - examined);
       const page: { keys: string[]; done: boolean } = await shardCall(env, id, config.replicaTimeoutMs, (stub) => stub.scanKeys(after, limit));
       examined += page.keys.length;
-      if (examined > REDIS_BUDGET.walkEntries) throw new RedisError(walkOverBudget(name, examined));
-      for (const k of page.keys) if (ring.lookup(k) === id && (match === null || match(k))) keys.push(k);
+      if (examined > maxEntries) throw new RedisError(walkOverBudget(name, examined, maxEntries));
+      for (const k of page.keys) if (ring.lookup(k) === id) onKey(k);
       if (page.done || page.keys.length === 0) break;
       after = page.keys.at(-1)!;
     }
   }
-  return keys;
 }
 
 async function keyspaceCommand(ctx: RedisContext, cmd: Command): Promise<Outcome> {
@@ -497,7 +504,10 @@ async function keyspaceCommand(ctx: RedisContext, cmd: Command): Promise<Outcome
       }
       case "dbsize": {
         if (cmd.args.length !== 0) return { error: "ERR wrong number of arguments for 'dbsize' command" };
-        return { result: (await allKeys(ctx, "dbsize", null)).length };
+        // Counted, not collected: nothing grows with the keyspace but the calls (REDIS_BUDGET.countEntries).
+        let size = 0;
+        await walkPrimaryKeys(ctx, "dbsize", REDIS_BUDGET.countEntries, () => void size++);
+        return { result: size };
       }
       case "flushdb":
       case "flushall": {

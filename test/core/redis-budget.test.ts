@@ -28,7 +28,8 @@ const keys = (n: number) => times(n, (i) => `k${i}`);
 describe("the object calls a command is estimated to make", () => {
   it.each([
     ["a walk over the keyspace calls every shard, then pages up to walkEntries (30,000 / 1,000 a page)", cmd("KEYS", "*"), 8 + 30],
-    ["DBSIZE and FLUSHDB likewise", cmd("DBSIZE"), 8 + 30],
+    ["FLUSHDB likewise", cmd("FLUSHDB"), 8 + 30],
+    ["DBSIZE only counts, so it may page ten times as far (300,000 entries)", cmd("DBSIZE"), 8 + 300],
     ["a SCAN step calls every shard once", cmd("SCAN", "0"), 8],
     ["a keyless command calls nothing", cmd("PING"), 0],
     ["a GET asks R replicas", cmd("GET", "k"), 2],

@@ -86,9 +86,8 @@ describe("a request over its budget is refused before any object call (issue 16:
 });
 
 describe("KEYS and DBSIZE examine a bounded part of the keyspace (issue 16: KEYS work per call)", () => {
-  it("over more stored entries than a walk may examine, KEYS and DBSIZE answer an error naming the limit after a bounded number of calls; SCAN still walks it", async () => {
-    // Entries written straight into one shard's table: 30,001 keys through the API would take minutes.
-    const total = REDIS_BUDGET.walkEntries + 1;
+  /** Entries written straight into one shard's table (30,001 keys through the API would take minutes). */
+  async function fill(total: number): Promise<void> {
     await runInDurableObject(shard("shard-3"), (_instance, state) => {
       state.storage.sql.exec(
         `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
@@ -97,25 +96,58 @@ describe("KEYS and DBSIZE examine a bounded part of the keyspace (issue 16: KEYS
         total,
       );
     });
+  }
+  const empty = () => runInDurableObject(shard("shard-3"), (_instance, state) => void state.storage.sql.exec("DELETE FROM entries WHERE key LIKE 'walk:%'"));
+  const limitError = (name: string, examined: number, limit: number) =>
+    `ERR request budget exceeded: ${name} examined ${examined} entries > ${limit} (use SCAN to walk a large keyspace; see the README's Redis limits)`;
+
+  it("over more stored entries than a walk may examine, KEYS answers an error naming the limit after a bounded number of calls; DBSIZE (it only counts) and SCAN still walk it", async () => {
+    const total = REDIS_BUDGET.walkEntries + 1;
+    const before = ((await (await post("/redis", ["DBSIZE"])).json()) as { result: number }).result;
+    await fill(total);
     try {
       const pages = Math.ceil(REDIS_BUDGET.walkEntries / REDIS_BUDGET.scanCount) + 1;
-      for (const name of ["KEYS", "DBSIZE"]) {
-        const { value: res, calls } = await callsDuring(() => post("/redis", name === "KEYS" ? ["KEYS", "walk:*"] : ["DBSIZE"]));
-        expect(res.status).toBe(400);
-        expect(((await res.json()) as { error: string }).error).toBe(
-          `ERR request budget exceeded: ${name} examined ${total} entries > ${REDIS_BUDGET.walkEntries} (use SCAN to walk a large keyspace; see the README's Redis limits)`,
-        );
-        // At most every shard once, and the pages of the big one.
-        expect(calls).toBeLessThanOrEqual(ALL_SHARDS.length + pages);
-      }
+      const { value: res, calls } = await callsDuring(() => post("/redis", ["KEYS", "walk:*"]));
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toBe(limitError("KEYS", total, REDIS_BUDGET.walkEntries));
+      // At most every shard once, and the pages of the big one.
+      expect(calls).toBeLessThanOrEqual(ALL_SHARDS.length + pages);
+      // DBSIZE counts the keys whose first replica is shard-3 (the walk lists each key once, at its primary).
+      const { HashRing } = await import("../../src/core/ring/hash-ring");
+      const { getConfig } = await import("../../src/config");
+      const cfg = getConfig(env).cache;
+      const ring = new HashRing(cfg.shards, cfg.vnodes === undefined ? {} : { vnodes: cfg.vnodes });
+      let primaries = 0;
+      for (let i = 1; i <= total; i++) if (ring.lookup(`walk:${String(i).padStart(6, "0")}`) === "shard-3") primaries++;
+      expect(primaries).toBeGreaterThan(0);
+      const size = await post("/redis", ["DBSIZE"]);
+      expect(size.status).toBe(200);
+      // Every walk key at its primary, plus what earlier tests left (some of which may expire meanwhile).
+      const counted = ((await size.json()) as { result: number }).result;
+      expect(counted).toBeGreaterThanOrEqual(primaries);
+      expect(counted).toBeLessThanOrEqual(before + primaries);
       // SCAN with a huge COUNT reads a page per shard at most.
-      const { value: scan, calls } = await callsDuring(() => post("/redis", ["SCAN", "0", "MATCH", "walk:*", "COUNT", "100000000"]));
+      const { value: scan, calls: scanCalls } = await callsDuring(() => post("/redis", ["SCAN", "0", "MATCH", "walk:*", "COUNT", "100000000"]));
       expect(scan.status).toBe(200);
       const [, keys] = ((await scan.json()) as { result: [string, string[]] }).result;
       expect(keys.length).toBeLessThanOrEqual(REDIS_BUDGET.scanCount * ALL_SHARDS.length);
-      expect(calls).toBeLessThanOrEqual(ALL_SHARDS.length);
+      expect(scanCalls).toBeLessThanOrEqual(ALL_SHARDS.length);
     } finally {
-      await runInDurableObject(shard("shard-3"), (_instance, state) => void state.storage.sql.exec("DELETE FROM entries WHERE key LIKE 'walk:%'"));
+      await empty();
+    }
+  });
+
+  it("DBSIZE over more stored entries than it may count answers an error naming its own limit, after a bounded number of calls", async () => {
+    const total = REDIS_BUDGET.countEntries + 1;
+    await fill(total);
+    try {
+      const pages = Math.ceil(REDIS_BUDGET.countEntries / REDIS_BUDGET.scanCount) + 1;
+      const { value: res, calls } = await callsDuring(() => post("/redis", ["DBSIZE"]));
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toBe(limitError("DBSIZE", total, REDIS_BUDGET.countEntries));
+      expect(calls).toBeLessThanOrEqual(ALL_SHARDS.length + pages);
+    } finally {
+      await empty();
     }
   });
 });

@@ -41,6 +41,11 @@ export const REDIS_BUDGET = {
    * keyspace; SCAN walks a keyspace of any size a page at a time.
    */
   walkEntries: 30_000,
+  /**
+   * Stored entries DBSIZE may examine: it only counts (nothing held grows with the keyspace), so ten
+   * times KEYS's, about 100,000 keys at N=3, for up to 300 page calls.
+   */
+  countEntries: 300_000,
   /** Entries one SCAN step reads from a shard: SCAN's COUNT is a hint, and a larger one is read as this. */
   scanCount: 1000,
 } as const;
@@ -51,6 +56,8 @@ export const REDIS_BUDGET = {
  * `KEYS *` passed the budget and made ~8,000 calls).
  */
 const WALK_PAGES = Math.ceil(REDIS_BUDGET.walkEntries / REDIS_BUDGET.scanCount);
+/** Pages DBSIZE may read: it counts up to `countEntries`. */
+const COUNT_PAGES = Math.ceil(REDIS_BUDGET.countEntries / REDIS_BUDGET.scanCount);
 
 /** Walks of the whole keyspace (KEYS, DBSIZE, FLUSHDB) one pipeline or MULTI may hold: each may return up to `walkEntries` keys, held in memory until the answer goes out. */
 export const WALKS_PER_REQUEST = 1;
@@ -87,7 +94,7 @@ function isBlindSet(cmd: Command): boolean {
  * counted (the deadline bounds those).
  */
 export function estimateCalls(cmd: Command, shape: ClusterShape): number {
-  if (isKeyspaceCommand(cmd.name)) return cmd.name === "scan" ? shape.shards : shape.shards + WALK_PAGES;
+  if (isKeyspaceCommand(cmd.name)) return cmd.name === "scan" ? shape.shards : shape.shards + (cmd.name === "dbsize" ? COUNT_PAGES : WALK_PAGES);
   const keys = new Set(keysOf(cmd)).size;
   if (keys === 0) return 0;
   if (isBlindSet(cmd)) return shape.replicas;
@@ -147,8 +154,8 @@ export function requestOverBudget(kind: "pipeline" | "multi", cmds: readonly Com
 }
 
 /** The error a KEYS or DBSIZE answers when its walk passed the entries it may examine. */
-export function walkOverBudget(name: string, examined: number): string {
-  return `ERR request budget exceeded: ${name.toUpperCase()} examined ${examined} entries > ${REDIS_BUDGET.walkEntries} (use SCAN to walk a large keyspace; ${SEE})`;
+export function walkOverBudget(name: string, examined: number, limit: number = REDIS_BUDGET.walkEntries): string {
+  return `ERR request budget exceeded: ${name.toUpperCase()} examined ${examined} entries > ${limit} (use SCAN to walk a large keyspace; ${SEE})`;
 }
 
 /** How long a request may go on starting commands, given the cache's deadline for one operation. */
