@@ -23,9 +23,18 @@ function run(events: Array<BlameEvent & { at?: number }>, config = DEFAULT_BLAME
 }
 
 describe("path-blame: whose fault is a failed try", () => {
-  it("a 500 is the request's fault unless countServerErrors: it counts as a success for the upstream", () => {
-    expect(run([{ upstream: "a", path: "/x", kind: "status-5xx" }]).verdicts).toEqual(["success"]);
-    expect(run([{ upstream: "a", path: "/x", kind: "status-5xx" }], { ...DEFAULT_BLAME_CONFIG, countServerErrors: true }).verdicts).toEqual(["neutral"]);
+  it("a 500 goes through the path rules by default (neutral on a first failure); with countServerErrors off it counts as a success", () => {
+    expect(run([{ upstream: "a", path: "/x", kind: "status-5xx" }]).verdicts).toEqual(["neutral"]);
+    expect(run([{ upstream: "a", path: "/x", kind: "status-5xx" }], { ...DEFAULT_BLAME_CONFIG, countServerErrors: false }).verdicts).toEqual(["success"]);
+  });
+
+  it("review: an upstream answering 500 on a path its peer serves is blamed by default (its database gone), so it can be ejected", () => {
+    const r = run([
+      { upstream: "a", path: "/item/1", kind: "status-5xx" },
+      { upstream: "b", path: "/item/1", kind: "success" },
+      { upstream: "a", path: "/item/1", kind: "status-5xx" },
+    ]);
+    expect(r.verdicts).toEqual(["neutral", "success", "failure"]);
   });
 
   it("a connect error, and any failure reported without a path, is the upstream's", () => {
@@ -162,7 +171,7 @@ describe("upgrades and the breaker's neutral outcome", () => {
     const up = upgradePoolConfig(old);
     expect(up.healthyPanicThreshold).toBe(50);
     expect(up.forward).toEqual({ authorization: false, cookie: false, setCookie: false });
-    expect(up.outlier).toMatchObject({ countServerErrors: false, minFailingPaths: 3, blameWindowMs: 30_000 });
+    expect(up.outlier).toMatchObject({ countServerErrors: true, minFailingPaths: 3, blameWindowMs: 30_000 });
   });
 
   it("a half-open probe judged neutral frees its slot without closing or re-opening the breaker", () => {

@@ -30,7 +30,7 @@ describe("PUT /admin/lb/pools/{pool}", () => {
       healthCheck: null,
       phiThreshold: 8,
       healthyPanicThreshold: 50,
-      outlier: { consecutive5xx: 5, consecutiveGatewayFailure: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectionPercent: 50, countServerErrors: false, minFailingPaths: 3, blameWindowMs: 30_000 },
+      outlier: { consecutive5xx: 5, consecutiveGatewayFailure: 5, baseEjectionMs: 30_000, maxEjectionMs: 300_000, maxEjectionPercent: 50, countServerErrors: true, minFailingPaths: 3, blameWindowMs: 30_000 },
       breaker: { consecutiveFailures: 5, failureRateThreshold: 0.5, minimumRequests: 20, windowMs: 10_000, openMs: 5000, halfOpenMaxProbes: 1, successThreshold: 1 },
       retry: { attempts: 3, retryOn: [502, 503, 504], nonIdempotent: false, perTryTimeoutMs: 5000, deadlineMs: 15_000, budgetPercent: 20, minRetriesPerSecond: 10 },
       forward: { authorization: false, cookie: false, setCookie: false },

@@ -9,9 +9,9 @@
  * The rules, in order (the idea of Envoy's success-rate detector: an upstream is an outlier only when
  * it does worse than its peers on the same traffic, not when the traffic itself fails everywhere):
  *
- * 1. A non-gateway 5xx (500, 501, 505...) is the upstream answering, usually about the request (a bug
- *    on that path, a bad input): "success" unless `countServerErrors` (Envoy's consecutive_5xx counts
- *    it; off here by default). Gateway-type failures (502, 503, 504, a timeout) go on to the path rules.
+ * 1. A non-gateway 5xx (500, 501, 505...) goes on to the path rules like a gateway-type failure (502,
+ *    503, 504, a timeout), unless `countServerErrors` is off: then it is "success" (the upstream
+ *    answered; the fault is taken to be the request's).
  * 2. A connect error says nothing about the path (nothing was asked yet): "failure". So does any
  *    failure reported without a path.
  * 3. The same path worked on another upstream within `windowMs` (its last try there succeeded; seen
@@ -38,11 +38,14 @@ export interface BlameConfig {
   windowMs: number;
   /** Distinct failing paths an upstream needs (rule 5) before it is blamed without a comparison. */
   minFailingPaths: number;
-  /** Count non-gateway 5xx answers (500...) against the upstream (rule 2). */
+  /** Judge non-gateway 5xx answers (500...) by the path rules (on by default); off: they count as successes (rule 1). */
   countServerErrors: boolean;
 }
 
-export const DEFAULT_BLAME_CONFIG: Readonly<BlameConfig> = { windowMs: 30_000, minFailingPaths: 3, countServerErrors: false };
+// countServerErrors on by default (changed after review): with it off a 500 counted as a success, so an
+// upstream answering 500 on every path (its database gone) was never ejected even while its peers
+// served the same paths. Through the path rules a 500 is as safe from client-chosen URLs as a 503.
+export const DEFAULT_BLAME_CONFIG: Readonly<BlameConfig> = { windowMs: 30_000, minFailingPaths: 3, countServerErrors: true };
 
 /** Paths remembered per pool (each is a few upstream ids and times). */
 export const MAX_TRACKED_PATHS = 128;
