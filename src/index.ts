@@ -47,9 +47,9 @@ app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => c.json(error
 // Authenticate first, then parse: every guarded route checks its token here, before any body ceiling,
 // body or path argument is read (a request without a token gets 401, never a 400 or 413 about its input).
 // The routers keep their own admin guards as a second line.
-for (const path of ["/admin/*", "/raft/members", "/raft/transfer-leadership"]) app.use(path, requireToken("ADMIN_TOKEN", true));
+for (const path of ["/admin/*", "/raft/members", "/raft/transfer-leadership"]) app.use(path, requireToken("ADMIN_TOKEN"));
 for (const path of ["/cache/*", "/kv", "/kv/*", "/raft/status", "/txn", "/txn/*", "/lb/pools", "/lb/pools/*", "/tasks", "/tasks/*", "/jobs", "/jobs/*", "/dashboard/*", "/metrics"]) {
-  app.use(path, requireToken("API_TOKEN", false));
+  app.use(path, requireToken("API_TOKEN"));
 }
 // The Redis endpoint authenticates the Upstash way (Bearer or ?_token=, WRONGPASS in its own format).
 app.use("/redis", redisAuth);

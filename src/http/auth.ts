@@ -52,29 +52,33 @@ export function unauthorized(what = "missing or invalid bearer token"): HttpErro
 }
 
 /**
- * Guards routes with a bearer token from the environment. ADMIN_TOKEN (`required`): unset disables the
- * routes (403). API_TOKEN guards the data routes as `dataAccess` says: unset is a 403 naming the setting
- * unless PUBLIC_DATA_ROUTES opens them. Runs before any body or path argument is read.
+ * Whether `given` opens the data routes guarded by `apiToken`: it is that token, or the admin token
+ * (the operator's key opens the data routes too). The admin comparison is made only when the first fails.
  */
-export function requireToken(variable: TokenVar, required: boolean): MiddlewareHandler<{ Bindings: Cloudflare.Env }> {
+export async function holdsDataToken(env: Cloudflare.Env, given: string | null, apiToken: string): Promise<boolean> {
+  if (given === null) return false;
+  if (await tokensEqual(given, apiToken)) return true;
+  return env.ADMIN_TOKEN !== undefined && env.ADMIN_TOKEN !== "" && (await tokensEqual(given, env.ADMIN_TOKEN));
+}
+
+/**
+ * Guards routes with a bearer token from the environment. ADMIN_TOKEN: unset disables the routes (403).
+ * API_TOKEN guards the data routes as `dataAccess` says (the admin token opens them too): unset is a 403
+ * naming the setting unless PUBLIC_DATA_ROUTES opens them. Runs before any body or path argument is read.
+ */
+export function requireToken(variable: TokenVar): MiddlewareHandler<{ Bindings: Cloudflare.Env }> {
   return async (c, next) => {
-    let expected: string;
-    if (variable === "API_TOKEN" && !required) {
+    const given = bearer(c.req.header("authorization"));
+    if (variable === "API_TOKEN") {
       const access = dataAccess(c.env);
       if (access.kind === "public") return next();
       if (access.kind === "closed") throw new HttpError(403, "data_routes_closed", access.message);
-      expected = access.token;
-    } else {
-      const configured = c.env[variable];
-      if (!configured) throw new HttpError(403, "forbidden", `${variable} is not configured; these routes are disabled`);
-      expected = configured;
+      if (await holdsDataToken(c.env, given, access.token)) return next();
+      throw unauthorized();
     }
-    const given = bearer(c.req.header("authorization"));
-    if (given === null) throw unauthorized();
-    if (await tokensEqual(given, expected)) return next();
-    // The admin token opens the data routes too (the operator's key), as it does on /redis.
-    const admin = c.env.ADMIN_TOKEN;
-    if (variable === "API_TOKEN" && admin && (await tokensEqual(given, admin))) return next();
+    const expected = c.env.ADMIN_TOKEN;
+    if (!expected) throw new HttpError(403, "forbidden", `${variable} is not configured; these routes are disabled`);
+    if (given !== null && (await tokensEqual(given, expected))) return next();
     throw unauthorized();
   };
 }

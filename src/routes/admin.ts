@@ -14,7 +14,7 @@ import { withTimeout } from "../services/replica-call";
 
 /** Admin and fault-injection routes; every one needs ADMIN_TOKEN. */
 export const adminRoutes = createRouter();
-adminRoutes.use("/admin/*", requireToken("ADMIN_TOKEN", true));
+adminRoutes.use("/admin/*", requireToken("ADMIN_TOKEN"));
 
 const security = [{ adminToken: [] }];
 

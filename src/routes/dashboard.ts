@@ -4,7 +4,7 @@ import { getConfig, LIMITS } from "../config";
 import type { AppEnv } from "../http/app-env";
 import { assertKey } from "../http/validation";
 import { ringFor } from "../services/cache";
-import { bearer, dataAccess, tokensEqual } from "../http/auth";
+import { bearer, dataAccess, holdsDataToken } from "../http/auth";
 import { dashboardRound, type DashboardData } from "../services/dashboard-data";
 import { errorResponses } from "../http/schemas";
 
@@ -26,7 +26,7 @@ export async function collectStatus(c: Context<AppEnv>): Promise<DashboardStatus
   const given = bearer(c.req.header("authorization"));
   const refusal =
     access.kind === "closed" ? { status: 403, error: { code: "data_routes_closed", message: access.message } }
-    : access.kind === "token" && !(await holdsDataToken(given, access.token, c.env.ADMIN_TOKEN)) ? { status: 401, error: { code: "unauthorized", message: "missing or invalid bearer token (API_TOKEN)" } }
+    : access.kind === "token" && !(await holdsDataToken(c.env, given, access.token)) ? { status: 401, error: { code: "unauthorized", message: "missing or invalid bearer token (API_TOKEN)" } }
     : null;
   if (refusal) {
     const refused = { ok: false as const, ...refusal };
@@ -35,12 +35,6 @@ export async function collectStatus(c: Context<AppEnv>): Promise<DashboardStatus
   const d = await dashboardRound(c.env);
   const sections = Object.fromEntries(DASHBOARD_SECTIONS.map((n) => [n, { ok: true, data: d[n] }]));
   return { at: d.at, read: d.read, ...sections } as DashboardStatus;
-}
-
-/** The API token or the admin token (which opens the data routes too, as requireToken lets it). */
-async function holdsDataToken(given: string | null, api: string, admin: string | undefined): Promise<boolean> {
-  if (given === null) return false;
-  return (await tokensEqual(given, api)) || (admin !== undefined && admin !== "" && (await tokensEqual(given, admin)));
 }
 
 /** The handler of GET /dashboard/status. */

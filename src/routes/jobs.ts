@@ -267,7 +267,7 @@ jobRoutes.delete("/jobs/:id", async (c) => {
   return c.json({ id, deleted: true }, 200);
 });
 
-jobRoutes.use("/admin/jobs/*", requireToken("ADMIN_TOKEN", true));
+jobRoutes.use("/admin/jobs/*", requireToken("ADMIN_TOKEN"));
 // The same job run start to end in this one isolate with the single-process reference (no splits, no
 // executors, no storage): the baseline of bench:mapreduce. The admin token guards it.
 jobRoutes.post("/admin/jobs/reference", async (c) => {

@@ -19,7 +19,7 @@ import { withTimeout } from "../services/replica-call";
  * Durable Object), their status, and the proxy itself at ANY /lb/{pool}/*.
  */
 export const lbRoutes = createRouter();
-lbRoutes.use("/admin/lb/*", requireToken("ADMIN_TOKEN", true));
+lbRoutes.use("/admin/lb/*", requireToken("ADMIN_TOKEN"));
 
 const security = [{ adminToken: [] }];
 /** Calls to the pool object from the admin and status routes give up after this long. */

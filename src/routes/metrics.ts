@@ -15,7 +15,7 @@ import { callerEnv } from "../services/usage";
 
 /** GET /metrics: Prometheus text format, this isolate's counters plus the cluster read at scrape time. */
 export const metricsRoutes = createRouter();
-metricsRoutes.use("/metrics", requireToken("API_TOKEN", false));
+metricsRoutes.use("/metrics", requireToken("API_TOKEN"));
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 

@@ -11,9 +11,9 @@ import { withTimeout } from "../services/replica-call";
 
 /** Raft group status, membership changes, leadership transfer, and fault injection. */
 export const raftRoutes = createRouter();
-raftRoutes.use("/raft/members", requireToken("ADMIN_TOKEN", true));
-raftRoutes.use("/raft/transfer-leadership", requireToken("ADMIN_TOKEN", true));
-raftRoutes.use("/admin/raft/*", requireToken("ADMIN_TOKEN", true));
+raftRoutes.use("/raft/members", requireToken("ADMIN_TOKEN"));
+raftRoutes.use("/raft/transfer-leadership", requireToken("ADMIN_TOKEN"));
+raftRoutes.use("/admin/raft/*", requireToken("ADMIN_TOKEN"));
 
 const security = [{ adminToken: [] }];
 const STATUS_TIMEOUT_MS = 1000;

@@ -5,7 +5,7 @@ import { commandOverBudget, requestOverBudget, type ClusterShape } from "../core
 import { parseCommand, keysOf } from "../core/redis/commands";
 import type { Command, Reply } from "../core/redis/types";
 import { createRouter, type AppEnv } from "../http/app-env";
-import { bearer, dataAccess, tokensEqual } from "../http/auth";
+import { bearer, dataAccess, holdsDataToken, tokensEqual } from "../http/auth";
 import { bytesToBase64 } from "../http/base64";
 import { HttpError } from "../http/errors";
 import { incompleteBody, readBodyLimited, utf8Length } from "../http/validation";
@@ -48,7 +48,7 @@ async function authorize(c: Context<AppEnv>): Promise<{ ok: true; admin: () => P
   const access = dataAccess(c.env);
   if (access.kind === "public") return { ok: true, admin };
   if (access.kind === "closed") return { ok: false, response: c.json({ error: `ERR ${access.message}` }, 403) };
-  if ((given !== null && (await tokensEqual(given, access.token))) || (await admin())) return { ok: true, admin };
+  if (await holdsDataToken(c.env, given, access.token)) return { ok: true, admin };
   return { ok: false, response: redisError(c, 401, "WRONGPASS invalid or missing auth token") };
 }
 

@@ -159,7 +159,7 @@ taskRoutes.get("/tasks", async (c) => {
   return c.json({ batch, phase: b.phase, finished: b.finished, stages: b.stages, counters: b.counters, executors: b.executors, tasks: found.tasks }, 200);
 });
 
-taskRoutes.use("/admin/tasks/*", requireToken("ADMIN_TOKEN", true));
+taskRoutes.use("/admin/tasks/*", requireToken("ADMIN_TOKEN"));
 // One task run at once on executor-0, answered in the response: no coordinator, no storage, no
 // retries. For comparison (bench:tasks) and debugging; the admin token guards it.
 taskRoutes.post("/admin/tasks/direct", async (c) => {
