@@ -3,7 +3,8 @@ import { getConfig, LIMITS, type Config } from "../config";
 import { makeVersion } from "../core/cache/version";
 import { REDIS_BUDGET, deadlineError, isBatchedRead, requestDeadlineMs, walkOverBudget } from "../core/redis/budget";
 import { commandSpec, compileGlob, executeCommand, isKeyspaceCommand, isReadOnly, isUnsupportedCommand, keysOf, parseScan, unknownCommandError, unsupportedCommandError } from "../core/redis/commands";
-import { HASH_CONTENT_TYPE, RedisError, STRING_CONTENT_TYPE, type Command, type Entry, type Keyspace, type Reply } from "../core/redis/types";
+import { decodeEntry, encodeEntry } from "../core/redis/codec";
+import { RedisError, STRING_CONTENT_TYPE, type Command, type Entry, type Keyspace, type Reply } from "../core/redis/types";
 import type { TxnCondition, TxnOp } from "../core/txn/types";
 import { HttpError } from "../http/errors";
 import { cacheGet, cacheGetMany, cacheSet, ringFor, shardCall, type CacheDeps, type ReadOutcome } from "./cache";
@@ -71,19 +72,7 @@ const decoder = new TextDecoder();
 
 function toEntry(record: ShardRecord): Entry | null {
   if (!record.live) return null;
-  const expiresAt = record.expiresAt ?? null;
-  const text = decoder.decode(record.value ?? new Uint8Array(0));
-  if (record.contentType === HASH_CONTENT_TYPE) {
-    try {
-      const fields = JSON.parse(text) as unknown;
-      // Only a plain object of strings is a hash; anything else written with this type through /cache is a string.
-      if (fields !== null && typeof fields === "object" && !Array.isArray(fields) && Object.values(fields).every((v) => typeof v === "string"))
-        return { type: "hash", fields: fields as Record<string, string>, expiresAt };
-    } catch {
-      // Not JSON: a string.
-    }
-  }
-  return { type: "string", value: text, expiresAt };
+  return decodeEntry(record.contentType, decoder.decode(record.value ?? new Uint8Array(0)), record.expiresAt ?? null);
 }
 
 /** Thrown when a key is locked by a transaction or a read failed: the whole attempt is retried or reported. */
@@ -135,8 +124,7 @@ function execute(cmds: readonly Command[], ks: Keyspace, now: number): Outcome[]
 function toOp(key: string, entry: Entry | null, now: number): TxnOp {
   if (entry === null) return { op: "delete", key };
   if (entry.expiresAt !== null && entry.expiresAt <= now) return { op: "delete", key };
-  const value = entry.type === "hash" ? JSON.stringify(entry.fields) : entry.value;
-  const contentType = entry.type === "hash" ? HASH_CONTENT_TYPE : STRING_CONTENT_TYPE;
+  const { value, contentType } = encodeEntry(entry);
   // The absolute expiry is passed as is: a relative TTL would move it later by the commit's delay on every write.
   return entry.expiresAt === null ? { op: "set", key, value, contentType } : { op: "set", key, value, contentType, expiresAt: entry.expiresAt };
 }

@@ -148,7 +148,7 @@ describe("@upstash/redis against the cluster", () => {
     await redis.set("err:s", "abc");
     await expect(redis.incr("err:s")).rejects.toThrow(/ERR value is not an integer or out of range/);
     await expect(redis.hget("err:s", "f")).rejects.toThrow(/WRONGTYPE/);
-    await expect(redis.lpush("err:l", "x")).rejects.toThrow(/unsupported command 'lpush'/);
+    await expect(redis.xadd("err:x", "*", { f: "v" })).rejects.toThrow(/unsupported command 'xadd'/);
   });
 
   it("pipelines: one result per command, failures do not stop the others", async () => {

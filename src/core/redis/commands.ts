@@ -2,10 +2,16 @@
  * The Redis command engine: runs one parsed command against the keys it names, with Redis 7
  * semantics and error texts. Pure: the keyspace and the time (unix ms) are passed in.
  */
+import { bitmapsCommands } from "./bitmaps";
 import { genericCommands } from "./generic";
 import { hashCommands } from "./hashes";
-import { commandSpec, isUnsupportedCommand } from "./spec";
+import { hllCommands } from "./hll";
+import { listsCommands } from "./lists";
+import { scriptingCommands } from "./scripting";
+import { setsCommands } from "./sets";
+import { BLOCKING, commandSpec, isUnsupportedCommand } from "./spec";
 import { stringCommands } from "./strings";
+import { zsetsCommands } from "./zsets";
 import { RedisError, type Command, type Keyspace, type Reply } from "./types";
 import { MAX_STRING_BYTES, arityError, type Handler } from "./util";
 
@@ -17,6 +23,8 @@ export interface EngineOptions {
    * pass the server's value-size limit, since SETRANGE k 100000000 x would otherwise allocate 100 MB.
    */
   maxValueBytes?: number;
+  /** Scripts by SHA1 (EVALSHA, SCRIPT LOAD|EXISTS|FLUSH): the caller's cache, kept across requests. */
+  scripts?: Map<string, string>;
 }
 
 export { parseCommand, argumentText, type ParseResult } from "./parse";
@@ -41,12 +49,27 @@ const serverCommands: Record<string, Handler> = {
 };
 
 const HANDLERS = new Map<string, Handler>(
-  Object.entries({ ...serverCommands, ...stringCommands, ...genericCommands, ...hashCommands }),
+  Object.entries({
+    ...serverCommands,
+    ...stringCommands,
+    ...genericCommands,
+    ...hashCommands,
+    ...listsCommands,
+    ...setsCommands,
+    ...zsetsCommands,
+    ...hllCommands,
+    ...bitmapsCommands,
+    ...scriptingCommands,
+  }),
 );
 
 /** The reply to a command Redis has but this server does not serve. */
 export function unsupportedCommandError(cmd: Command): RedisError {
-  return new RedisError(`ERR unsupported command '${cmd.name}' (durable-cluster serves strings and hashes)`);
+  const instead = BLOCKING[cmd.name];
+  if (instead !== undefined) {
+    return new RedisError(`ERR unsupported command '${cmd.name}': it blocks the connection until data arrives, and the REST protocol holds no connection; use ${instead}`);
+  }
+  return new RedisError(`ERR unsupported command '${cmd.name}' (see the README's command table)`);
 }
 
 /** Redis's reply to a command it does not know, arguments quoted and cut at 128 characters. */
@@ -77,5 +100,6 @@ export function executeCommand(cmd: Command, ks: Keyspace, now: number, options:
   if (spec.arity >= 0 ? words !== spec.arity : words < -spec.arity) throw arityError(cmd.name);
   if (handler === undefined) throw new RedisError(`ERR '${cmd.name}' spans the whole keyspace and is not run by the command engine`);
   const maxValueBytes = Math.min(options.maxValueBytes ?? MAX_STRING_BYTES, MAX_STRING_BYTES, JS_MAX_STRING_LENGTH);
-  return handler(cmd.args, ks, now, { name: cmd.name, maxValueBytes });
+  const call = (nested: Command): Reply => executeCommand(nested, ks, now, options);
+  return handler(cmd.args, ks, now, { name: cmd.name, maxValueBytes, call, options });
 }

@@ -1,6 +1,7 @@
 /** Key-level commands (db.c / expire.c semantics): DEL, EXISTS, TYPE, EXPIRE & co., TTL & co., RENAME, COPY. Pure. */
+import { cloneEntry } from "./codec";
 import type { Entry, Keyspace, Reply } from "./types";
-import { ERR_SYNTAX, INT64_MAX, INT64_MIN, fail, int64Arg, intReply, invalidExpireError, lookup, newFields, type Handler } from "./util";
+import { ERR_SYNTAX, INT64_MAX, INT64_MIN, fail, int64Arg, intReply, invalidExpireError, lookup, type Handler } from "./util";
 
 function countLive(args: string[], ks: Keyspace, now: number): number {
   let count = 0;
@@ -18,9 +19,7 @@ function deleteKeys(args: string[], ks: Keyspace, now: number): number {
 }
 
 function withExpiry(entry: Entry, expiresAt: number | null): Entry {
-  return entry.type === "string"
-    ? { type: "string", value: entry.value, expiresAt }
-    : { type: "hash", fields: entry.fields, expiresAt };
+  return { ...entry, expiresAt } as Entry;
 }
 
 /**
@@ -102,7 +101,7 @@ function copyCommand(args: string[], ks: Keyspace, now: number): Reply {
   const entry = lookup(ks, source, now);
   if (entry === null) return 0;
   if (!replace && lookup(ks, destination, now) !== null) return 0;
-  ks.set(destination, entry.type === "hash" ? { ...entry, fields: newFields(entry.fields) } : { ...entry });
+  ks.set(destination, cloneEntry(entry));
   return 1;
 }
 

@@ -13,9 +13,14 @@ export interface CommandSpec {
   keys: { firstKey: number; lastKey: number; step: number } | null;
   /** Needs the whole keyspace (SCAN, KEYS, DBSIZE, FLUSHDB…): the caller runs it, not executeCommand. */
   keyspace: boolean;
+  /**
+   * Position (1 = first argument) of a numkeys argument followed by that many keys (EVAL, ZUNION,
+   * SINTERCARD, ZUNIONSTORE after its destination…); null when the command has none.
+   */
+  numkeys: number | null;
 }
 
-type Row = [arity: number, readOnly: boolean, keys: [number, number, number] | null, keyspace?: boolean];
+type Row = [arity: number, readOnly: boolean, keys: [number, number, number] | null, keyspace?: boolean, numkeys?: number];
 
 const ONE: [number, number, number] = [1, 1, 1];
 const ALL: [number, number, number] = [1, -1, 1];
@@ -83,16 +88,113 @@ const TABLE: Record<string, Row> = {
   hvals: [2, true, ONE],
   hstrlen: [3, true, ONE],
   hscan: [-3, true, ONE],
+  hrandfield: [-2, true, ONE],
+  // hash-field TTLs (Redis 7.4 / 8)
+  hexpire: [-6, false, ONE],
+  hpexpire: [-6, false, ONE],
+  hexpireat: [-6, false, ONE],
+  hpexpireat: [-6, false, ONE],
+  httl: [-5, true, ONE],
+  hpttl: [-5, true, ONE],
+  hexpiretime: [-5, true, ONE],
+  hpexpiretime: [-5, true, ONE],
+  hpersist: [-5, false, ONE],
+  hgetdel: [-5, false, ONE],
+  hgetex: [-5, false, ONE],
+  hsetex: [-6, false, ONE],
+  // lists
+  lpush: [-3, false, ONE],
+  rpush: [-3, false, ONE],
+  lpushx: [-3, false, ONE],
+  rpushx: [-3, false, ONE],
+  lpop: [-2, false, ONE],
+  rpop: [-2, false, ONE],
+  llen: [2, true, ONE],
+  lrange: [4, true, ONE],
+  lindex: [3, true, ONE],
+  lset: [4, false, ONE],
+  linsert: [5, false, ONE],
+  lrem: [4, false, ONE],
+  ltrim: [4, false, ONE],
+  lpos: [-3, true, ONE],
+  lmove: [5, false, TWO],
+  rpoplpush: [3, false, TWO],
+  // sets
+  sadd: [-3, false, ONE],
+  srem: [-3, false, ONE],
+  smembers: [2, true, ONE],
+  sismember: [3, true, ONE],
+  smismember: [-3, true, ONE],
+  scard: [2, true, ONE],
+  spop: [-2, false, ONE],
+  srandmember: [-2, true, ONE],
+  smove: [4, false, TWO],
+  sinter: [-2, true, ALL],
+  sintercard: [-3, true, null, false, 1],
+  sunion: [-2, true, ALL],
+  sdiff: [-2, true, ALL],
+  sinterstore: [-3, false, ALL],
+  sunionstore: [-3, false, ALL],
+  sdiffstore: [-3, false, ALL],
+  sscan: [-3, true, ONE],
+  // sorted sets
+  zadd: [-4, false, ONE],
+  zincrby: [4, false, ONE],
+  zscore: [3, true, ONE],
+  zmscore: [-3, true, ONE],
+  zcard: [2, true, ONE],
+  zcount: [4, true, ONE],
+  zlexcount: [4, true, ONE],
+  zrank: [-3, true, ONE],
+  zrevrank: [-3, true, ONE],
+  zrem: [-3, false, ONE],
+  zremrangebyrank: [4, false, ONE],
+  zremrangebyscore: [4, false, ONE],
+  zremrangebylex: [4, false, ONE],
+  zpopmin: [-2, false, ONE],
+  zpopmax: [-2, false, ONE],
+  zrandmember: [-2, true, ONE],
+  zrange: [-4, true, ONE],
+  zrangebyscore: [-4, true, ONE],
+  zrevrangebyscore: [-4, true, ONE],
+  zrevrange: [-4, true, ONE],
+  zrangebylex: [-4, true, ONE],
+  zrevrangebylex: [-4, true, ONE],
+  zrangestore: [-5, false, TWO],
+  zunion: [-3, true, null, false, 1],
+  zinter: [-3, true, null, false, 1],
+  zdiff: [-3, true, null, false, 1],
+  zintercard: [-3, true, null, false, 1],
+  zunionstore: [-4, false, ONE, false, 2],
+  zinterstore: [-4, false, ONE, false, 2],
+  zdiffstore: [-4, false, ONE, false, 2],
+  zscan: [-3, true, ONE],
+  // HyperLogLog and bitmaps (strings)
+  pfadd: [-2, false, ONE],
+  pfcount: [-2, true, ALL],
+  pfmerge: [-2, false, ALL],
+  setbit: [4, false, ONE],
+  getbit: [3, true, ONE],
+  bitcount: [-2, true, ONE],
+  bitpos: [-3, true, ONE],
+  bitop: [-4, false, [2, -1, 1]],
+  // scripting: the keys are the ones the script declares
+  eval: [-3, false, null, false, 2],
+  evalsha: [-3, false, null, false, 2],
+  eval_ro: [-3, true, null, false, 2],
+  evalsha_ro: [-3, true, null, false, 2],
+  script: [-2, false, null],
   // whole keyspace: parsed here, run by the caller
   scan: [-2, true, null, true],
   keys: [2, true, null, true],
   dbsize: [1, true, null, true],
   flushdb: [-1, false, null, true],
   flushall: [-1, false, null, true],
+  randomkey: [1, true, null, true],
 };
 
 const SPECS = new Map<string, CommandSpec>(
-  Object.entries(TABLE).map(([name, [arity, readOnly, keys, keyspace]]) => [
+  Object.entries(TABLE).map(([name, [arity, readOnly, keys, keyspace, numkeys]]) => [
     name,
     {
       name,
@@ -100,6 +202,7 @@ const SPECS = new Map<string, CommandSpec>(
       readOnly,
       keys: keys === null ? null : { firstKey: keys[0], lastKey: keys[1], step: keys[2] },
       keyspace: keyspace === true,
+      numkeys: numkeys ?? null,
     },
   ]),
 );
@@ -107,22 +210,29 @@ const SPECS = new Map<string, CommandSpec>(
 /** Redis commands this server deliberately does not serve (other data types, pub/sub, scripting…). */
 const UNSUPPORTED = new Set(
   (
-    "lpush rpush lpushx rpushx lpop rpop lrange llen lindex lset lrem ltrim linsert lpos lmove blmove lmpop blmpop " +
-    "blpop brpop brpoplpush rpoplpush sort sort_ro " +
-    "sadd srem smembers sismember smismember scard spop srandmember smove sinter sinterstore sintercard sunion " +
-    "sunionstore sdiff sdiffstore sscan " +
-    "zadd zrem zrange zrangestore zrangebyscore zrevrange zrevrangebyscore zrangebylex zrevrangebylex zcard zcount " +
-    "zlexcount zscore zmscore zincrby zrank zrevrank zpopmin zpopmax bzpopmin bzpopmax zmpop bzmpop zrandmember " +
-    "zremrangebyrank zremrangebyscore zremrangebylex zunion zunionstore zinter zinterstore zintercard zdiff zdiffstore zscan " +
+    "lmpop sort sort_ro zmpop " +
     "xadd xrange xrevrange xlen xread xreadgroup xgroup xack xclaim xautoclaim xdel xtrim xinfo xpending xsetid " +
     "subscribe unsubscribe psubscribe punsubscribe ssubscribe sunsubscribe publish spublish pubsub " +
-    "eval evalsha eval_ro evalsha_ro script fcall fcall_ro function multi exec discard watch unwatch " +
-    "setbit getbit bitcount bitpos bitop bitfield bitfield_ro pfadd pfcount pfmerge " +
+    "fcall fcall_ro function multi exec discard watch unwatch bitfield bitfield_ro " +
     "geoadd geodist geohash geopos georadius georadius_ro georadiusbymember georadiusbymember_ro geosearch geosearchstore " +
-    "hrandfield hexpire hpexpire hexpireat hpexpireat httl hpttl hexpiretime hpexpiretime hpersist hgetdel hgetex hsetex " +
-    "lcs randomkey move dump restore object select swapdb wait waitaof info config client lastsave"
+    "lcs move dump restore object select swapdb wait waitaof info config client lastsave"
   ).split(" "),
 );
+
+/**
+ * Commands that block the connection until data arrives: the REST protocol holds no connection to
+ * block, so each answers an error naming its non-blocking form.
+ */
+export const BLOCKING: Readonly<Record<string, string>> = {
+  blpop: "LPOP",
+  brpop: "RPOP",
+  blmove: "LMOVE",
+  brpoplpush: "RPOPLPUSH",
+  blmpop: "LPOP or RPOP",
+  bzpopmin: "ZPOPMIN",
+  bzpopmax: "ZPOPMAX",
+  bzmpop: "ZPOPMIN or ZPOPMAX",
+};
 
 /** The spec of a command by lower-case name; null when the engine does not know it. */
 export function commandSpec(name: string): CommandSpec | null {
@@ -131,7 +241,7 @@ export function commandSpec(name: string): CommandSpec | null {
 
 /** True for a command Redis has but this server does not serve (RedisJSON's json.* included). */
 export function isUnsupportedCommand(name: string): boolean {
-  return UNSUPPORTED.has(name) || name.startsWith("json.");
+  return UNSUPPORTED.has(name) || Object.hasOwn(BLOCKING, name) || name.startsWith("json.");
 }
 
 /** True for SCAN, KEYS, DBSIZE, FLUSHDB, FLUSHALL: they need the whole keyspace, so the caller runs them. */
@@ -142,11 +252,21 @@ export function isKeyspaceCommand(name: string): boolean {
 /** The keys a command reads or writes, in argument order (repeats kept); [] for unknown or keyless commands. */
 export function keysOf(cmd: Command): string[] {
   const spec = SPECS.get(cmd.name);
-  if (!spec || spec.keys === null) return [];
-  const { firstKey, lastKey, step } = spec.keys;
-  const last = lastKey < 0 ? cmd.args.length + 1 + lastKey : lastKey;
+  if (!spec || (spec.keys === null && spec.numkeys === null)) return [];
   const keys: string[] = [];
-  for (let i = firstKey; i <= last && i <= cmd.args.length; i += step) keys.push(cmd.args[i - 1] as string);
+  if (spec.keys !== null) {
+    const { firstKey, lastKey, step } = spec.keys;
+    const last = lastKey < 0 ? cmd.args.length + 1 + lastKey : lastKey;
+    for (let i = firstKey; i <= last && i <= cmd.args.length; i += step) keys.push(cmd.args[i - 1] as string);
+  }
+  if (spec.numkeys !== null) {
+    // numkeys keys follow the count; a count that is not a number or runs past the arguments names
+    // only the keys present (the command itself answers Redis's error for it).
+    const count = Number(cmd.args[spec.numkeys - 1]);
+    if (Number.isSafeInteger(count) && count > 0) {
+      for (let i = spec.numkeys; i < spec.numkeys + count && i < cmd.args.length; i++) keys.push(cmd.args[i] as string);
+    }
+  }
   return keys;
 }
 

@@ -1,14 +1,30 @@
 /**
- * The Redis data model over the cache: every key holds a string or a hash. A hash is stored as one
- * cache entry whose content type is HASH_CONTENT_TYPE and whose value is a JSON object of fields.
+ * The Redis data model over the cache: every key holds one value of one type, stored as ONE cache
+ * entry on the key's replicas (versions, TTLs, eviction and read repair as for any entry). A string
+ * is stored as its text; the other types as JSON under their own content type (see codec.ts).
  */
 export const HASH_CONTENT_TYPE = "application/vnd.durable-cluster.redis-hash+json";
+export const LIST_CONTENT_TYPE = "application/vnd.durable-cluster.redis-list+json";
+export const SET_CONTENT_TYPE = "application/vnd.durable-cluster.redis-set+json";
+export const ZSET_CONTENT_TYPE = "application/vnd.durable-cluster.redis-zset+json";
 /** Content type of strings written through the Redis endpoint. */
 export const STRING_CONTENT_TYPE = "text/plain; charset=utf-8";
 
+/**
+ * One key's value. Entries read from a Keyspace are shared (a snapshot hands the same object to
+ * every command of a batch): a command never changes one in place, it builds a new entry and
+ * `set`s it. An emptied list, set or sorted set is deleted (set to null), as Redis does.
+ */
 export type Entry =
   | { type: "string"; value: string; expiresAt: number | null }
-  | { type: "hash"; fields: Record<string, string>; expiresAt: number | null };
+  | { type: "hash"; fields: Record<string, string>; expiresAt: number | null }
+  /** Items head (index 0, LPUSH's end) to tail. */
+  | { type: "list"; items: string[]; expiresAt: number | null }
+  | { type: "set"; members: Set<string>; expiresAt: number | null }
+  /** Member -> score; ordered by (score, member bytes) when read. Scores are never NaN. */
+  | { type: "zset"; scores: Map<string, number>; expiresAt: number | null };
+
+export type EntryType = Entry["type"];
 
 /** A reply: Redis integers are numbers, bulk and simple strings are strings, nil is null, arrays nest; an error is a RedisError. */
 export type Reply = null | number | string | Reply[];

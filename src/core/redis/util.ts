@@ -2,7 +2,7 @@
  * Shared pieces of the Redis command engine: Redis's error texts, its strict integer parsing,
  * expiry-aware lookups and UTF-8 byte helpers. Pure.
  */
-import { RedisError, type Entry, type Keyspace, type Reply } from "./types";
+import { RedisError, type Command, type Entry, type Keyspace, type Reply } from "./types";
 import { utf8Length } from "../text/utf8";
 
 export const ERR_SYNTAX = "ERR syntax error";
@@ -24,6 +24,10 @@ export interface Context {
   name: string;
   /** The largest string APPEND and SETRANGE may build, in bytes (Redis's proto-max-bulk-len). */
   maxValueBytes: number;
+  /** Runs another command on the same keyspace at the same time (a script's redis.call). */
+  call: (cmd: Command) => Reply;
+  /** The options the engine was called with (the script cache). */
+  options: import("./commands").EngineOptions;
 }
 
 /** A handler runs one command whose arity has already been checked. */
@@ -31,6 +35,9 @@ export type Handler = (args: string[], ks: Keyspace, now: number, ctx: Context) 
 
 export type StringEntry = Extract<Entry, { type: "string" }>;
 export type HashEntry = Extract<Entry, { type: "hash" }>;
+export type ListEntry = Extract<Entry, { type: "list" }>;
+export type SetEntry = Extract<Entry, { type: "set" }>;
+export type ZsetEntry = Extract<Entry, { type: "zset" }>;
 
 export function fail(message: string): never {
   throw new RedisError(message);
@@ -78,21 +85,27 @@ export function lookup(ks: Keyspace, key: string, now: number): Entry | null {
   return entry;
 }
 
-/** The live string at a key, null if absent; WRONGTYPE if it holds a hash. */
-export function lookupString(ks: Keyspace, key: string, now: number): StringEntry | null {
+/** The live entry of a key if it holds `type`: null if absent, WRONGTYPE if it holds another type. */
+export function lookupTyped<T extends Entry["type"]>(ks: Keyspace, key: string, now: number, type: T): Extract<Entry, { type: T }> | null {
   const entry = lookup(ks, key, now);
   if (entry === null) return null;
-  if (entry.type !== "string") fail(ERR_WRONGTYPE);
-  return entry;
+  if (entry.type !== type) fail(ERR_WRONGTYPE);
+  return entry as Extract<Entry, { type: T }>;
 }
 
-/** The live hash at a key, null if absent; WRONGTYPE if it holds a string. */
-export function lookupHash(ks: Keyspace, key: string, now: number): HashEntry | null {
-  const entry = lookup(ks, key, now);
-  if (entry === null) return null;
-  if (entry.type !== "hash") fail(ERR_WRONGTYPE);
-  return entry;
+/** The live string at a key, null if absent; WRONGTYPE if it holds another type. */
+export function lookupString(ks: Keyspace, key: string, now: number): StringEntry | null {
+  return lookupTyped(ks, key, now, "string");
 }
+
+/** The live hash at a key, null if absent; WRONGTYPE if it holds another type. */
+export function lookupHash(ks: Keyspace, key: string, now: number): HashEntry | null {
+  return lookupTyped(ks, key, now, "hash");
+}
+
+export const lookupList = (ks: Keyspace, key: string, now: number): ListEntry | null => lookupTyped(ks, key, now, "list");
+export const lookupSet = (ks: Keyspace, key: string, now: number): SetEntry | null => lookupTyped(ks, key, now, "set");
+export const lookupZset = (ks: Keyspace, key: string, now: number): ZsetEntry | null => lookupTyped(ks, key, now, "zset");
 
 /** Store a string, or delete the key when the expiry time has already passed. */
 export function putString(ks: Keyspace, key: string, value: string, expiresAt: number | null, now: number): void {
