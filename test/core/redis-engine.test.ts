@@ -11,71 +11,9 @@ import {
   parseKeyspaceCommand,
   parseScan,
 } from "../../src/core/redis/commands";
-import { RedisError, type Command, type Entry, type Keyspace, type Reply } from "../../src/core/redis/types";
+import { RedisError, type Reply } from "../../src/core/redis/types";
+import { E, MapKeyspace, NOT_FLOAT, NOT_INT, SYNTAX, T0, WRONGTYPE, arity, cmd, run, script, table, type Err, type Step, type Word } from "../support/redis-engine";
 
-/** A Map-backed keyspace, as the storage service would hand the engine. */
-class MapKeyspace implements Keyspace {
-  readonly entries = new Map<string, Entry>();
-  get(key: string): Entry | null {
-    return this.entries.get(key) ?? null;
-  }
-  set(key: string, entry: Entry | null): void {
-    if (entry === null) this.entries.delete(key);
-    else this.entries.set(key, entry);
-  }
-}
-
-const T0 = 1_700_000_000_000; // the "now" of every script, in unix ms
-
-type Word = string | number | boolean;
-/** An expected error reply, by its exact text. */
-interface Err {
-  error: string;
-}
-const E = (error: string): Err => ({ error });
-/** A script step: run a command and compare its reply, or let time pass. */
-type Step = [Word[], Reply | Err] | { advance: number };
-
-function cmd(words: Word[]): Command {
-  const parsed = parseCommand(words);
-  if (!parsed.ok) throw new Error(parsed.error);
-  return parsed.cmd;
-}
-
-function run(ks: Keyspace, now: number, words: Word[]): Reply | Err {
-  try {
-    return executeCommand(cmd(words), ks, now);
-  } catch (e) {
-    if (e instanceof RedisError) return E(e.message);
-    throw e;
-  }
-}
-
-function script(steps: Step[], ks = new MapKeyspace()): MapKeyspace {
-  let now = T0;
-  for (const [i, step] of steps.entries()) {
-    if (!Array.isArray(step)) {
-      now += step.advance;
-      continue;
-    }
-    const [words, expected] = step;
-    expect(run(ks, now, words), `step ${i}: ${JSON.stringify(words)}`).toEqual(expected);
-  }
-  return ks;
-}
-
-/** describe.each-style table: [behaviour, steps]. */
-function table(title: string, cases: [string, Step[]][]): void {
-  describe(title, () => {
-    for (const [name, steps] of cases) it(name, () => void script(steps));
-  });
-}
-
-const WRONGTYPE = E("WRONGTYPE Operation against a key holding the wrong kind of value");
-const NOT_INT = E("ERR value is not an integer or out of range");
-const NOT_FLOAT = E("ERR value is not a valid float");
-const SYNTAX = E("ERR syntax error");
-const arity = (name: string) => E(`ERR wrong number of arguments for '${name}' command`);
 const HASH: Step = [["HSET", "h", "f", "v"], 1];
 
 describe("parseCommand", () => {
