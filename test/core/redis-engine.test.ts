@@ -11,8 +11,8 @@ import {
   parseKeyspaceCommand,
   parseScan,
 } from "../../src/core/redis/commands";
-import { RedisError, type Reply } from "../../src/core/redis/types";
-import { E, MapKeyspace, NOT_FLOAT, NOT_INT, SYNTAX, T0, WRONGTYPE, arity, cmd, run, script, table, type Err, type Step, type Word } from "../support/redis-engine";
+import { RedisError } from "../../src/core/redis/types";
+import { E, MapKeyspace, NOT_FLOAT, NOT_INT, SYNTAX, T0, WRONGTYPE, arity, cmd, run, script, table, type Step, type Word } from "../support/redis-engine";
 
 const HASH: Step = [["HSET", "h", "f", "v"], 1];
 
