@@ -7,6 +7,7 @@ import { decodeEntry, encodeEntry } from "../core/redis/codec";
 import { RedisError, STRING_CONTENT_TYPE, type Command, type Entry, type Keyspace, type Reply } from "../core/redis/types";
 import type { TxnCondition, TxnOp } from "../core/txn/types";
 import { HttpError } from "../http/errors";
+import { utf8Length } from "../core/text/utf8";
 import { cacheGet, cacheGetMany, cacheSet, ringFor, shardCall, type CacheDeps, type ReadOutcome } from "./cache";
 import { KeySequencer, SequencerDeadlineError, SequencerOutcomeUnknownError } from "../core/sequencer/key-sequencer";
 import { withKeys } from "./key-order";
@@ -100,20 +101,50 @@ function toLoaded(o: ReadOutcome): Loaded {
 /** The keyspace a batch of commands runs against: what was loaded, with the batch's own changes on top. */
 class Snapshot implements Keyspace {
   readonly dirty = new Map<string, Entry | null>();
+  /** Every set, with what `dirty` held for the key before it (undefined: nothing), so a command's writes can be undone. */
+  private readonly journal: [key: string, before: Entry | null | undefined][] = [];
   constructor(private readonly loaded: Map<string, Loaded>) {}
   get(key: string): Entry | null {
     if (this.dirty.has(key)) return this.dirty.get(key) ?? null;
     return this.loaded.get(key)?.entry ?? null;
   }
   set(key: string, entry: Entry | null): void {
+    this.journal.push([key, this.dirty.get(key)]);
     this.dirty.set(key, entry);
+  }
+  /** A point to undo to. */
+  mark(): number {
+    return this.journal.length;
+  }
+  /** The keys written since `mark`. */
+  writtenSince(mark: number): Set<string> {
+    return new Set(this.journal.slice(mark).map(([key]) => key));
+  }
+  /** Undo every write since `mark`. */
+  undo(mark: number): void {
+    while (this.journal.length > mark) {
+      const [key, before] = this.journal.pop()!;
+      if (before === undefined) this.dirty.delete(key);
+      else this.dirty.set(key, before);
+    }
   }
 }
 
-function execute(cmds: readonly Command[], ks: Keyspace, now: number): Outcome[] {
+/**
+ * Runs commands in order on a snapshot. A write whose result would not fit in one key (a list, set,
+ * sorted set or hash grown past REDIS_ENTRY_BYTES once encoded) is undone and answers an
+ * error naming the key and the limit; the commands before and after it are unaffected, as Redis
+ * leaves the other commands of a MULTI block when one fails.
+ */
+function execute(cmds: readonly Command[], ks: Snapshot, now: number): Outcome[] {
   return cmds.map((cmd) => {
+    const mark = ks.mark();
     try {
-      return { result: executeCommand(cmd, ks, now, { maxValueBytes: LIMITS.valueBytes }) };
+      const result = executeCommand(cmd, ks, now, { maxValueBytes: LIMITS.valueBytes });
+      const tooBig = oversizeWrite(ks, mark);
+      if (tooBig === null) return { result };
+      ks.undo(mark);
+      return { error: tooBig };
     } catch (err) {
       if (err instanceof RedisError) return { error: err.message };
       throw err;
@@ -121,10 +152,38 @@ function execute(cmds: readonly Command[], ks: Keyspace, now: number): Outcome[]
   });
 }
 
+/**
+ * The most one key may hold when written through the Redis engine: every such write commits as a
+ * transaction, whose values may total LIMITS.txnValueBytes (256 KiB), under the cache's 1 MiB.
+ */
+export const REDIS_ENTRY_BYTES = Math.min(LIMITS.valueBytes, LIMITS.txnValueBytes);
+
+/** The error for the first key written since `mark` whose stored form would pass REDIS_ENTRY_BYTES, else null. */
+function oversizeWrite(ks: Snapshot, mark: number): string | null {
+  for (const key of ks.writtenSince(mark)) {
+    const entry = ks.dirty.get(key) ?? null;
+    if (entry === null) continue;
+    const bytes = utf8Length(encoded(entry).value);
+    if (bytes > REDIS_ENTRY_BYTES) return `ERR the value of '${key.slice(0, 128)}' would take ${bytes} bytes stored; one key holds at most ${REDIS_ENTRY_BYTES} bytes`;
+  }
+  return null;
+}
+
+/** encodeEntry, once per entry object (an oversize check and the commit both need it). */
+const encodings = new WeakMap<Entry, { value: string; contentType: string }>();
+function encoded(entry: Entry): { value: string; contentType: string } {
+  let e = encodings.get(entry);
+  if (e === undefined) {
+    e = encodeEntry(entry);
+    encodings.set(entry, e);
+  }
+  return e;
+}
+
 function toOp(key: string, entry: Entry | null, now: number): TxnOp {
   if (entry === null) return { op: "delete", key };
   if (entry.expiresAt !== null && entry.expiresAt <= now) return { op: "delete", key };
-  const { value, contentType } = encodeEntry(entry);
+  const { value, contentType } = encoded(entry);
   // The absolute expiry is passed as is: a relative TTL would move it later by the commit's delay on every write.
   return entry.expiresAt === null ? { op: "set", key, value, contentType } : { op: "set", key, value, contentType, expiresAt: entry.expiresAt };
 }
