@@ -5,6 +5,7 @@
 import { bitmapsCommands } from "./bitmaps";
 import { genericCommands } from "./generic";
 import { hashCommands } from "./hashes";
+import { hashTtlCommands } from "./hash-ttl";
 import { hllCommands } from "./hll";
 import { listsCommands } from "./lists";
 import { scriptingCommands } from "./scripting";
@@ -25,10 +26,12 @@ export interface EngineOptions {
   maxValueBytes?: number;
   /** Scripts by SHA1 (EVALSHA, SCRIPT LOAD|EXISTS|FLUSH): the caller's cache, kept across requests. */
   scripts?: Map<string, string>;
+  /** Randomness for HRANDFIELD, SRANDMEMBER, SPOP…: a number in [0, 1) per call (the service passes Math.random). */
+  random?: () => number;
 }
 
 export { parseCommand, argumentText, type ParseResult } from "./parse";
-export { commandSpec, isKeyspaceCommand, isReadOnly, isUnsupportedCommand, keysOf, type CommandSpec } from "./spec";
+export { commandNames, commandSpec, isKeyspaceCommand, isReadOnly, isUnsupportedCommand, keysOf, type CommandSpec } from "./spec";
 export { parseKeyspaceCommand, parseScan, type KeyspaceOp, type ScanOptions } from "./keyspace";
 export { compileGlob, globToRegExp } from "./glob";
 
@@ -54,6 +57,7 @@ const HANDLERS = new Map<string, Handler>(
     ...stringCommands,
     ...genericCommands,
     ...hashCommands,
+    ...hashTtlCommands,
     ...listsCommands,
     ...setsCommands,
     ...zsetsCommands,

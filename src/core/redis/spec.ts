@@ -234,6 +234,11 @@ export const BLOCKING: Readonly<Record<string, string>> = {
   bzmpop: "ZPOPMIN or ZPOPMAX",
 };
 
+/** Every command the engine knows, by lower-case name (the README's table and the fuzz test read it). */
+export function commandNames(): string[] {
+  return [...SPECS.keys()];
+}
+
 /** The spec of a command by lower-case name; null when the engine does not know it. */
 export function commandSpec(name: string): CommandSpec | null {
   return SPECS.get(name) ?? null;
