@@ -2,7 +2,7 @@
  * How a Redis value is stored as one cache entry: a string as its own text (so GET /cache reads it),
  * every other type as JSON under its own content type. Pure.
  */
-import { HASH_CONTENT_TYPE, LIST_CONTENT_TYPE, SET_CONTENT_TYPE, STRING_CONTENT_TYPE, ZSET_CONTENT_TYPE, type Entry } from "./types";
+import { HASH_CONTENT_TYPE, HASH_TTL_CONTENT_TYPE, LIST_CONTENT_TYPE, SET_CONTENT_TYPE, STRING_CONTENT_TYPE, ZSET_CONTENT_TYPE, type Entry } from "./types";
 
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
 
@@ -24,7 +24,11 @@ export function encodeEntry(entry: Entry): { value: string; contentType: string 
     case "string":
       return { value: entry.value, contentType: STRING_CONTENT_TYPE };
     case "hash":
-      return { value: JSON.stringify(entry.fields), contentType: HASH_CONTENT_TYPE };
+      // A hash without field TTLs keeps its plain form: what every stored hash was before them.
+      if (entry.fieldExpiresAt === undefined || Object.keys(entry.fieldExpiresAt).length === 0) {
+        return { value: JSON.stringify(entry.fields), contentType: HASH_CONTENT_TYPE };
+      }
+      return { value: JSON.stringify({ fields: entry.fields, expires: entry.fieldExpiresAt }), contentType: HASH_TTL_CONTENT_TYPE };
     case "list":
       return { value: JSON.stringify(entry.items), contentType: LIST_CONTENT_TYPE };
     case "set":
@@ -40,7 +44,7 @@ export function encodeEntry(entry: Entry): { value: string; contentType: string 
  * value written through /cache is.
  */
 export function decodeEntry(contentType: string | null | undefined, text: string, expiresAt: number | null): Entry {
-  const typed = contentType === HASH_CONTENT_TYPE || contentType === LIST_CONTENT_TYPE || contentType === SET_CONTENT_TYPE || contentType === ZSET_CONTENT_TYPE;
+  const typed = contentType === HASH_CONTENT_TYPE || contentType === HASH_TTL_CONTENT_TYPE || contentType === LIST_CONTENT_TYPE || contentType === SET_CONTENT_TYPE || contentType === ZSET_CONTENT_TYPE;
   if (typed) {
     let parsed: unknown;
     try {
@@ -55,6 +59,10 @@ export function decodeEntry(contentType: string | null | undefined, text: string
         for (const [name, value] of Object.entries(parsed as Record<string, string>)) fields[name] = value;
         return { type: "hash", fields, expiresAt };
       }
+    }
+    if (contentType === HASH_TTL_CONTENT_TYPE) {
+      const hash = hashWithTtls(parsed, expiresAt);
+      if (hash !== null) return hash;
     }
     if (contentType === LIST_CONTENT_TYPE && isStrings(parsed) && parsed.length > 0) return { type: "list", items: parsed, expiresAt };
     if (contentType === SET_CONTENT_TYPE && isStrings(parsed) && parsed.length > 0) return { type: "set", members: new Set(parsed), expiresAt };
@@ -75,6 +83,24 @@ export function decodeEntry(contentType: string | null | undefined, text: string
   return { type: "string", value: text, expiresAt };
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** A hash stored with field TTLs ({"fields": {...}, "expires": {...}}); null if the text is not one. */
+function hashWithTtls(parsed: unknown, expiresAt: number | null): Entry | null {
+  if (!isRecord(parsed) || !isRecord(parsed.fields) || !isRecord(parsed.expires)) return null;
+  const fields = Object.create(null) as Record<string, string>;
+  for (const [name, value] of Object.entries(parsed.fields)) {
+    if (typeof value !== "string") return null;
+    fields[name] = value;
+  }
+  const fieldExpiresAt = Object.create(null) as Record<string, number>;
+  for (const [name, at] of Object.entries(parsed.expires)) {
+    if (typeof at !== "number" || !Number.isSafeInteger(at)) return null;
+    if (Object.hasOwn(fields, name)) fieldExpiresAt[name] = at;
+  }
+  return { type: "hash", fields, expiresAt, fieldExpiresAt };
+}
+
 /** A copy of an entry that shares nothing mutable with it (COPY, RENAME keep the source intact). */
 export function cloneEntry(entry: Entry, expiresAt: number | null = entry.expiresAt): Entry {
   switch (entry.type) {
@@ -83,7 +109,10 @@ export function cloneEntry(entry: Entry, expiresAt: number | null = entry.expire
     case "hash": {
       const fields = Object.create(null) as Record<string, string>;
       for (const name of Object.keys(entry.fields)) fields[name] = entry.fields[name] as string;
-      return { type: "hash", fields, expiresAt };
+      if (entry.fieldExpiresAt === undefined) return { type: "hash", fields, expiresAt };
+      const fieldExpiresAt = Object.create(null) as Record<string, number>;
+      for (const name of Object.keys(entry.fieldExpiresAt)) fieldExpiresAt[name] = entry.fieldExpiresAt[name] as number;
+      return { type: "hash", fields, expiresAt, fieldExpiresAt };
     }
     case "list":
       return { type: "list", items: [...entry.items], expiresAt };

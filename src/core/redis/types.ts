@@ -4,6 +4,8 @@
  * is stored as its text; the other types as JSON under their own content type (see codec.ts).
  */
 export const HASH_CONTENT_TYPE = "application/vnd.durable-cluster.redis-hash+json";
+/** A hash some of whose fields have their own expiry time (HEXPIRE, HSETEX…): `{"fields": {...}, "expires": {field: unix ms}}`. */
+export const HASH_TTL_CONTENT_TYPE = "application/vnd.durable-cluster.redis-hash-ttl+json";
 export const LIST_CONTENT_TYPE = "application/vnd.durable-cluster.redis-list+json";
 export const SET_CONTENT_TYPE = "application/vnd.durable-cluster.redis-set+json";
 export const ZSET_CONTENT_TYPE = "application/vnd.durable-cluster.redis-zset+json";
@@ -17,7 +19,11 @@ export const STRING_CONTENT_TYPE = "text/plain; charset=utf-8";
  */
 export type Entry =
   | { type: "string"; value: string; expiresAt: number | null }
-  | { type: "hash"; fields: Record<string, string>; expiresAt: number | null }
+  /**
+   * fieldExpiresAt: unix ms after which a field is gone (Redis 7.4's hash-field TTLs), for the fields
+   * that have one; absent or empty when none has. Reads see a hash without its expired fields (util.ts lookup).
+   */
+  | { type: "hash"; fields: Record<string, string>; expiresAt: number | null; fieldExpiresAt?: Record<string, number> }
   /** Items head (index 0, LPUSH's end) to tail. */
   | { type: "list"; items: string[]; expiresAt: number | null }
   | { type: "set"; members: Set<string>; expiresAt: number | null }

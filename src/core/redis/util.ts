@@ -39,6 +39,26 @@ export type ListEntry = Extract<Entry, { type: "list" }>;
 export type SetEntry = Extract<Entry, { type: "set" }>;
 export type ZsetEntry = Extract<Entry, { type: "zset" }>;
 
+/**
+ * A random integer in [0, n) from the caller's source of randomness (EngineOptions.random: the
+ * service passes Math.random); without one, from a fixed-seed generator, so the engine stays
+ * deterministic (the tests pass their own).
+ */
+export function randomBelow(ctx: Context, n: number): number {
+  const r = (ctx.options.random ?? fallbackRandom)();
+  return Math.min(n - 1, Math.floor(r * n));
+}
+
+let fallbackState = 0x9e3779b9;
+/** mulberry32: a small fixed-seed generator for callers that pass no randomness. */
+function fallbackRandom(): number {
+  fallbackState = (fallbackState + 0x6d2b79f5) | 0;
+  let t = fallbackState;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
 export function fail(message: string): never {
   throw new RedisError(message);
 }
@@ -77,12 +97,65 @@ export function intReply(value: bigint | number): number | string {
   return Number.isSafeInteger(n) ? n : value.toString();
 }
 
-/** The live entry of a key: null when absent or expired (expiresAt <= now). */
+/**
+ * The live entry of a key: null when absent or expired (expiresAt <= now). A hash is seen without
+ * its expired fields (fieldExpiresAt <= now), and a hash whose fields have all expired is absent:
+ * every command reads through here, so an expired field is gone for all of them, and the next write
+ * of the hash stores it without them.
+ */
 export function lookup(ks: Keyspace, key: string, now: number): Entry | null {
   const entry = ks.get(key);
   if (entry === null) return null;
   if (entry.expiresAt !== null && entry.expiresAt <= now) return null;
+  if (entry.type === "hash" && entry.fieldExpiresAt !== undefined) return liveHash(entry, now);
   return entry;
+}
+
+/** A hash without its expired fields (the entry itself when none has expired); null when none is left. */
+function liveHash(entry: HashEntry, now: number): HashEntry | null {
+  const ttls = entry.fieldExpiresAt as Record<string, number>;
+  const names = Object.keys(ttls);
+  if (names.length === 0) return { type: "hash", fields: entry.fields, expiresAt: entry.expiresAt };
+  if (names.every((name) => (ttls[name] as number) > now)) return entry;
+  const fields = newFields();
+  const fieldExpiresAt = Object.create(null) as Record<string, number>;
+  for (const name of Object.keys(entry.fields)) {
+    const at = Object.hasOwn(ttls, name) ? (ttls[name] as number) : null;
+    if (at !== null && at <= now) continue;
+    fields[name] = entry.fields[name] as string;
+    if (at !== null) fieldExpiresAt[name] = at;
+  }
+  if (Object.keys(fields).length === 0) return null;
+  return Object.keys(fieldExpiresAt).length === 0 ? { type: "hash", fields, expiresAt: entry.expiresAt } : { type: "hash", fields, expiresAt: entry.expiresAt, fieldExpiresAt };
+}
+
+/**
+ * Store a hash built from `fields` and field TTLs (a fresh table the caller owns): an empty hash
+ * deletes the key, TTLs of fields no longer there are dropped, and a hash without any TTL is stored
+ * without the table.
+ */
+export function putHash(ks: Keyspace, key: string, fields: Record<string, string>, expiresAt: number | null, fieldExpiresAt?: Record<string, number>): void {
+  if (Object.keys(fields).length === 0) {
+    ks.set(key, null);
+    return;
+  }
+  let ttls: Record<string, number> | undefined;
+  if (fieldExpiresAt !== undefined) {
+    for (const name of Object.keys(fieldExpiresAt)) {
+      if (!Object.hasOwn(fields, name)) continue;
+      ttls ??= Object.create(null) as Record<string, number>;
+      ttls[name] = fieldExpiresAt[name] as number;
+    }
+  }
+  ks.set(key, ttls === undefined ? { type: "hash", fields, expiresAt } : { type: "hash", fields, expiresAt, fieldExpiresAt: ttls });
+}
+
+/** A fresh copy of a hash's field TTLs (empty when it has none), for a command to change. */
+export function copyFieldTtls(entry: HashEntry | null): Record<string, number> {
+  const ttls = Object.create(null) as Record<string, number>;
+  const from = entry?.fieldExpiresAt;
+  if (from !== undefined) for (const name of Object.keys(from)) ttls[name] = from[name] as number;
+  return ttls;
 }
 
 /** The live entry of a key if it holds `type`: null if absent, WRONGTYPE if it holds another type. */
