@@ -2,7 +2,8 @@
  * Set commands of the pure Redis engine (src/core/redis/sets.ts). Every expected reply of the tables
  * was checked against redis-server 7.0.15. Redis leaves the order of a set's members unspecified
  * (7.0 sorts small integer sets and hashes the rest), so replies listing several members are
- * compared sorted ("unordered" steps); SPOP and SRANDMEMBER are checked by their invariants.
+ * compared sorted ("unordered" steps); SPOP and SRANDMEMBER are checked by their invariants
+ * (drawing from the engine's fixed-seed generator, or Math.random where a test passes it).
  */
 import { describe, expect, it } from "vitest";
 import type { Reply } from "../../src/core/redis/types";
@@ -292,7 +293,7 @@ describe("SPOP and SRANDMEMBER draw at random", () => {
   it("SRANDMEMBER without a count draws every member over many calls", () => {
     const ks = filled(3);
     const seen = new Set<Reply | Err>();
-    for (let i = 0; i < 300; i++) seen.add(run(ks, T0, ["SRANDMEMBER", "a"]));
+    for (let i = 0; i < 300; i++) seen.add(run(ks, T0, ["SRANDMEMBER", "a"], { random: Math.random }));
     expect([...seen].sort()).toEqual(["m0", "m1", "m2"]);
   });
 
@@ -302,14 +303,26 @@ describe("SPOP and SRANDMEMBER draw at random", () => {
     expect([...seen].sort()).toEqual(["m0", "m1", "m2"]);
   });
 
+  it("the draws come from the caller's source of randomness", () => {
+    const first = { random: () => 0 };
+    const last = { random: () => 0.999999 };
+    expect(run(filled(3), T0, ["SRANDMEMBER", "a"], first)).toBe("m0");
+    expect(run(filled(3), T0, ["SRANDMEMBER", "a"], last)).toBe("m2");
+    expect(run(filled(3), T0, ["SRANDMEMBER", "a", -3], last)).toEqual(["m2", "m2", "m2"]);
+    expect(run(filled(3), T0, ["SPOP", "a"], last)).toBe("m2");
+    const ks = filled(3);
+    expect(run(ks, T0, ["SPOP", "a", 2], first)).toEqual(["m0", "m1"]);
+    expect(membersOf(ks)).toEqual(["m2"]);
+  });
+
   it("SRANDMEMBER refuses a repeating reply larger than the largest value, rather than building it", () => {
     const ks = filled(3);
     // each member costs its 2 bytes plus 3: 20 draws are 100 bytes
     expect(run(ks, T0, ["SRANDMEMBER", "a", -20], { maxValueBytes: 100 })).toHaveLength(20);
     expect(run(ks, T0, ["SRANDMEMBER", "a", -21], { maxValueBytes: 100 })).toEqual(
-      E("ERR SRANDMEMBER's reply of 21 members would pass 100 bytes (the largest value one key holds); ask for fewer"),
+      E("ERR SRANDMEMBER count -21 asks for a reply over 100 bytes (this server's limit on one reply: the largest value one key holds)"),
     );
-    expect(run(ks, T0, ["SRANDMEMBER", "a", "-9223372036854775807"], { maxValueBytes: 1000 })).toMatchObject({ error: expect.stringMatching(/^ERR SRANDMEMBER's reply/) });
+    expect(run(ks, T0, ["SRANDMEMBER", "a", "-9223372036854775807"], { maxValueBytes: 1000 })).toMatchObject({ error: expect.stringMatching(/^ERR SRANDMEMBER count -9223372036854775807 asks/) });
   });
 });
 

@@ -2,12 +2,12 @@
  * Set commands (t_set.c semantics, Redis 7.0). A set is one entry; a command copies the members
  * before changing them, and an emptied set is deleted. Members are replied in insertion order
  * (Redis: intsets sorted, small sets of 7.2+ in insertion order, larger ones in hash order; the
- * order is unspecified either way). SPOP and SRANDMEMBER draw with Math.random. Pure otherwise.
+ * order is unspecified either way). SPOP and SRANDMEMBER draw from EngineOptions.random. Pure.
  */
 import { compileGlob } from "./glob";
 import { parseScanArgs, type ScanOptions } from "./keyspace";
 import type { Keyspace, Reply } from "./types";
-import { ERR_SYNTAX, byteLength, fail, lookupSet, parseInt64, type Context, type Handler, type SetEntry } from "./util";
+import { ERR_SYNTAX, byteLength, fail, lookupSet, parseInt64, randomBelow, type Context, type Handler, type SetEntry } from "./util";
 
 const LONG_MAX = 9223372036854775807n;
 
@@ -25,11 +25,11 @@ function rangeArg(text: string, min: bigint, max: bigint, message?: string): big
 }
 
 /** `count` distinct members drawn at random (a partial Fisher-Yates shuffle). */
-function drawDistinct(members: Set<string>, count: number): string[] {
+function drawDistinct(ctx: Context, members: Set<string>, count: number): string[] {
   const pool = [...members];
   const n = Math.min(count, pool.length);
   for (let i = 0; i < n; i++) {
-    const j = i + Math.floor(Math.random() * (pool.length - i));
+    const j = i + randomBelow(ctx, pool.length - i);
     [pool[i], pool[j]] = [pool[j] as string, pool[i] as string];
   }
   return pool.slice(0, n);
@@ -102,14 +102,14 @@ function sintercardCommand(args: string[], ks: Keyspace, now: number): Reply {
 }
 
 /** SPOP key [count]: one random member removed (nil if none), or with a count up to count of them (an array). */
-function spopCommand(args: string[], ks: Keyspace, now: number): Reply {
+function spopCommand(args: string[], ks: Keyspace, now: number, ctx: Context): Reply {
   if (args.length > 2) fail(ERR_SYNTAX);
   const key = args[0] as string;
   const count = args.length === 2 ? Number(rangeArg(args[1] as string, 0n, LONG_MAX, "ERR value is out of range, must be positive")) : null;
   const current = lookupSet(ks, key, now);
   if (current === null) return count === null ? null : [];
   if (count === 0) return [];
-  const taken = drawDistinct(current.members, count ?? 1);
+  const taken = drawDistinct(ctx, current.members, count ?? 1);
   const members = new Set(current.members);
   for (const member of taken) members.delete(member);
   putSet(ks, key, members, current.expiresAt);
@@ -128,16 +128,16 @@ function srandmemberCommand(args: string[], ks: Keyspace, now: number, ctx: Cont
   const count = args.length === 2 ? rangeArg(args[1] as string, -LONG_MAX, LONG_MAX) : null;
   const current = lookupSet(ks, key, now);
   if (current === null) return count === null ? null : [];
-  if (count === null) return drawDistinct(current.members, 1)[0] as string;
-  if (count >= 0n) return drawDistinct(current.members, Number(count));
+  if (count === null) return drawDistinct(ctx, current.members, 1)[0] as string;
+  if (count >= 0n) return drawDistinct(ctx, current.members, Number(count));
   const pool = [...current.members];
   const out: string[] = [];
   let bytes = 0;
   for (let n = -count; n > 0n; n--) {
-    const member = pool[Math.floor(Math.random() * pool.length)] as string;
+    const member = pool[randomBelow(ctx, pool.length)] as string;
     bytes += byteLength(member) + 3;
     if (bytes > ctx.maxValueBytes) {
-      fail(`ERR SRANDMEMBER's reply of ${-count} members would pass ${ctx.maxValueBytes} bytes (the largest value one key holds); ask for fewer`);
+      fail(`ERR SRANDMEMBER count ${count} asks for a reply over ${ctx.maxValueBytes} bytes (this server's limit on one reply: the largest value one key holds)`);
     }
     out.push(member);
   }
