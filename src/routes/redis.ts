@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { getConfig, LIMITS } from "../config";
+import { bytesOf, lossyText } from "../core/redis/bytes";
 import { commandOverBudget, requestOverBudget, type ClusterShape } from "../core/redis/budget";
 import { parseCommand, keysOf } from "../core/redis/commands";
 import type { Command, Reply } from "../core/redis/types";
@@ -30,7 +31,6 @@ export const REDIS_LIMITS = {
 } as const;
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-const encoder = new TextEncoder();
 
 function redisError(c: Context<AppEnv>, status: 400 | 401 | 403 | 413, error: string): Response {
   return c.json({ error }, status);
@@ -60,15 +60,25 @@ export const redisAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   return next();
 };
 
-/** `Upstash-Encoding: base64`: every string of a result, nested arrays included, is sent base64-encoded (UTF-8). */
+/**
+ * `Upstash-Encoding: base64`: every string of a result, nested arrays included, is sent as base64 of
+ * its bytes (a binary value's exact bytes: see core/redis/bytes.ts).
+ */
 function encodeReply(r: Reply): Reply {
-  if (typeof r === "string") return bytesToBase64(encoder.encode(r));
+  if (typeof r === "string") return bytesToBase64(bytesOf(r));
   if (Array.isArray(r)) return r.map(encodeReply);
   return r;
 }
 
+/** Without base64, JSON carries text: a binary value's invalid UTF-8 becomes U+FFFD. */
+function textReply(r: Reply): Reply {
+  if (typeof r === "string") return lossyText(r);
+  if (Array.isArray(r)) return r.map(textReply);
+  return r;
+}
+
 function encodeOutcome(o: Outcome, b64: boolean): Outcome {
-  return "error" in o ? o : { result: b64 ? encodeReply(o.result) : o.result };
+  return "error" in o ? o : { result: b64 ? encodeReply(o.result) : textReply(o.result) };
 }
 
 /** Limits on one command, with Upstash-like texts; null when it is within them. */

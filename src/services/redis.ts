@@ -4,6 +4,7 @@ import { makeVersion } from "../core/cache/version";
 import { REDIS_BUDGET, deadlineError, isBatchedRead, requestDeadlineMs, walkOverBudget } from "../core/redis/budget";
 import { commandSpec, compileGlob, executeCommand, isKeyspaceCommand, isReadOnly, isUnsupportedCommand, keysOf, parseScan, unknownCommandError, unsupportedCommandError } from "../core/redis/commands";
 import { decodeEntry, encodeEntry } from "../core/redis/codec";
+import { stringOf } from "../core/redis/bytes";
 import { RedisError, STRING_CONTENT_TYPE, type Command, type Entry, type Keyspace, type Reply } from "../core/redis/types";
 import type { TxnCondition, TxnOp } from "../core/txn/types";
 import { HttpError } from "../http/errors";
@@ -69,11 +70,11 @@ interface Loaded {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 function toEntry(record: ShardRecord): Entry | null {
   if (!record.live) return null;
-  return decodeEntry(record.contentType, decoder.decode(record.value ?? new Uint8Array(0)), record.expiresAt ?? null);
+  // Lossless: bytes that are not UTF-8 (a binary value written through /cache) stay bytes (bytes.ts).
+  return decodeEntry(record.contentType, stringOf(record.value ?? new Uint8Array(0)), record.expiresAt ?? null);
 }
 
 /** Thrown when a key is locked by a transaction or a read failed: the whole attempt is retried or reported. */
@@ -360,7 +361,8 @@ export async function runCommand(ctx: RedisContext, cmd: Command): Promise<RunRe
   const config = getConfig(ctx.deps.env);
   if (isKeyspaceCommand(cmd.name)) return { outcomes: [await keyspaceCommand(ctx, cmd)], wrote: null };
   const blind = blindSet(cmd);
-  if (blind !== null && blind.ttlMs !== null && blind.ttlMs > LIMITS.maxTtlMs) return atomically(ctx, config, [cmd]);
+  // A value that is not text (lone surrogates: escaped bytes, see bytes.ts) is stored by the codec, not as UTF-8.
+  if (blind !== null && ((blind.ttlMs !== null && blind.ttlMs > LIMITS.maxTtlMs) || !blind.value.isWellFormed())) return atomically(ctx, config, [cmd]);
   if (blind !== null) {
     const deadline = Date.now() + config.cache.deadlineMs;
     for (let attempt = 0; ; attempt++) {

@@ -2,7 +2,8 @@
  * How a Redis value is stored as one cache entry: a string as its own text (so GET /cache reads it),
  * every other type as JSON under its own content type. Pure.
  */
-import { HASH_CONTENT_TYPE, HASH_TTL_CONTENT_TYPE, LIST_CONTENT_TYPE, SET_CONTENT_TYPE, STRING_CONTENT_TYPE, ZSET_CONTENT_TYPE, type Entry } from "./types";
+import { bytesOf, fromBase64, stringOf, toBase64 } from "./bytes";
+import { BYTES_CONTENT_TYPE, HASH_CONTENT_TYPE, HASH_TTL_CONTENT_TYPE, LIST_CONTENT_TYPE, SET_CONTENT_TYPE, STRING_CONTENT_TYPE, ZSET_CONTENT_TYPE, type Entry } from "./types";
 
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
 
@@ -22,7 +23,9 @@ function scoreFromJson(v: unknown): number | null {
 export function encodeEntry(entry: Entry): { value: string; contentType: string } {
   switch (entry.type) {
     case "string":
-      return { value: entry.value, contentType: STRING_CONTENT_TYPE };
+      // Text as itself; bytes that are not UTF-8 (held escaped, see bytes.ts) as base64.
+      if (entry.value.isWellFormed()) return { value: entry.value, contentType: STRING_CONTENT_TYPE };
+      return { value: toBase64(bytesOf(entry.value)), contentType: BYTES_CONTENT_TYPE };
     case "hash":
       // A hash without field TTLs keeps its plain form: what every stored hash was before them.
       if (entry.fieldExpiresAt === undefined || Object.keys(entry.fieldExpiresAt).length === 0) {
@@ -79,6 +82,10 @@ export function decodeEntry(contentType: string | null | undefined, text: string
       }
       if (ok) return { type: "zset", scores, expiresAt };
     }
+  }
+  if (contentType === BYTES_CONTENT_TYPE) {
+    const bytes = fromBase64(text);
+    if (bytes !== null) return { type: "string", value: stringOf(bytes), expiresAt };
   }
   return { type: "string", value: text, expiresAt };
 }

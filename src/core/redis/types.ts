@@ -9,6 +9,8 @@ export const HASH_TTL_CONTENT_TYPE = "application/vnd.durable-cluster.redis-hash
 export const LIST_CONTENT_TYPE = "application/vnd.durable-cluster.redis-list+json";
 export const SET_CONTENT_TYPE = "application/vnd.durable-cluster.redis-set+json";
 export const ZSET_CONTENT_TYPE = "application/vnd.durable-cluster.redis-zset+json";
+/** A string that is not valid UTF-8 (a bitmap, a HyperLogLog, SETRANGE's bytes): base64 of its bytes (codec.ts, bytes.ts). */
+export const BYTES_CONTENT_TYPE = "application/vnd.durable-cluster.redis-bytes+base64";
 /** Content type of strings written through the Redis endpoint. */
 export const STRING_CONTENT_TYPE = "text/plain; charset=utf-8";
 

@@ -3,7 +3,7 @@
  * expiry-aware lookups and UTF-8 byte helpers. Pure.
  */
 import { RedisError, type Command, type Entry, type Keyspace, type Reply } from "./types";
-import { utf8Length } from "../text/utf8";
+import { byteLengthOf, bytesOf, canonicalString, stringOf } from "./bytes";
 
 export const ERR_SYNTAX = "ERR syntax error";
 export const ERR_WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -183,22 +183,20 @@ export const lookupZset = (ks: Keyspace, key: string, now: number): ZsetEntry | 
 /** Store a string, or delete the key when the expiry time has already passed. */
 export function putString(ks: Keyspace, key: string, value: string, expiresAt: number | null, now: number): void {
   if (expiresAt !== null && expiresAt <= now) ks.set(key, null);
-  else ks.set(key, { type: "string", value, expiresAt });
+  else ks.set(key, { type: "string", value: canonicalString(value), expiresAt });
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
+/** A value's bytes (binary-safe: see bytes.ts). */
 export function utf8(text: string): Uint8Array {
-  return encoder.encode(text);
+  return bytesOf(text);
 }
 
-/** Redis lengths and offsets count bytes: the UTF-8 length of a JS string. */
-export const byteLength = utf8Length;
+/** Redis lengths and offsets count bytes: the length of `utf8(text)`. */
+export const byteLength = byteLengthOf;
 
-/** Bytes back to a JS string; invalid UTF-8 (e.g. a multi-byte character cut in two) becomes U+FFFD. */
+/** Bytes back to a value, losslessly: invalid UTF-8 (e.g. a character cut in two) is kept as escaped bytes (bytes.ts). */
 export function fromUtf8(bytes: Uint8Array): string {
-  return decoder.decode(bytes);
+  return stringOf(bytes);
 }
 
 /** A fresh field table with no prototype, so a field named "__proto__" is an ordinary field. */
