@@ -183,3 +183,214 @@ describe("OpenAPI", () => {
     for (const path of ["/redis", "/redis/pipeline", "/redis/multi-exec", "/redis/{command}", "/txn", "/txn/{id}"]) expect(Object.keys(doc.paths), path).toContain(path);
   });
 });
+
+describe("lists and sets through the endpoint", () => {
+  type Out = { result?: unknown; error?: string };
+  const one = async (cmd: unknown[]) => (await post("/redis", JSON.stringify(cmd))).json() as Promise<Out>;
+  const sorted = (out: Out) => [...(out.result as string[])].sort();
+
+  it("a list is pushed, read, popped and moved between keys; an emptied list is gone", async () => {
+    expect(await one(["RPUSH", "ls:l", "a", "b", "c"])).toEqual({ result: 3 });
+    expect(await one(["LPUSH", "ls:l", "z"])).toEqual({ result: 4 });
+    expect(await one(["LRANGE", "ls:l", 0, -1])).toEqual({ result: ["z", "a", "b", "c"] });
+    expect(await one(["RPOPLPUSH", "ls:l", "ls:d"])).toEqual({ result: "c" });
+    expect(await one(["LMOVE", "ls:l", "ls:l", "LEFT", "RIGHT"])).toEqual({ result: "z" });
+    expect(await one(["LRANGE", "ls:l", 0, -1])).toEqual({ result: ["a", "b", "z"] });
+    expect(await one(["LPOP", "ls:l", 5])).toEqual({ result: ["a", "b", "z"] });
+    expect(await one(["EXISTS", "ls:l"])).toEqual({ result: 0 });
+    expect(await one(["LPOP", "ls:l", 5])).toEqual({ result: null });
+    expect(await one(["LRANGE", "ls:d", 0, -1])).toEqual({ result: ["c"] });
+    expect(await one(["TYPE", "ls:d"])).toEqual({ result: "list" });
+    expect((await one(["GET", "ls:d"])).error).toBe("WRONGTYPE Operation against a key holding the wrong kind of value");
+  });
+
+  it("sets are added to, combined across keys and stored; an empty result deletes the destination", async () => {
+    expect(await one(["SADD", "ls:a", "1", "2", "3", "x"])).toEqual({ result: 4 });
+    expect(await one(["SADD", "ls:b", "2", "3", "y"])).toEqual({ result: 3 });
+    expect(sorted(await one(["SMEMBERS", "ls:a"]))).toEqual(["1", "2", "3", "x"]);
+    expect(sorted(await one(["SINTER", "ls:a", "ls:b"]))).toEqual(["2", "3"]);
+    expect(await one(["SINTERCARD", 2, "ls:a", "ls:b", "LIMIT", 1])).toEqual({ result: 1 });
+    expect(await one(["SUNIONSTORE", "ls:u", "ls:a", "ls:b"])).toEqual({ result: 5 });
+    expect(await one(["SCARD", "ls:u"])).toEqual({ result: 5 });
+    expect(await one(["SMOVE", "ls:a", "ls:b", "x"])).toEqual({ result: 1 });
+    expect(await one(["SMISMEMBER", "ls:b", "x", "1"])).toEqual({ result: [1, 0] });
+    expect(await one(["SDIFFSTORE", "ls:u", "ls:a", "ls:u"])).toEqual({ result: 0 });
+    expect(await one(["EXISTS", "ls:u"])).toEqual({ result: 0 });
+    const popped = (await one(["SPOP", "ls:a", 10])).result as string[];
+    expect([...popped].sort()).toEqual(["1", "2", "3"]);
+    expect(await one(["EXISTS", "ls:a"])).toEqual({ result: 0 });
+  });
+
+  it("in a pipeline each list or set command answers in place, WRONGTYPE included", async () => {
+    const res = await post("/redis/pipeline", JSON.stringify([["RPUSH", "ls:p", "a", "b"], ["SADD", "ls:ps", "m"], ["LLEN", "ls:p"], ["SPOP", "ls:p"], ["SISMEMBER", "ls:ps", "m"], ["LPOS", "ls:p", "b"]]));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual([
+      { result: 2 },
+      { result: 1 },
+      { result: 2 },
+      { error: "WRONGTYPE Operation against a key holding the wrong kind of value" },
+      { result: 1 },
+      { result: 1 },
+    ]);
+  });
+
+  it("a MULTI/EXEC block moves list items and set members between keys together", async () => {
+    await post("/redis/pipeline", JSON.stringify([["RPUSH", "ls:ml", "a", "b"], ["SADD", "ls:ms", "m"]]));
+    const res = await post("/redis/multi-exec", JSON.stringify([["LMOVE", "ls:ml", "ls:ml2", "LEFT", "LEFT"], ["SMOVE", "ls:ms", "ls:ms2", "m"], ["LRANGE", "ls:ml2", 0, -1], ["SMEMBERS", "ls:ms2"], ["EXISTS", "ls:ms"]]));
+    expect(await res.json()).toEqual([{ result: "a" }, { result: 1 }, { result: ["a"] }, { result: ["m"] }, { result: 0 }]);
+  });
+
+  it("a list grown past the value-size limit is refused and left as it was", async () => {
+    expect(await one(["RPUSH", "ls:big", "small"])).toEqual({ result: 1 });
+    const big = "v".repeat(400 * 1024);
+    expect((await one(["RPUSH", "ls:big", big, big, big])).error).toMatch(/^ERR the value of 'ls:big' would take \d+ bytes stored/);
+    expect(await one(["LRANGE", "ls:big", 0, -1])).toEqual({ result: ["small"] });
+  });
+});
+
+describe("RANDOMKEY, SCAN TYPE / WITHTYPE and COPY over every type", () => {
+  type Out = { result?: unknown; error?: string };
+  const one = async (cmd: unknown[]) => (await post("/redis", JSON.stringify(cmd))).json() as Promise<Out>;
+  const admin = { authorization: "Bearer test-admin-token" };
+  /** Writes a value through /cache with a Redis content type (a sorted set: no ZADD needed). */
+  const putTyped = async (key: string, contentType: string, body: string) => {
+    const res = await call(`/cache/${encodeURIComponent(key)}`, { method: "PUT", headers: { "content-type": contentType }, body });
+    expect(res.status).toBe(200);
+  };
+  /** A whole SCAN iteration with these options: the flat key (or key, type) lists of every step. */
+  const scanAll = async (...options: unknown[]) => {
+    const out: string[] = [];
+    let cursor = "0";
+    do {
+      const step = (await one(["SCAN", cursor, "COUNT", 1000, ...options])).result as [string, string[]];
+      out.push(...step[1]);
+      cursor = step[0];
+    } while (cursor !== "0");
+    return out;
+  };
+  const pairs = (flat: string[]) => Array.from({ length: flat.length / 2 }, (_, i) => `${flat[2 * i]}=${flat[2 * i + 1]}`).sort();
+
+  it("RANDOMKEY answers nil on an empty database, then only keys that exist, each of them in time", async () => {
+    expect((await post("/redis", JSON.stringify(["FLUSHDB"]), admin).then((r) => r.json()))).toEqual({ result: "OK" });
+    expect(await one(["RANDOMKEY"])).toEqual({ result: null });
+    const keys = ["rk:a", "rk:b", "rk:c"];
+    for (const k of keys) expect(await one(["SET", k, "v"])).toEqual({ result: "OK" });
+    const seen = new Set<string>();
+    // Each call starts at a random shard (1 in 8 lands before any given key's): 200 calls miss a key with odds ~(7/8)^200.
+    for (let i = 0; i < 200 && seen.size < keys.length; i++) {
+      const { result } = await one(["RANDOMKEY"]);
+      expect(keys).toContain(result);
+      seen.add(result as string);
+    }
+    expect([...seen].sort()).toEqual(keys);
+    expect((await one(["RANDOMKEY", "x"])).error).toBe("ERR wrong number of arguments for 'randomkey' command");
+  });
+
+  it("several RANDOMKEYs fit in one pipeline (each reads at most a page per shard, not a walk)", async () => {
+    const res = await post("/redis/pipeline", JSON.stringify([["RANDOMKEY"], ["RANDOMKEY"], ["RANDOMKEY"], ["KEYS", "rk:*"]]));
+    expect(res.status).toBe(200);
+    const out = (await res.json()) as Out[];
+    for (const o of out.slice(0, 3)) expect(["rk:a", "rk:b", "rk:c"]).toContain(o.result);
+    expect((out[3]!.result as string[]).sort()).toEqual(["rk:a", "rk:b", "rk:c"]);
+  });
+
+  it("SCAN TYPE finds each type, and WITHTYPE (what @upstash/redis sends for withType) pairs each key with its type", async () => {
+    const { HASH_TTL_CONTENT_TYPE, ZSET_CONTENT_TYPE } = await import("../../src/core/redis/types");
+    await post("/redis", JSON.stringify(["FLUSHDB"]), admin);
+    expect(await one(["SET", "ty:s", "v"])).toEqual({ result: "OK" });
+    expect(await one(["HSET", "ty:h", "f", "v"])).toEqual({ result: 1 });
+    expect(await one(["RPUSH", "ty:l", "a"])).toEqual({ result: 1 });
+    expect(await one(["SADD", "ty:set", "m"])).toEqual({ result: 1 });
+    await putTyped("ty:z", ZSET_CONTENT_TYPE, JSON.stringify([["m", 1.5]]));
+    // A hash whose every field has expired is stored until written again, but no longer exists.
+    await putTyped("ty:gone", HASH_TTL_CONTENT_TYPE, JSON.stringify({ fields: { f: "v" }, expires: { f: 1000 } }));
+    expect(await one(["TYPE", "ty:z"])).toEqual({ result: "zset" });
+    expect(await one(["TYPE", "ty:gone"])).toEqual({ result: "none" });
+    for (const [type, key] of [["string", "ty:s"], ["hash", "ty:h"], ["list", "ty:l"], ["set", "ty:set"], ["zset", "ty:z"]]) {
+      expect(await scanAll("TYPE", type), type).toEqual([key]);
+      expect(await scanAll("TYPE", type.toUpperCase()), type).toEqual([key]);
+    }
+    expect(await scanAll("TYPE", "stream")).toEqual([]);
+    expect(pairs(await scanAll("WITHTYPE"))).toEqual(["ty:h=hash", "ty:l=list", "ty:s=string", "ty:set=set", "ty:z=zset"]);
+    expect(pairs(await scanAll("MATCH", "ty:s*", "WITHTYPE"))).toEqual(["ty:s=string", "ty:set=set"]);
+    expect((await one(["SCAN", 0, "WITHTYPE", "x"])).error).toBe("ERR syntax error");
+  });
+
+  it("COPY deep-copies every type (the source changing later leaves the copy alone), field TTLs included; 1 or 0 as @upstash/redis expects", async () => {
+    const { ZSET_CONTENT_TYPE } = await import("../../src/core/redis/types");
+    await putTyped("cp:z", ZSET_CONTENT_TYPE, JSON.stringify([["m", 1]]));
+    expect(await one(["RPUSH", "cp:l", "a"])).toEqual({ result: 1 });
+    expect(await one(["SADD", "cp:s", "a"])).toEqual({ result: 1 });
+    expect(await one(["HSET", "cp:h", "a", "1", "b", "2"])).toEqual({ result: 2 });
+    expect(await one(["HEXPIRE", "cp:h", 1000, "FIELDS", 1, "a"])).toEqual({ result: [1] });
+    const expiresAt = (await one(["HPEXPIRETIME", "cp:h", "FIELDS", 1, "a"])).result as number[];
+    for (const k of ["cp:z", "cp:l", "cp:s", "cp:h"]) expect(await one(["COPY", k, `${k}2`])).toEqual({ result: 1 });
+    expect(await one(["COPY", "cp:l", "cp:l2"])).toEqual({ result: 0 });
+    expect(await one(["COPY", "cp:nope", "cp:x"])).toEqual({ result: 0 });
+    expect(await one(["RPUSH", "cp:l", "b"])).toEqual({ result: 2 });
+    expect(await one(["SADD", "cp:s", "b"])).toEqual({ result: 1 });
+    expect(await one(["HPERSIST", "cp:h", "FIELDS", 1, "a"])).toEqual({ result: [1] });
+    expect(await one(["LRANGE", "cp:l2", 0, -1])).toEqual({ result: ["a"] });
+    expect(await one(["SMEMBERS", "cp:s2"])).toEqual({ result: ["a"] });
+    expect(await one(["TYPE", "cp:z2"])).toEqual({ result: "zset" });
+    expect(await one(["HPEXPIRETIME", "cp:h2", "FIELDS", 2, "a", "b"])).toEqual({ result: [expiresAt[0], -1] });
+    expect(await one(["HTTL", "cp:h", "FIELDS", 1, "a"])).toEqual({ result: [-1] });
+  });
+
+  it("hash-field TTLs through the endpoint: HSETEX, HGETEX, HGETDEL; a field whose time has passed is gone", async () => {
+    expect(await one(["HSETEX", "ft:h", "PX", 100_000, "FIELDS", 2, "a", "1", "b", "2"])).toEqual({ result: 1 });
+    expect(await one(["HGETEX", "ft:h", "PERSIST", "FIELDS", 1, "a"])).toEqual({ result: ["1"] });
+    const ttl = (await one(["HPTTL", "ft:h", "FIELDS", 2, "a", "b"])).result as number[];
+    expect(ttl[0]).toBe(-1);
+    expect(ttl[1]).toBeGreaterThan(0);
+    expect(ttl[1]).toBeLessThanOrEqual(100_000);
+    expect(await one(["HPEXPIREAT", "ft:h", 1000, "FIELDS", 1, "b"])).toEqual({ result: [2] });
+    expect(await one(["HGETDEL", "ft:h", "FIELDS", 2, "a", "b"])).toEqual({ result: ["1", null] });
+    expect(await one(["EXISTS", "ft:h"])).toEqual({ result: 0 });
+    expect(await one(["HRANDFIELD", "ft:h"])).toEqual({ result: null });
+  });
+});
+
+describe("bitmaps and HyperLogLog through the endpoint (binary values in storage)", () => {
+  type Out = { result?: unknown; error?: string };
+  const one = async (cmd: unknown[], headers: Record<string, string> = {}) => (await post("/redis", JSON.stringify(cmd), headers)).json() as Promise<Out>;
+  const b64 = { "upstash-encoding": "base64" };
+
+  it("SETBIT writes bytes that are not UTF-8; each request reads them back from the shards exactly", async () => {
+    expect(await one(["SETBIT", "bm:k", 0, 1])).toEqual({ result: 0 });
+    expect(await one(["SETBIT", "bm:k", 9, 1])).toEqual({ result: 0 });
+    expect(await one(["SETBIT", "bm:k", 23, 1])).toEqual({ result: 0 });
+    expect(await one(["SETBIT", "bm:k", 23, 1])).toEqual({ result: 1 });
+    expect(await one(["GETBIT", "bm:k", 9])).toEqual({ result: 1 });
+    expect(await one(["GETBIT", "bm:k", 10])).toEqual({ result: 0 });
+    expect(await one(["BITCOUNT", "bm:k"])).toEqual({ result: 3 });
+    expect(await one(["STRLEN", "bm:k"])).toEqual({ result: 3 });
+    expect(await one(["BITPOS", "bm:k", 1, 1])).toEqual({ result: 9 });
+    // 0x80 0x40 0x01: base64 carries the exact bytes; plain JSON can only carry text (0x80 -> U+FFFD).
+    expect(await one(["GET", "bm:k"], b64)).toEqual({ result: btoa("\x80\x40\x01") });
+    expect(await one(["GET", "bm:k"])).toEqual({ result: "\ufffd@\u0001" });
+    expect(await one(["BITOP", "NOT", "bm:n", "bm:k"])).toEqual({ result: 3 });
+    expect(await one(["GET", "bm:n"], b64)).toEqual({ result: btoa("\x7f\xbf\xfe") });
+    expect(await one(["APPEND", "bm:k", "a"])).toEqual({ result: 4 });
+    expect(await one(["GETRANGE", "bm:k", 0, 0], b64)).toEqual({ result: btoa("\x80") });
+    expect(await one(["GET", "bm:k"], b64)).toEqual({ result: btoa("\x80\x40\x01a") });
+  });
+
+  it("a text value is still stored and answered as text", async () => {
+    expect(await one(["SET", "bm:t", "héllo"])).toEqual({ result: "OK" });
+    expect(await one(["SETBIT", "bm:t", 7, 0])).toEqual({ result: 0 });
+    expect(await one(["GET", "bm:t"])).toEqual({ result: "héllo" });
+    expect(await one(["GET", "bm:t"], b64)).toEqual({ result: btoa("h\xc3\xa9llo") });
+  });
+
+  it("an HLL is a string in storage; its count is Redis's", async () => {
+    const elements = Array.from({ length: 1000 }, (_, i) => String(i + 1));
+    expect(await one(["PFADD", "bm:h", ...elements])).toEqual({ result: 1 });
+    expect(await one(["PFADD", "bm:h", "1", "2"])).toEqual({ result: 0 });
+    expect(await one(["PFCOUNT", "bm:h"])).toEqual({ result: 1001 }); // redis-server 7.0.15's estimate
+    expect(await one(["TYPE", "bm:h"])).toEqual({ result: "string" });
+    expect(await one(["PFMERGE", "bm:m", "bm:h", "bm:none"])).toEqual({ result: "OK" });
+    expect(await one(["PFCOUNT", "bm:m", "bm:h"])).toEqual({ result: 1001 });
+    expect(await one(["PFADD", "bm:t", "x"])).toEqual({ error: "WRONGTYPE Key is not a valid HyperLogLog string value." });
+  });
+});
