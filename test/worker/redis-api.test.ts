@@ -184,6 +184,70 @@ describe("OpenAPI", () => {
   });
 });
 
+describe("lists and sets through the endpoint", () => {
+  type Out = { result?: unknown; error?: string };
+  const one = async (cmd: unknown[]) => (await post("/redis", JSON.stringify(cmd))).json() as Promise<Out>;
+  const sorted = (out: Out) => [...(out.result as string[])].sort();
+
+  it("a list is pushed, read, popped and moved between keys; an emptied list is gone", async () => {
+    expect(await one(["RPUSH", "ls:l", "a", "b", "c"])).toEqual({ result: 3 });
+    expect(await one(["LPUSH", "ls:l", "z"])).toEqual({ result: 4 });
+    expect(await one(["LRANGE", "ls:l", 0, -1])).toEqual({ result: ["z", "a", "b", "c"] });
+    expect(await one(["RPOPLPUSH", "ls:l", "ls:d"])).toEqual({ result: "c" });
+    expect(await one(["LMOVE", "ls:l", "ls:l", "LEFT", "RIGHT"])).toEqual({ result: "z" });
+    expect(await one(["LRANGE", "ls:l", 0, -1])).toEqual({ result: ["a", "b", "z"] });
+    expect(await one(["LPOP", "ls:l", 5])).toEqual({ result: ["a", "b", "z"] });
+    expect(await one(["EXISTS", "ls:l"])).toEqual({ result: 0 });
+    expect(await one(["LPOP", "ls:l", 5])).toEqual({ result: null });
+    expect(await one(["LRANGE", "ls:d", 0, -1])).toEqual({ result: ["c"] });
+    expect(await one(["TYPE", "ls:d"])).toEqual({ result: "list" });
+    expect((await one(["GET", "ls:d"])).error).toBe("WRONGTYPE Operation against a key holding the wrong kind of value");
+  });
+
+  it("sets are added to, combined across keys and stored; an empty result deletes the destination", async () => {
+    expect(await one(["SADD", "ls:a", "1", "2", "3", "x"])).toEqual({ result: 4 });
+    expect(await one(["SADD", "ls:b", "2", "3", "y"])).toEqual({ result: 3 });
+    expect(sorted(await one(["SMEMBERS", "ls:a"]))).toEqual(["1", "2", "3", "x"]);
+    expect(sorted(await one(["SINTER", "ls:a", "ls:b"]))).toEqual(["2", "3"]);
+    expect(await one(["SINTERCARD", 2, "ls:a", "ls:b", "LIMIT", 1])).toEqual({ result: 1 });
+    expect(await one(["SUNIONSTORE", "ls:u", "ls:a", "ls:b"])).toEqual({ result: 5 });
+    expect(await one(["SCARD", "ls:u"])).toEqual({ result: 5 });
+    expect(await one(["SMOVE", "ls:a", "ls:b", "x"])).toEqual({ result: 1 });
+    expect(await one(["SMISMEMBER", "ls:b", "x", "1"])).toEqual({ result: [1, 0] });
+    expect(await one(["SDIFFSTORE", "ls:u", "ls:a", "ls:u"])).toEqual({ result: 0 });
+    expect(await one(["EXISTS", "ls:u"])).toEqual({ result: 0 });
+    const popped = (await one(["SPOP", "ls:a", 10])).result as string[];
+    expect([...popped].sort()).toEqual(["1", "2", "3"]);
+    expect(await one(["EXISTS", "ls:a"])).toEqual({ result: 0 });
+  });
+
+  it("in a pipeline each list or set command answers in place, WRONGTYPE included", async () => {
+    const res = await post("/redis/pipeline", JSON.stringify([["RPUSH", "ls:p", "a", "b"], ["SADD", "ls:ps", "m"], ["LLEN", "ls:p"], ["SPOP", "ls:p"], ["SISMEMBER", "ls:ps", "m"], ["LPOS", "ls:p", "b"]]));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual([
+      { result: 2 },
+      { result: 1 },
+      { result: 2 },
+      { error: "WRONGTYPE Operation against a key holding the wrong kind of value" },
+      { result: 1 },
+      { result: 1 },
+    ]);
+  });
+
+  it("a MULTI/EXEC block moves list items and set members between keys together", async () => {
+    await post("/redis/pipeline", JSON.stringify([["RPUSH", "ls:ml", "a", "b"], ["SADD", "ls:ms", "m"]]));
+    const res = await post("/redis/multi-exec", JSON.stringify([["LMOVE", "ls:ml", "ls:ml2", "LEFT", "LEFT"], ["SMOVE", "ls:ms", "ls:ms2", "m"], ["LRANGE", "ls:ml2", 0, -1], ["SMEMBERS", "ls:ms2"], ["EXISTS", "ls:ms"]]));
+    expect(await res.json()).toEqual([{ result: "a" }, { result: 1 }, { result: ["a"] }, { result: ["m"] }, { result: 0 }]);
+  });
+
+  it("a list grown past the value-size limit is refused and left as it was", async () => {
+    expect(await one(["RPUSH", "ls:big", "small"])).toEqual({ result: 1 });
+    const big = "v".repeat(400 * 1024);
+    expect((await one(["RPUSH", "ls:big", big, big, big])).error).toMatch(/^ERR the value of 'ls:big' would take \d+ bytes stored/);
+    expect(await one(["LRANGE", "ls:big", 0, -1])).toEqual({ result: ["small"] });
+  });
+});
+
 describe("bitmaps and HyperLogLog through the endpoint (binary values in storage)", () => {
   type Out = { result?: unknown; error?: string };
   const one = async (cmd: unknown[], headers: Record<string, string> = {}) => (await post("/redis", JSON.stringify(cmd), headers)).json() as Promise<Out>;
