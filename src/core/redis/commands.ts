@@ -28,6 +28,8 @@ export interface EngineOptions {
   scripts?: Map<string, string>;
   /** Randomness for HRANDFIELD, SRANDMEMBER, SPOP…: a number in [0, 1) per call (the service passes Math.random). */
   random?: () => number;
+  /** Wall clock (unix ms) for a script's time budget; without it only its instruction budget applies. */
+  clock?: () => number;
 }
 
 export { parseCommand, argumentText, type ParseResult } from "./parse";

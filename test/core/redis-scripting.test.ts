@@ -1,0 +1,219 @@
+/**
+ * EVAL & co. against Redis 7's scripting docs; every expected text was checked against redis-server
+ * 7.0.15 (except where a comment says this server differs, and why).
+ */
+import { describe, expect, it } from "vitest";
+import { ScriptCache } from "../../src/core/redis/scripting";
+import { formatNumber } from "../../src/core/redis/lua-vm";
+import { sha1Hex } from "../../src/core/redis/sha1";
+import { E, MapKeyspace, T0, run, script, type Step } from "../support/redis-engine";
+
+const sha = (s: string) => sha1Hex(s);
+const where = (src: string, line = 1) => ` script: ${sha(src)}, on @user_script:${line}.`;
+const opts = () => ({ scripts: new ScriptCache(), clock: () => 0 });
+const ev = (src: string, keys: string[] = [], args: (string | number)[] = []) => ["EVAL", src, keys.length, ...keys, ...args];
+const cases = (title: string, list: [string, Step[]][]) =>
+  describe(title, () => {
+    for (const [name, steps] of list) it(name, () => void script(steps, new MapKeyspace(), opts()));
+  });
+
+cases("Lua -> Redis conversions", [
+  ["a number is an integer, truncated toward zero", [[ev("return 3.99"), 3], [ev("return -3.99"), -3], [ev("return 7"), 7]]],
+  ["NaN and out-of-range numbers are a C cast's INT64_MIN", [[ev("return 0/0"), "-9223372036854775808"], [ev("return 1e300"), "-9223372036854775808"]]],
+  ["true is 1, false and nil are nil", [[ev("return true"), 1], [ev("return false"), null], [ev("return nil"), null]]],
+  ["an array stops at its first nil and nests", [[ev("return {1,2,3.9,'a',nil,4}"), [1, 2, 3, "a"]], [ev("return {1,{2,{3}}}"), [1, [2, [3]]]], [ev("return {true,false,1}"), [1, null, 1]]]],
+  ["{ok=...} is a status, {err=...} an error as it is", [[ev("return {ok='fine'}"), "fine"], [ev("return {err='x'}"), E("x")], [ev("return redis.status_reply('fine')"), "fine"]]],
+  ["redis.error_reply adds ERR unless the text starts with -CODE", [[ev("return redis.error_reply('x')"), E("ERR x")], [ev("return redis.error_reply('-MY x')"), E("MY x")], [ev("return redis.error_reply('MY x')"), E("ERR MY x")]]],
+  ["a table whose err is not a string is an array", [[ev("return {err=1}"), []]]],
+  ["strings are bytes, kept as they are", [[ev("return 'a\\0b'"), "a\0b"], [ev("return KEYS[1] .. ARGV[1]", ["k"], ["é"]), "ké"]]],
+]);
+
+cases("Redis -> Lua conversions", [
+  ["nil bulk is false", [[ev("return type(redis.call('get', KEYS[1]))", ["k"]), "boolean"]]],
+  ["a status reply is {ok=...}", [[ev("return redis.call('set', KEYS[1], 'v').ok", ["k"]), "OK"], [ev("return redis.call('type', KEYS[1]).ok", ["k"]), "string"]]],
+  ["SET ... GET answers a bulk string, not a status", [[ev("return type(redis.call('set', KEYS[1], 'w', 'GET'))", ["k"]), "boolean"], [ev("return redis.call('set', KEYS[1], 'x', 'GET')", ["k"]), "w"]]],
+  ["integers are numbers, arrays are tables", [[ev("redis.call('rpush', KEYS[1], 'a', 'b'); return {redis.call('llen', KEYS[1]) + 1, #redis.call('lrange', KEYS[1], 0, -1)}", ["l"]), [3, 2]]]],
+  ["an error reply in pcall is a table with err", [[ev("redis.call('set', KEYS[1], 'x'); return redis.pcall('incr', KEYS[1])", ["k"]), E("ERR value is not an integer or out of range")], [ev("return type(redis.pcall('incr', KEYS[1]))", ["k"]), "table"]]],
+  ["pcall(redis.call, ...) catches the error text", [[ev("redis.call('set', KEYS[1], 'x'); local ok, e = pcall(redis.call, 'incr', KEYS[1]); return {tostring(ok), e}", ["k"]), ["false", "ERR value is not an integer or out of range"]]]],
+  ["numbers passed to redis.call are written as Lua 5.1 did (%.14g)", [[ev("redis.call('set', KEYS[1], 1765000000000.0); redis.call('hset', KEYS[2], 'f', 0.1, 'g', 2^53); return {redis.call('get', KEYS[1]), redis.call('hget', KEYS[2], 'f'), redis.call('hget', KEYS[2], 'g')}", ["a", "h"]), ["1765000000000", "0.1", "9.007199254741e+15"]]]],
+  ["KEYS and ARGV", [[ev("return {#KEYS, #ARGV, KEYS[2], ARGV[1]}", ["a", "b"], ["x"]), [2, 1, "b", "x"]]]],
+]);
+
+const errs: [string, string][] = [
+  ["return 1 + nil", "ERR user_script:1: attempt to perform arithmetic on a nil value"],
+  ["error('boom')", "ERR user_script:1: boom"],
+  ["error('MY boom', 0)", "ERR MY boom"],
+  ["error({err='MY boom'})", "MY boom"],
+  ["return redis.call('get')", "ERR Wrong number of args calling Redis command from script"],
+  ["return redis.call('nosuch')", "ERR Unknown Redis command called from script"],
+  ["return redis.call()", "ERR Please specify at least one argument for this redis lib call"],
+  ["return redis.call('get', true)", "ERR Lua redis lib command arguments must be strings or integers"],
+  ["return redis.call('eval', 'return 1', 0)", "ERR This Redis command is not allowed from script"],
+  ["return redis.call('keys', '*')", "ERR This Redis command is not allowed from script"],
+  ["return redis.call('script', 'flush')", "ERR This Redis command is not allowed from script"],
+  ["return os", "ERR user_script:1: Script attempted to access nonexistent global variable 'os'"],
+  ["return io", "ERR user_script:1: Script attempted to access nonexistent global variable 'io'"],
+  ["x = 1", "ERR user_script:1: Attempt to modify a readonly table"],
+  ["return redis.call('get', 'undeclared')", "ERR Script attempted to access a non local key in a cluster node"],
+];
+
+describe("errors, as Redis 7 reports them", () => {
+  it.each(errs)("%s", (src, text) => {
+    expect(run(new MapKeyspace(), T0, ev(src), opts())).toEqual(E(text + where(src)));
+  });
+  it("names the line the error came from", () => {
+    const src = "local a = 1\nlocal b = nil\nreturn a + b";
+    // Lua 5.3's wording; Redis's Lua 5.1 says "attempt to perform arithmetic on local 'b' (a nil value)".
+    expect(run(new MapKeyspace(), T0, ev(src), opts())).toEqual(E("ERR user_script:3: attempt to perform arithmetic on a nil value (local 'b')" + where(src, 3)));
+    const nested = "local function f()\n  return redis.call('incr', KEYS[1])\nend\n\nreturn f()";
+    const ks = new MapKeyspace();
+    run(ks, T0, ["SET", "s", "x"]);
+    expect(run(ks, T0, ev(nested, ["s"]), opts())).toEqual(E("ERR value is not an integer or out of range" + where(nested, 2)));
+  });
+  it("a compile error (Lua 5.3's parser wording: Redis's 5.1 says \"'=' expected near '1'\")", () => {
+    expect(run(new MapKeyspace(), T0, ev("retrun 1"), opts())).toEqual(E("ERR Error compiling script (new function): user_script:1: syntax error near '1'"));
+  });
+  it("numkeys is checked", () => {
+    expect(run(new MapKeyspace(), T0, ["EVAL", "return 1", "x"], opts())).toEqual(E("ERR value is not an integer or out of range"));
+    expect(run(new MapKeyspace(), T0, ["EVAL", "return 1", "2", "a"], opts())).toEqual(E("ERR Number of keys can't be greater than number of args"));
+    expect(run(new MapKeyspace(), T0, ["EVAL", "return 1", "-1"], opts())).toEqual(E("ERR Number of keys can't be negative"));
+  });
+  it("a script's writes before its error stay written, as in Redis (no rollback)", () => {
+    const ks = new MapKeyspace();
+    expect(run(ks, T0, ev("redis.call('set', KEYS[1], 'v'); error('late')", ["k"]), opts())).toMatchObject({ error: expect.stringMatching(/late/) });
+    expect(run(ks, T0, ["GET", "k"])).toBe("v");
+  });
+});
+
+describe("read-only scripts", () => {
+  const src = "return redis.call('set', KEYS[1], 1)";
+  it("EVAL_RO refuses a write", () => {
+    expect(run(new MapKeyspace(), T0, ["EVAL_RO", src, 1, "a"], opts())).toEqual(E("ERR Write commands are not allowed from read-only scripts." + where(src)));
+  });
+  it("the no-writes shebang flag refuses a write; its line counts", () => {
+    const s = "#!lua flags=no-writes\n" + src;
+    expect(run(new MapKeyspace(), T0, ["EVAL", s, 1, "a"], opts())).toEqual(E("ERR Write commands are not allowed from read-only scripts." + where(s, 2)));
+  });
+  it("EVAL_RO reads", () => {
+    const ks = new MapKeyspace();
+    run(ks, T0, ["SET", "a", "1"]);
+    expect(run(ks, T0, ["EVAL_RO", "return redis.call('get', KEYS[1])", 1, "a"], opts())).toBe("1");
+  });
+  it("shebangs: unknown flags and engines are refused, allow-key-locking is accepted (Upstash's flag)", () => {
+    expect(run(new MapKeyspace(), T0, ["EVAL", "#!lua flags=bogus\nreturn 1", 0], opts())).toEqual(E("ERR Unexpected flag in script shebang: bogus"));
+    expect(run(new MapKeyspace(), T0, ["EVAL", "#!luax\nreturn 1", 0], opts())).toEqual(E("ERR Unexpected engine in script shebang: #!luax"));
+    expect(run(new MapKeyspace(), T0, ["EVAL", "#!lua flags=allow-key-locking\nreturn 1", 0], opts())).toBe(1);
+  });
+});
+
+describe("the script cache", () => {
+  it("EVALSHA of an unknown script answers NOSCRIPT; EVAL and SCRIPT LOAD add to the cache", () => {
+    const o = opts();
+    const ks = new MapKeyspace();
+    const h = sha("return 1");
+    expect(h).toBe("e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
+    expect(run(ks, T0, ["EVALSHA", h, 0], o)).toEqual(E("NOSCRIPT No matching script. Please use EVAL."));
+    expect(run(ks, T0, ["SCRIPT", "EXISTS", h, "ffffffffffffffffffffffffffffffffffffffff"], o)).toEqual([0, 0]);
+    expect(run(ks, T0, ["SCRIPT", "LOAD", "return 1"], o)).toBe(h);
+    expect(run(ks, T0, ["EVALSHA", h.toUpperCase(), 0], o)).toBe(1);
+    expect(run(ks, T0, ["EVALSHA_RO", h, 0], o)).toBe(1);
+    expect(run(ks, T0, ["SCRIPT", "EXISTS", h.toUpperCase()], o)).toEqual([1]);
+    expect(run(ks, T0, ["SCRIPT", "FLUSH"], o)).toBe("OK");
+    expect(run(ks, T0, ["EVALSHA", h, 0], o)).toEqual(E("NOSCRIPT No matching script. Please use EVAL."));
+    expect(run(ks, T0, ev("return 2"), o)).toBe(2);
+    expect(run(ks, T0, ["EVALSHA", sha("return 2"), 0], o)).toBe(2);
+  });
+  it("SCRIPT's subcommand errors", () => {
+    const o = opts();
+    const ks = new MapKeyspace();
+    expect(run(ks, T0, ["SCRIPT", "LOAD", "retrun 1"], o)).toEqual(E("ERR Error compiling script (new function): user_script:1: syntax error near '1'"));
+    expect(run(ks, T0, ["SCRIPT", "foo"], o)).toEqual(E("ERR unknown subcommand 'foo'. Try SCRIPT HELP."));
+    expect(run(ks, T0, ["SCRIPT", "LOAD"], o)).toEqual(E("ERR wrong number of arguments for 'script|load' command"));
+    expect(run(ks, T0, ["SCRIPT", "EXISTS"], o)).toEqual(E("ERR wrong number of arguments for 'script|exists' command"));
+    expect(run(ks, T0, ["SCRIPT", "FLUSH", "x"], o)).toEqual(E("ERR SCRIPT FLUSH only support SYNC|ASYNC option"));
+    expect(run(ks, T0, ["SCRIPT", "KILL"], o)).toEqual(E("NOTBUSY No scripts in execution right now."));
+  });
+  it("is bounded: the least recently used script goes first", () => {
+    const cache = new ScriptCache(2);
+    cache.set("a", "1");
+    cache.set("b", "2");
+    cache.get("a");
+    cache.set("c", "3");
+    expect([...cache.keys()]).toEqual(["a", "c"]);
+  });
+});
+
+describe("a runaway script is stopped and its writes are discarded", () => {
+  it("by the instruction budget, even inside pcall", () => {
+    const ks = new MapKeyspace();
+    run(ks, T0, ["SET", "k", "before"]);
+    const src = "redis.call('set', KEYS[1], 'during'); while true do pcall(function() while true do end end) end";
+    const out = run(ks, T0, ev(src, ["k"]), opts());
+    expect(out).toEqual(E(`ERR Script ran past its limit of 20000000 Lua instructions; nothing it wrote was applied${where(src)}`));
+    expect(run(ks, T0, ["GET", "k"])).toBe("before");
+  });
+  it("by the wall clock", () => {
+    const ks = new MapKeyspace();
+    let t = 0;
+    const src = "redis.call('del', KEYS[1]); while true do end";
+    run(ks, T0, ["SET", "k", "before"]);
+    const out = run(ks, T0, ev(src, ["k"]), { scripts: new ScriptCache(), clock: () => (t += 1000) });
+    expect(out).toEqual(E(`ERR Script ran past its limit of 5000 ms; nothing it wrote was applied${where(src)}`));
+    expect(run(ks, T0, ["GET", "k"])).toBe("before");
+  });
+  it("string.rep cannot build a string past the value limit", () => {
+    const src = "local s = string.rep('x', 1e10); return s";
+    expect(run(new MapKeyspace(), T0, ev(src), { ...opts(), maxValueBytes: 1000 })).toEqual(E("ERR user_script:1: resulting string too large" + where(src)));
+    expect(run(new MapKeyspace(), T0, ev("return #string.rep('ab', 3, ',')"), { ...opts(), maxValueBytes: 1000 })).toBe(8);
+  });
+});
+
+describe("libraries", () => {
+  it.each([
+    ["return cjson.encode({})", "{}"],
+    ["return cjson.encode({1,2,'a'})", '[1,2,"a"]'],
+    ["return cjson.encode(cjson.decode('{\"a\":null}'))", '{"a":null}'],
+    ["return cjson.decode('[1,2]')[2]", 2],
+    ["return redis.sha1hex('')", "da39a3ee5e6b4b0d3255bfef95601890afd80709"],
+    ["return {unpack({1,2})}", [1, 2]],
+    ["return table.concat({'a','b'}, ',') .. string.format('%d', 5) .. math.floor(2.5)", "a,b52"],
+    ["redis.log(redis.LOG_WARNING, 'x'); return 1", 1],
+  ])("%s", (src, expected) => {
+    expect(run(new MapKeyspace(), T0, ev(src), opts())).toEqual(expected);
+  });
+  it("cjson refuses NaN", () => {
+    const src = "return cjson.encode(0/0)";
+    expect(run(new MapKeyspace(), T0, ev(src), opts())).toEqual(E("ERR user_script:1: Cannot serialise number: must not be NaN or Inf" + where(src)));
+  });
+});
+
+describe("formatNumber (Lua 5.1's %.14g)", () => {
+  it.each([
+    [3, "3"],
+    [0.1, "0.1"],
+    [1 / 3, "0.33333333333333"],
+    [1765000000000, "1765000000000"],
+    [2 ** 53, "9.007199254741e+15"],
+    [1e-5, "1e-05"],
+    [-2.5, "-2.5"],
+  ])("%d -> %s", (n, text) => expect(formatNumber(n)).toBe(text));
+});
+
+describe("@upstash/ratelimit's sliding window script", () => {
+  it("counts in the current window and answers the remaining tokens", () => {
+    const src = `#!lua flags=allow-key-locking
+      local tokens = tonumber(ARGV[1]); local now = ARGV[2]; local window = ARGV[3]; local incrementBy = tonumber(ARGV[4])
+      local cur = redis.call("GET", KEYS[1]); if cur == false then cur = 0 end
+      local prev = redis.call("GET", KEYS[2]); if prev == false then prev = 0 end
+      local pct = ( now % window ) / window
+      prev = math.floor(( 1 - pct ) * prev)
+      if incrementBy > 0 and prev + cur >= tokens then return {-1, tokens} end
+      local v = redis.call("INCRBY", KEYS[1], incrementBy)
+      if v == incrementBy then redis.call("PEXPIRE", KEYS[1], window * 2 + 1000) end
+      return {tokens - ( v + prev ), tokens}`;
+    const ks = new MapKeyspace();
+    const o = opts();
+    for (let i = 0; i < 3; i++) expect(run(ks, T0, ev(src, ["c", "p"], [2, "1765000004000", "10000", 1]), o)).toEqual(i < 2 ? [1 - i, 2] : [-1, 2]);
+    expect(run(ks, T0, ["PTTL", "c"])).toBe(21000);
+  });
+});
