@@ -27,7 +27,7 @@ beforeAll(async () => {
   real = await startRedisServer();
   conn = await real.connect();
   dev = await startDevServer();
-});
+}, 300_000); // ceilings for a stuck start on a loaded machine, not claims about speed
 afterAll(async () => {
   conn?.close();
   await Promise.all([dev?.stop(), real?.stop()]);
@@ -213,10 +213,12 @@ async function shrink(gens: Gen[]): Promise<{ gens: Gen[]; run: Run | null }> {
   let bestRun: Run | null = null;
   let replays = 0;
   let n = 2;
-  while (best.length >= 2 && replays < SHRINK_REPLAYS) {
+  // A ceiling on the time spent shrinking (a failing run should still end in reasonable time).
+  const until = Date.now() + 180_000;
+  while (best.length >= 2 && replays < SHRINK_REPLAYS && Date.now() < until) {
     const size = Math.ceil(best.length / n);
     let reduced = false;
-    for (let start = 0; start < best.length && replays < SHRINK_REPLAYS; start += size) {
+    for (let start = 0; start < best.length && replays < SHRINK_REPLAYS && Date.now() < until; start += size) {
       const candidate = [...best.slice(0, start), ...best.slice(start + size)];
       if (candidate.length === 0) continue;
       replays++;
@@ -814,16 +816,16 @@ function mixedCmd(g: G): Gen[] {
 }
 
 const FAMILIES: Family[] = [
-  { name: "strings", sequences: 3, length: 150, gen: stringCmd },
-  { name: "hashes", sequences: 3, length: 150, gen: hashCmd },
-  { name: "generic", sequences: 3, length: 150, gen: genericCmd(["string", "hash"]) },
-  { name: "lists", sequences: 3, length: 150, gen: listCmd },
-  { name: "sets", sequences: 3, length: 150, gen: setCmd },
-  { name: "zsets", sequences: 3, length: 150, gen: zsetCmd },
-  { name: "scripting", sequences: 2, length: 100, gen: scriptCmd },
-  { name: "bitmaps", sequences: 2, length: 100, gen: bitmapCmd },
-  { name: "hyperloglog", sequences: 2, length: 80, gen: hllCmd },
-  { name: "mixed", sequences: 3, length: 150, gen: mixedCmd },
+  { name: "strings", sequences: 2, length: 100, gen: stringCmd },
+  { name: "hashes", sequences: 2, length: 100, gen: hashCmd },
+  { name: "generic", sequences: 2, length: 100, gen: genericCmd(["string", "hash"]) },
+  { name: "lists", sequences: 2, length: 100, gen: listCmd },
+  { name: "sets", sequences: 2, length: 100, gen: setCmd },
+  { name: "zsets", sequences: 2, length: 100, gen: zsetCmd },
+  { name: "scripting", sequences: 1, length: 100, gen: scriptCmd },
+  { name: "bitmaps", sequences: 1, length: 100, gen: bitmapCmd },
+  { name: "hyperloglog", sequences: 1, length: 100, gen: hllCmd },
+  { name: "mixed", sequences: 2, length: 100, gen: mixedCmd },
 ];
 
 function familySeed(name: string, i: number): number {
@@ -865,7 +867,7 @@ describe.concurrent("differential: the same random commands against redis-server
       const reports = await Promise.all(Array.from({ length: f.sequences }, (_, i) => check(f, i)));
       const found = reports.find((r) => r !== null);
       if (found) expect.fail(found);
-    });
+    }, 600_000);
   }
 });
 
