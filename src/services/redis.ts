@@ -141,7 +141,7 @@ function execute(cmds: readonly Command[], ks: Snapshot, now: number): Outcome[]
   return cmds.map((cmd) => {
     const mark = ks.mark();
     try {
-      const result = executeCommand(cmd, ks, now, { maxValueBytes: LIMITS.valueBytes });
+      const result = executeCommand(cmd, ks, now, { maxValueBytes: LIMITS.valueBytes, random: Math.random });
       const tooBig = oversizeWrite(ks, mark);
       if (tooBig === null) return { result };
       ks.undo(mark);
@@ -543,9 +543,17 @@ async function keyspaceCommand(ctx: RedisContext, cmd: Command): Promise<Outcome
         const step = await scanStep(ctx, BigInt(o.cursor), o.count);
         // A linear glob matcher, not a RegExp: a pattern like *a*a*a*b cannot make it backtrack.
         const match = o.match === null ? null : compileGlob(o.match);
-        let keys = match === null ? step.keys : step.keys.filter(match);
-        if (o.type !== null) keys = await filterByType(ctx, keys, o.type);
-        return { result: [step.next.toString(), keys] };
+        const keys = match === null ? step.keys : step.keys.filter(match);
+        if (o.type === null && o.withType !== true) return { result: [step.next.toString(), keys] };
+        // TYPE filters by type; Upstash's WITHTYPE (@upstash/redis's `withType: true`) follows each key
+        // with its type. A key gone since its shard listed it is left out.
+        const types = await typesOf(ctx, keys);
+        const found = keys.flatMap((k, i) => (types[i] !== "none" && (o.type === null || types[i] === o.type) ? [[k, types[i]!]] : []));
+        return { result: [step.next.toString(), o.withType === true ? found.flat() : found.map(([k]) => k!)] };
+      }
+      case "randomkey": {
+        if (cmd.args.length !== 0) return { error: "ERR wrong number of arguments for 'randomkey' command" };
+        return { result: await randomKey(ctx) };
       }
       case "keys": {
         if (cmd.args.length !== 1) return { error: "ERR wrong number of arguments for 'keys' command" };
@@ -574,9 +582,36 @@ async function keyspaceCommand(ctx: RedisContext, cmd: Command): Promise<Outcome
   }
 }
 
-async function filterByType(ctx: RedisContext, keys: string[], type: string): Promise<string[]> {
-  const loaded = await load(ctx.deps, keys);
-  return keys.filter((k) => (loaded.get(k)?.entry?.type ?? "none") === type.toLowerCase());
+/** Each key's type as TYPE answers it now ("none" for a key gone, or a hash whose fields have all expired). */
+async function typesOf(ctx: RedisContext, keys: string[]): Promise<string[]> {
+  if (keys.length === 0) return [];
+  const ks = new Snapshot(await load(ctx.deps, keys));
+  const now = Date.now();
+  return keys.map((k) => {
+    const type = executeCommand({ name: "type", args: [k] }, ks, now);
+    return typeof type === "string" ? type : "none";
+  });
+}
+
+/**
+ * RANDOMKEY: a random key among the primary keys of one page (`scanCount` entries) of a shard
+ * picked at random; a shard whose page holds none of its primary keys passes to the next, so an
+ * empty database costs one call per shard and answers nil. It never walks further: on a shard
+ * holding more than a page, the keys past its first page (in key order) are not picked.
+ */
+async function randomKey(ctx: RedisContext): Promise<string | null> {
+  const { config, env } = ctx.deps;
+  const ring = ringFor(config);
+  const shards = config.shards.length;
+  const first = Math.floor(Math.random() * shards);
+  for (let i = 0; i < shards; i++) {
+    checkBounds(ctx.bounds);
+    const id = config.shards[(first + i) % shards]!.id;
+    const page: { keys: string[]; done: boolean } = await shardCall(env, id, config.replicaTimeoutMs, (stub) => stub.scanKeys(null, SCAN_PAGE_MAX));
+    const primary = page.keys.filter((k) => ring.lookup(k) === id);
+    if (primary.length > 0) return primary[Math.floor(Math.random() * primary.length)]!;
+  }
+  return null;
 }
 
 /** FLUSHDB: every shard turns its live entries into tombstones at one version taken now. */

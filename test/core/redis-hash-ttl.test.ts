@@ -4,10 +4,12 @@
  * were checked against redis-server 7.0.
  */
 import { describe, expect, it } from "vitest";
+import { estimateCalls, requestOverBudget } from "../../src/core/redis/budget";
 import { decodeEntry, encodeEntry } from "../../src/core/redis/codec";
+import { parseKeyspaceCommand, parseScan } from "../../src/core/redis/commands";
 import { MAX_RANDOM_PICKS } from "../../src/core/redis/hashes";
 import { HASH_CONTENT_TYPE, HASH_TTL_CONTENT_TYPE, type Reply } from "../../src/core/redis/types";
-import { E, MapKeyspace, NOT_INT, SYNTAX, T0, WRONGTYPE, arity, run, script, table, type Step } from "../support/redis-engine";
+import { E, MapKeyspace, NOT_INT, SYNTAX, T0, WRONGTYPE, arity, cmd, run, script, table, type Step } from "../support/redis-engine";
 
 const S0 = T0 / 1000; // the scripts' "now" in unix seconds
 const AB: Step = [["HSET", "h", "a", "1", "b", "2"], 2];
@@ -505,3 +507,24 @@ table("HRANDFIELD errors (redis-server 7.0's texts)", [
     ],
   ],
 ]);
+
+describe("RANDOMKEY and SCAN WITHTYPE for the caller (keyspace.ts, budget.ts)", () => {
+  it("parseScan reads Upstash's WITHTYPE flag (and only SCAN does); without it the options are unchanged", () => {
+    expect(parseScan(["0", "WITHTYPE", "count", "5"])).toEqual({ cursor: "0", match: null, count: 5, type: null, noValues: false, withType: true });
+    expect(parseScan(["0"]).withType).toBeUndefined();
+    expect(run(new MapKeyspace(), T0, ["HSCAN", "h", 0, "WITHTYPE"])).toEqual(["0", []]);
+    script([[["HSET", "h", "f", "v"], 1], [["HSCAN", "h", 0, "WITHTYPE"], SYNTAX]]);
+  });
+
+  it("RANDOMKEY is a keyspace command of its own, never read as FLUSHDB", () => {
+    expect(parseKeyspaceCommand(cmd(["RANDOMKEY"]))).toEqual({ kind: "randomkey" });
+    expect(() => parseKeyspaceCommand(cmd(["RANDOMKEY", "x"]))).toThrow("ERR wrong number of arguments for 'randomkey' command");
+  });
+
+  it("RANDOMKEY costs one page per shard, like SCAN, and is not a walk: a pipeline may hold several", () => {
+    const shape = { shards: 8, replicas: 3, readQuorum: 2 };
+    expect(estimateCalls(cmd(["RANDOMKEY"]), shape)).toBe(8);
+    expect(requestOverBudget("pipeline", [cmd(["RANDOMKEY"]), cmd(["RANDOMKEY"]), cmd(["KEYS", "*"])], shape)).toBeNull();
+    expect(requestOverBudget("pipeline", [cmd(["DBSIZE"]), cmd(["KEYS", "*"])], shape)).toMatch(/2 walks of the whole keyspace/);
+  });
+});

@@ -291,3 +291,106 @@ describe("bitmaps and HyperLogLog through the endpoint (binary values in storage
     expect(await one(["PFADD", "bm:t", "x"])).toEqual({ error: "WRONGTYPE Key is not a valid HyperLogLog string value." });
   });
 });
+
+describe("RANDOMKEY, SCAN TYPE / WITHTYPE and COPY over every type", () => {
+  type Out = { result?: unknown; error?: string };
+  const one = async (cmd: unknown[]) => (await post("/redis", JSON.stringify(cmd))).json() as Promise<Out>;
+  const admin = { authorization: "Bearer test-admin-token" };
+  /** Writes a value through /cache with a Redis content type (a sorted set: no ZADD needed). */
+  const putTyped = async (key: string, contentType: string, body: string) => {
+    const res = await call(`/cache/${encodeURIComponent(key)}`, { method: "PUT", headers: { "content-type": contentType }, body });
+    expect(res.status).toBe(200);
+  };
+  /** A whole SCAN iteration with these options: the flat key (or key, type) lists of every step. */
+  const scanAll = async (...options: unknown[]) => {
+    const out: string[] = [];
+    let cursor = "0";
+    do {
+      const step = (await one(["SCAN", cursor, "COUNT", 1000, ...options])).result as [string, string[]];
+      out.push(...step[1]);
+      cursor = step[0];
+    } while (cursor !== "0");
+    return out;
+  };
+  const pairs = (flat: string[]) => Array.from({ length: flat.length / 2 }, (_, i) => `${flat[2 * i]}=${flat[2 * i + 1]}`).sort();
+
+  it("RANDOMKEY answers nil on an empty database, then only keys that exist, each of them in time", async () => {
+    expect((await post("/redis", JSON.stringify(["FLUSHDB"]), admin).then((r) => r.json()))).toEqual({ result: "OK" });
+    expect(await one(["RANDOMKEY"])).toEqual({ result: null });
+    const keys = ["rk:a", "rk:b", "rk:c"];
+    for (const k of keys) expect(await one(["SET", k, "v"])).toEqual({ result: "OK" });
+    const seen = new Set<string>();
+    // Each call starts at a random shard (1 in 8 lands before any given key's): 200 calls miss a key with odds ~(7/8)^200.
+    for (let i = 0; i < 200 && seen.size < keys.length; i++) {
+      const { result } = await one(["RANDOMKEY"]);
+      expect(keys).toContain(result);
+      seen.add(result as string);
+    }
+    expect([...seen].sort()).toEqual(keys);
+    expect((await one(["RANDOMKEY", "x"])).error).toBe("ERR wrong number of arguments for 'randomkey' command");
+  });
+
+  it("several RANDOMKEYs fit in one pipeline (each reads at most a page per shard, not a walk)", async () => {
+    const res = await post("/redis/pipeline", JSON.stringify([["RANDOMKEY"], ["RANDOMKEY"], ["RANDOMKEY"], ["KEYS", "rk:*"]]));
+    expect(res.status).toBe(200);
+    const out = (await res.json()) as Out[];
+    for (const o of out.slice(0, 3)) expect(["rk:a", "rk:b", "rk:c"]).toContain(o.result);
+    expect((out[3]!.result as string[]).sort()).toEqual(["rk:a", "rk:b", "rk:c"]);
+  });
+
+  it("SCAN TYPE finds each type, and WITHTYPE (what @upstash/redis sends for withType) pairs each key with its type", async () => {
+    const { HASH_TTL_CONTENT_TYPE, ZSET_CONTENT_TYPE } = await import("../../src/core/redis/types");
+    await post("/redis", JSON.stringify(["FLUSHDB"]), admin);
+    expect(await one(["SET", "ty:s", "v"])).toEqual({ result: "OK" });
+    expect(await one(["HSET", "ty:h", "f", "v"])).toEqual({ result: 1 });
+    expect(await one(["RPUSH", "ty:l", "a"])).toEqual({ result: 1 });
+    expect(await one(["SADD", "ty:set", "m"])).toEqual({ result: 1 });
+    await putTyped("ty:z", ZSET_CONTENT_TYPE, JSON.stringify([["m", 1.5]]));
+    // A hash whose every field has expired is stored until written again, but no longer exists.
+    await putTyped("ty:gone", HASH_TTL_CONTENT_TYPE, JSON.stringify({ fields: { f: "v" }, expires: { f: 1000 } }));
+    expect(await one(["TYPE", "ty:z"])).toEqual({ result: "zset" });
+    expect(await one(["TYPE", "ty:gone"])).toEqual({ result: "none" });
+    for (const [type, key] of [["string", "ty:s"], ["hash", "ty:h"], ["list", "ty:l"], ["set", "ty:set"], ["zset", "ty:z"]] as const) {
+      expect(await scanAll("TYPE", type), type).toEqual([key]);
+      expect(await scanAll("TYPE", type.toUpperCase()), type).toEqual([key]);
+    }
+    expect(await scanAll("TYPE", "stream")).toEqual([]);
+    expect(pairs(await scanAll("WITHTYPE"))).toEqual(["ty:h=hash", "ty:l=list", "ty:s=string", "ty:set=set", "ty:z=zset"]);
+    expect(pairs(await scanAll("MATCH", "ty:s*", "WITHTYPE"))).toEqual(["ty:s=string", "ty:set=set"]);
+    expect((await one(["SCAN", 0, "WITHTYPE", "x"])).error).toBe("ERR syntax error");
+  });
+
+  it("COPY deep-copies every type (the source changing later leaves the copy alone), field TTLs included; 1 or 0 as @upstash/redis expects", async () => {
+    const { ZSET_CONTENT_TYPE } = await import("../../src/core/redis/types");
+    await putTyped("cp:z", ZSET_CONTENT_TYPE, JSON.stringify([["m", 1]]));
+    expect(await one(["RPUSH", "cp:l", "a"])).toEqual({ result: 1 });
+    expect(await one(["SADD", "cp:s", "a"])).toEqual({ result: 1 });
+    expect(await one(["HSET", "cp:h", "a", "1", "b", "2"])).toEqual({ result: 2 });
+    expect(await one(["HEXPIRE", "cp:h", 1000, "FIELDS", 1, "a"])).toEqual({ result: [1] });
+    const expiresAt = (await one(["HPEXPIRETIME", "cp:h", "FIELDS", 1, "a"])).result as number[];
+    for (const k of ["cp:z", "cp:l", "cp:s", "cp:h"]) expect(await one(["COPY", k, `${k}2`])).toEqual({ result: 1 });
+    expect(await one(["COPY", "cp:l", "cp:l2"])).toEqual({ result: 0 });
+    expect(await one(["COPY", "cp:nope", "cp:x"])).toEqual({ result: 0 });
+    expect(await one(["RPUSH", "cp:l", "b"])).toEqual({ result: 2 });
+    expect(await one(["SADD", "cp:s", "b"])).toEqual({ result: 1 });
+    expect(await one(["HPERSIST", "cp:h", "FIELDS", 1, "a"])).toEqual({ result: [1] });
+    expect(await one(["LRANGE", "cp:l2", 0, -1])).toEqual({ result: ["a"] });
+    expect(await one(["SMEMBERS", "cp:s2"])).toEqual({ result: ["a"] });
+    expect(await one(["TYPE", "cp:z2"])).toEqual({ result: "zset" });
+    expect(await one(["HPEXPIRETIME", "cp:h2", "FIELDS", 2, "a", "b"])).toEqual({ result: [expiresAt[0], -1] });
+    expect(await one(["HTTL", "cp:h", "FIELDS", 1, "a"])).toEqual({ result: [-1] });
+  });
+
+  it("hash-field TTLs through the endpoint: HSETEX, HGETEX, HGETDEL; a field whose time has passed is gone", async () => {
+    expect(await one(["HSETEX", "ft:h", "PX", 100_000, "FIELDS", 2, "a", "1", "b", "2"])).toEqual({ result: 1 });
+    expect(await one(["HGETEX", "ft:h", "PERSIST", "FIELDS", 1, "a"])).toEqual({ result: ["1"] });
+    const ttl = (await one(["HPTTL", "ft:h", "FIELDS", 2, "a", "b"])).result as number[];
+    expect(ttl[0]).toBe(-1);
+    expect(ttl[1]).toBeGreaterThan(0);
+    expect(ttl[1]).toBeLessThanOrEqual(100_000);
+    expect(await one(["HPEXPIREAT", "ft:h", 1000, "FIELDS", 1, "b"])).toEqual({ result: [2] });
+    expect(await one(["HGETDEL", "ft:h", "FIELDS", 2, "a", "b"])).toEqual({ result: ["1", null] });
+    expect(await one(["EXISTS", "ft:h"])).toEqual({ result: 0 });
+    expect(await one(["HRANDFIELD", "ft:h"])).toEqual({ result: null });
+  });
+});

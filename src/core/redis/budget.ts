@@ -59,6 +59,14 @@ const WALK_PAGES = Math.ceil(REDIS_BUDGET.walkEntries / REDIS_BUDGET.scanCount);
 /** Pages DBSIZE may read: it counts up to `countEntries`. */
 const COUNT_PAGES = Math.ceil(REDIS_BUDGET.countEntries / REDIS_BUDGET.scanCount);
 
+/**
+ * Whether a command walks the whole keyspace (KEYS, DBSIZE, FLUSHDB, FLUSHALL). SCAN reads one page
+ * per shard at most, and RANDOMKEY at most one page of each shard: both cost `shards` calls.
+ */
+export function isKeyspaceWalk(cmd: Command): boolean {
+  return isKeyspaceCommand(cmd.name) && cmd.name !== "scan" && cmd.name !== "randomkey";
+}
+
 /** Walks of the whole keyspace (KEYS, DBSIZE, FLUSHDB) one pipeline or MULTI may hold: each may return up to `walkEntries` keys, held in memory until the answer goes out. */
 export const WALKS_PER_REQUEST = 1;
 
@@ -94,7 +102,7 @@ function isBlindSet(cmd: Command): boolean {
  * counted (the deadline bounds those).
  */
 export function estimateCalls(cmd: Command, shape: ClusterShape): number {
-  if (isKeyspaceCommand(cmd.name)) return cmd.name === "scan" ? shape.shards : shape.shards + (cmd.name === "dbsize" ? COUNT_PAGES : WALK_PAGES);
+  if (isKeyspaceCommand(cmd.name)) return !isKeyspaceWalk(cmd) ? shape.shards : shape.shards + (cmd.name === "dbsize" ? COUNT_PAGES : WALK_PAGES);
   const keys = new Set(keysOf(cmd)).size;
   if (keys === 0) return 0;
   if (isBlindSet(cmd)) return shape.replicas;
@@ -144,7 +152,7 @@ export function commandOverBudget(cmd: Command): string | null {
  */
 export function requestOverBudget(kind: "pipeline" | "multi", cmds: readonly Command[], shape: ClusterShape): string | null {
   const what = `${kind} of ${cmds.length} command${cmds.length === 1 ? "" : "s"}`;
-  const walks = cmds.filter((c) => isKeyspaceCommand(c.name) && c.name !== "scan").length;
+  const walks = cmds.filter(isKeyspaceWalk).length;
   if (walks > WALKS_PER_REQUEST) return `ERR request budget exceeded: ${walks} walks of the whole keyspace (KEYS, DBSIZE, FLUSHDB) > ${WALKS_PER_REQUEST} (${what}; use SCAN; ${SEE})`;
   const keys = cmds.reduce((n, c) => n + keysOf(c).length, 0);
   if (keys > REDIS_BUDGET.keysPerRequest) return `ERR request budget exceeded: ${keys} keys > ${REDIS_BUDGET.keysPerRequest} (${what}; ${SEE})`;

@@ -18,6 +18,11 @@ export interface ScanOptions {
   type: string | null;
   /** HSCAN's NOVALUES flag (always false for SCAN). */
   noValues: boolean;
+  /**
+   * Upstash's SCAN … WITHTYPE (what @upstash/redis sends for `withType: true`): each key is followed
+   * by its type in the reply. Present only when given.
+   */
+  withType?: true;
 }
 
 const UINT64_MAX = 18446744073709551615n;
@@ -48,6 +53,9 @@ export function parseScanArgs(args: string[], target: "keyspace" | "hash"): Scan
     } else if (opt === "type" && hasValue && target === "keyspace") {
       options.type = (args[i + 1] as string).toLowerCase();
       i += 2;
+    } else if (opt === "withtype" && target === "keyspace") {
+      options.withType = true;
+      i += 1;
     } else if (opt === "novalues" && target === "hash") {
       options.noValues = true;
       i += 1;
@@ -66,7 +74,8 @@ export type KeyspaceOp =
   | { kind: "scan"; options: ScanOptions }
   | { kind: "keys"; pattern: string }
   | { kind: "dbsize" }
-  | { kind: "flush"; async: boolean };
+  | { kind: "flush"; async: boolean }
+  | { kind: "randomkey" };
 
 /** Validate a whole-keyspace command (arity, options) and say what the caller must do; throws RedisError. */
 export function parseKeyspaceCommand(cmd: Command): KeyspaceOp {
@@ -81,6 +90,8 @@ export function parseKeyspaceCommand(cmd: Command): KeyspaceOp {
       return { kind: "keys", pattern: cmd.args[0] as string };
     case "dbsize":
       return { kind: "dbsize" };
+    case "randomkey":
+      return { kind: "randomkey" };
     default: {
       // FLUSHDB / FLUSHALL [ASYNC | SYNC]
       if (cmd.args.length > 1) fail(ERR_SYNTAX);
