@@ -662,3 +662,188 @@ table("ZSCAN", [
     ],
 ]);
 
+
+table("-0, member order, lex ranges over mixed scores, TTLs", [
+    [
+      "a -0 computed by WEIGHTS is replied as -0 and stored as 0",
+      [
+      [["ZADD","z",0,"a",1,"b"], 2],
+      [["ZUNION",1,"z","WEIGHTS",-1,"WITHSCORES"], ["b","-1","a","-0"]],
+      [["ZUNIONSTORE","d",1,"z","WEIGHTS",-1], 2],
+      [["ZRANGE","d",0,-1,"WITHSCORES"], ["b","-1","a","0"]],
+      [["ZINTER",1,"z","WEIGHTS",-1,"WITHSCORES"], ["b","-1","a","-0"]],
+      ],
+    ],
+    [
+      "unicode member order is byte order",
+      [
+      [["ZADD","u",0,"\uFFFD",0,"\u{1F600}",0,"a",0,"é",0,"\uE000"], 5],
+      [["ZRANGE","u",0,-1], ["a","é","\uE000","\uFFFD","\u{1F600}"]],
+      [["ZRANGE","u","[\uE000","+","BYLEX"], ["\uE000","\uFFFD","\u{1F600}"]],
+      ],
+    ],
+    [
+      "lex ranges over mixed scores take the first run",
+      [
+      [["ZADD","m",1,"b",2,"a",3,"c",4,"b2"], 4],
+      [["ZRANGE","m","[a","[c","BYLEX"], ["b","a","c","b2"]],
+      [["ZLEXCOUNT","m","[a","[c"], 4],
+      [["ZRANGE","m","[c","[a","BYLEX","REV"], ["b2","c","a","b"]],
+      [["ZRANGE","m","[b","+","BYLEX"], ["b","a","c","b2"]],
+      [["ZREMRANGEBYLEX","m","[b","[b3"], 2],
+      [["ZRANGE","m",0,-1], ["c","b2"]],
+      ],
+    ],
+    [
+      "writes keep the key's TTL; the STORE forms write a key without one",
+      [
+      [["ZADD","z",1,"a"], 1],
+      [["EXPIRE","z",100], 1],
+      [["ZADD","z",2,"b"], 1],
+      [["TTL","z"], 100],
+      [["ZINCRBY","z",1,"a"], "2"],
+      [["ZREM","z","b"], 1],
+      [["ZPOPMIN","z",0], []],
+      [["TTL","z"], 100],
+      [["ZADD","d",1,"x"], 1],
+      [["EXPIRE","d",100], 1],
+      [["ZUNIONSTORE","d",1,"z"], 1],
+      [["TTL","d"], -1],
+      [["EXPIRE","d",100], 1],
+      [["ZRANGESTORE","d","z",0,-1], 1],
+      [["TTL","d"], -1],
+      ],
+    ],
+]);
+
+
+table("expired sorted sets count as absent", [
+  [
+    "a sorted set past its TTL reads as missing and is replaced by ZADD without the old TTL",
+    [
+      [["ZADD", "z", 1, "a"], 1],
+      [["PEXPIRE", "z", 100], 1],
+      { advance: 100 },
+      [["ZCARD", "z"], 0],
+      [["ZRANGE", "z", 0, -1], []],
+      [["ZUNION", 1, "z"], []],
+      [["ZADD", "z", 2, "b"], 1],
+      [["ZRANGE", "z", 0, -1, "WITHSCORES"], ["b", "2"]],
+      [["TTL", "z"], -1],
+    ],
+  ],
+]);
+
+describe("ZRANDMEMBER picks", () => {
+  const ks = new MapKeyspace();
+  run(ks, T0, ["ZADD", "z", 1, "a", 2, "b", 3, "c", 4, "d", 5, "e"]);
+  const members = ["a", "b", "c", "d", "e"];
+
+  it("without a count replies one member", () => {
+    expect(members).toContain(run(ks, T0, ["ZRANDMEMBER", "z"]));
+  });
+  it("a positive count below the size replies that many distinct members", () => {
+    const reply = run(ks, T0, ["ZRANDMEMBER", "z", 3]) as string[];
+    expect(reply).toHaveLength(3);
+    expect(new Set(reply).size).toBe(3);
+    for (const m of reply) expect(members).toContain(m);
+  });
+  it("WITHSCORES pairs each member with its score", () => {
+    const reply = run(ks, T0, ["ZRANDMEMBER", "z", 2, "WITHSCORES"]) as string[];
+    expect(reply).toHaveLength(4);
+    for (let i = 0; i < reply.length; i += 2) expect(reply[i + 1]).toBe(String(members.indexOf(reply[i] as string) + 1));
+  });
+  it("a negative count may repeat members and replies exactly that many", () => {
+    const reply = run(ks, T0, ["ZRANDMEMBER", "z", -50]) as string[];
+    expect(reply).toHaveLength(50);
+    for (const m of reply) expect(members).toContain(m);
+    expect(new Set(reply).size).toBeGreaterThan(1);
+    const withScores = run(ks, T0, ["ZRANDMEMBER", "z", -3, "WITHSCORES"]) as string[];
+    expect(withScores).toHaveLength(6);
+  });
+  it("a negative count past the server's limit is refused", () => {
+    expect(run(ks, T0, ["ZRANDMEMBER", "z", -100001])).toEqual(E("ERR ZRANDMEMBER count is limited to -100000 on this server"));
+  });
+});
+
+describe("score text", () => {
+  it.each([
+    [0.1, "0.10000000000000001"],
+    [1, "1"],
+    [-1, "-1"],
+    [1e20, "1e+20"],
+    [1e16, "10000000000000000"],
+    [1e17, "1e+17"],
+    [Infinity, "inf"],
+    [-Infinity, "-inf"],
+    [1.5e-7, "1.4999999999999999e-07"],
+    [0.0001, "0.0001"],
+    [0.00001, "1.0000000000000001e-05"],
+    [5e-324, "4.9406564584124654e-324"],
+    [1.7976931348623157e308, "1.7976931348623157e+308"],
+    [1.00000762939453125, "1.0000076293945312"], // a tie: glibc rounds to even, V8's toExponential away from zero
+    [-0, "-0"],
+    [123456789012345678, "1.2345678901234568e+17"],
+  ])("formatScore(%s) is %j as in redis-server", (value, text) => {
+    expect(formatScore(value)).toBe(text);
+  });
+
+  it.each([
+    ["1", 1],
+    ["-1.5e3", -1500],
+    ["0x10", 16],
+    ["0x1p-2", 0.25],
+    ["inf", Infinity],
+    ["-INFINITY", -Infinity],
+    ["nan", null],
+    [" 1", null],
+    ["1 ", null],
+    ["", null],
+    ["1e400", null],
+    ["1e-400", null],
+    ["0e-400", 0],
+    ["1\u0000", null],
+  ])("parseScore(%j) is %s", (text, value) => {
+    expect(parseScore(text)).toBe(value);
+  });
+
+  it("range bounds read as strtod does: spaces first, empty is 0, cut at NUL, overflow is infinity", () => {
+    expect(parseScoreBound(" 2")).toEqual({ value: 2, exclusive: false });
+    expect(parseScoreBound("(")).toEqual({ value: 0, exclusive: true });
+    expect(parseScoreBound("3\u0000x")).toEqual({ value: 3, exclusive: false });
+    expect(parseScoreBound("1e400")).toEqual({ value: Infinity, exclusive: false });
+    expect(parseScoreBound("2 ")).toBeNull();
+    expect(parseScoreBound("nan")).toBeNull();
+  });
+
+  it("members compare as UTF-8 bytes, not UTF-16 code units", () => {
+    expect(compareMembers("\u{1F600}", "\uFFFD")).toBeGreaterThan(0);
+    expect("\u{1F600}" < "\uFFFD").toBe(true); // what plain JS comparison would have said
+    expect(compareMembers("a", "ab")).toBeLessThan(0);
+    expect(compareMembers("b", "ab")).toBeGreaterThan(0);
+    expect(compareMembers("x", "x")).toBe(0);
+  });
+});
+
+describe("sorted sets of 10,000 members", () => {
+  it("stay ordered through a pipeline of writes and reads", () => {
+    const ks = new MapKeyspace();
+    const words: (string | number)[] = ["ZADD", "big"];
+    for (let i = 0; i < 10_000; i++) words.push((i * 7919) % 10_000, `m${i}`);
+    expect(run(ks, T0, words)).toBe(10_000);
+    for (let i = 0; i < 200; i++) {
+      expect(run(ks, T0, ["ZADD", "big", 10_000 + i, `new${i}`])).toBe(1);
+      expect(run(ks, T0, ["ZINCRBY", "big", -1, `m${i}`])).toBeTypeOf("string");
+      expect(run(ks, T0, ["ZRANK", "big", `new${i}`])).toBe(10_000 + i);
+      expect(run(ks, T0, ["ZCOUNT", "big", "(9999", "+inf"])).toBe(i + 1);
+    }
+    expect(run(ks, T0, ["ZRANGE", "big", 0, 0, "WITHSCORES"])).toEqual(["m0", "-1"]);
+    const all = run(ks, T0, ["ZRANGE", "big", 0, -1, "WITHSCORES"]) as string[];
+    expect(all).toHaveLength(2 * 10_200);
+    for (let i = 3; i < all.length; i += 2) expect(Number(all[i - 2]) <= Number(all[i])).toBe(true);
+    const below = run(ks, T0, ["ZCOUNT", "big", "-inf", "(5000"]) as number;
+    expect(below).toBeGreaterThanOrEqual(5000);
+    expect(run(ks, T0, ["ZREMRANGEBYSCORE", "big", "-inf", "(5000"])).toBe(below);
+    expect(run(ks, T0, ["ZCARD", "big"])).toBe(10_200 - below);
+  });
+});
