@@ -94,13 +94,16 @@ export function stringOf(bytes: Uint8Array): string {
   let n = 0;
   for (let i = 0; i < bytes.length; ) {
     const b = bytes[i] as number;
+    if (b < 0x80) {
+      units[n++] = b;
+      i++;
+      continue;
+    }
     const len = sequenceLength(bytes, i);
-    const cont = (k: number) => (bytes[i + k] as number) & 63;
-    if (len === 1) units[n++] = b;
-    else if (len === 2) units[n++] = ((b & 31) << 6) | cont(1);
-    else if (len === 3) units[n++] = ((b & 15) << 12) | (cont(1) << 6) | cont(2);
+    if (len === 2) units[n++] = ((b & 31) << 6) | ((bytes[i + 1] as number) & 63);
+    else if (len === 3) units[n++] = ((b & 15) << 12) | (((bytes[i + 1] as number) & 63) << 6) | ((bytes[i + 2] as number) & 63);
     else if (len === 4) {
-      const cp = (((b & 7) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3)) - 0x10000;
+      const cp = (((b & 7) << 18) | (((bytes[i + 1] as number) & 63) << 12) | (((bytes[i + 2] as number) & 63) << 6) | ((bytes[i + 3] as number) & 63)) - 0x10000;
       units[n++] = 0xd800 + (cp >> 10);
       units[n++] = 0xdc00 + (cp & 0x3ff);
     } else units[n++] = 0xdc00 + b; // a stray byte, escaped
@@ -108,13 +111,18 @@ export function stringOf(bytes: Uint8Array): string {
   }
   let out = "";
   const CHUNK = 0x2000;
-  for (let i = 0; i < n; i += CHUNK) out += String.fromCharCode(...units.subarray(i, Math.min(n, i + CHUNK)));
+  // apply, not spread: spreading a typed array goes through its iterator, several times slower.
+  for (let i = 0; i < n; i += CHUNK) out += String.fromCharCode.apply(null, units.subarray(i, Math.min(n, i + CHUNK)) as unknown as number[]);
+  lastEscaped = out;
   return out;
 }
 
+/** The last value `stringOf` built with escapes: canonical by construction (putString stores it right after). */
+let lastEscaped: string | null = null;
+
 /** The canonical form of a value (what storing and reading it back gives): itself when it is well-formed text. */
 export function canonicalString(value: string): string {
-  return value.isWellFormed() ? value : stringOf(bytesOf(value));
+  return value.isWellFormed() || value === lastEscaped ? value : stringOf(bytesOf(value));
 }
 
 /** What JSON can carry of a value without base64: its text, invalid UTF-8 as U+FFFD (what TextDecoder makes of it). */
@@ -126,7 +134,7 @@ export function lossyText(value: string): string {
 export function toBase64(bytes: Uint8Array): string {
   let binary = "";
   const CHUNK = 0x8000;
-  for (let i = 0; i < bytes.length; i += CHUNK) binary += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
+  for (let i = 0; i < bytes.length; i += CHUNK) binary += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[]);
   return btoa(binary);
 }
 
