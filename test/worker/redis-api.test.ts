@@ -273,6 +273,15 @@ describe("bitmaps and HyperLogLog through the endpoint (binary values in storage
     expect(await one(["GET", "bm:k"], b64)).toEqual({ result: btoa("\x80\x40\x01a") });
   });
 
+  it("an argument's lone surrogates U+DC80..U+DCFF are bytes: SET (the blind write too) and SETRANGE store them exactly", async () => {
+    expect(await one(["SET", "bm:raw", "\udcff\udc80a"])).toEqual({ result: "OK" });
+    expect(await one(["STRLEN", "bm:raw"])).toEqual({ result: 3 });
+    expect(await one(["GET", "bm:raw"], b64)).toEqual({ result: btoa("\xff\x80a") });
+    expect(await one(["SETRANGE", "bm:raw", 1, "\udcfe"])).toEqual({ result: 3 });
+    expect(await one(["GETBIT", "bm:raw", 15])).toEqual({ result: 0 });
+    expect(await one(["GET", "bm:raw"], b64)).toEqual({ result: btoa("\xff\xfea") });
+  });
+
   it("a text value is still stored and answered as text", async () => {
     expect(await one(["SET", "bm:t", "héllo"])).toEqual({ result: "OK" });
     expect(await one(["SETBIT", "bm:t", 7, 0])).toEqual({ result: 0 });
