@@ -48,11 +48,12 @@ app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => c.json(error
 // body or path argument is read (a request without a token gets 401, never a 400 or 413 about its input).
 // The routers keep their own admin guards as a second line.
 for (const path of ["/admin/*", "/raft/members", "/raft/transfer-leadership"]) app.use(path, requireToken("ADMIN_TOKEN"));
-for (const path of ["/cache/*", "/kv", "/kv/*", "/raft/status", "/txn", "/txn/*", "/lb/pools", "/lb/pools/*", "/tasks", "/tasks/*", "/jobs", "/jobs/*", "/dashboard/*", "/metrics"]) {
+// Hono's "/x/*" also matches "/x" itself: listing both ran the check twice on "/x" (two token digests).
+for (const path of ["/cache/*", "/kv/*", "/raft/status", "/txn/*", "/lb/pools/*", "/tasks/*", "/jobs/*", "/dashboard/*", "/metrics"]) {
   app.use(path, requireToken("API_TOKEN"));
 }
 // The Redis endpoint authenticates the Upstash way (Bearer or ?_token=, WRONGPASS in its own format).
-app.use("/redis", redisAuth);
+// Once: "/redis/*" matches POST /redis too.
 app.use("/redis/*", redisAuth);
 // Every body's limit, by route (src/routes/body-limits.ts: 64 KiB of JSON unless the route has a larger
 // limit; the 8 MiB batch limit is the ceiling). Not for /lb/*: a proxied body streams to the upstream,
