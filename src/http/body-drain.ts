@@ -17,6 +17,14 @@ const REFUSED = new Set([401, 403, 405, 429, 503]);
 /** Bytes asked of the body per read when draining (a ~4 KiB chunk per read would cost ~10x the time). */
 const DRAIN_READ_BYTES = 256 * 1024;
 
+/** Requests whose body was read to its end (`markBodyRead`): nothing is left to drain. */
+const readToEnd = new WeakSet<Request>();
+
+/** Tells the drain that `req`'s body was read to its end, so it skips the reader and timer of a drain that would find nothing. */
+export function markBodyRead(req: Request): void {
+  readToEnd.add(req);
+}
+
 /**
  * Mount early: after the response is decided, reads and discards what no handler read of the request
  * body (a rejected upload, a body a route ignores), within the budget above. A body that is locked
@@ -31,7 +39,7 @@ export function drainUnreadBody(budget: { maxBytes: number; maxMs: number } = { 
     // A refused caller (no token, a method not allowed, shed load) is answered at once: its body is
     // cancelled, not read, so an anonymous or shed sender holds nothing of the worker for the drain's time.
     if (REFUSED.has(c.res.status)) return void (req.body?.locked ? undefined : req.body?.cancel().catch(() => undefined));
-    await discardRest(req, budget.maxBytes, budget.maxMs);
+    if (!readToEnd.has(req)) await discardRest(req, budget.maxBytes, budget.maxMs);
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { ZodError } from "zod";
+import { markBodyRead } from "./body-drain";
 import { errorBody, HttpError } from "./errors";
 import { utf8Length } from "../core/text/utf8";
 
@@ -80,6 +81,7 @@ export async function readBodyLimited(req: Request, maxBytes: number): Promise<U
   } finally {
     reader.releaseLock();
   }
+  markBodyRead(req);
   const out = new Uint8Array(total);
   let offset = 0;
   for (const chunk of chunks) {

@@ -7,6 +7,7 @@ import { parseCommand, keysOf } from "../core/redis/commands";
 import type { Command, Reply } from "../core/redis/types";
 import { createRouter, type AppEnv } from "../http/app-env";
 import { bearer, dataAccess, holdsDataToken, tokensEqual } from "../http/auth";
+import { markBodyRead } from "../http/body-drain";
 import { bytesToBase64 } from "../http/base64";
 import { HttpError } from "../http/errors";
 import { incompleteBody, readBodyLimited, utf8Length } from "../http/validation";
@@ -101,6 +102,7 @@ async function readJson(c: Context<AppEnv>): Promise<{ ok: true; value: unknown 
     // A declared length within the limit is read in one go (cheaper than streaming for small commands).
     const declared = Number(c.req.header("content-length") ?? NaN);
     bytes = declared <= REDIS_LIMITS.requestBytes ? new Uint8Array(await c.req.raw.arrayBuffer().catch((err: unknown): Promise<ArrayBuffer> => Promise.reject(incompleteBody(err)))) : await readBodyLimited(c.req.raw, REDIS_LIMITS.requestBytes);
+    markBodyRead(c.req.raw);
   } catch (err) {
     if (err instanceof HttpError && err.status === 413) return { ok: false, response: redisError(c, 413, `ERR max request size exceeded. Limit: ${REDIS_LIMITS.requestBytes} bytes`) };
     throw err;
