@@ -831,7 +831,7 @@ describe("sorted sets of 10,000 members", () => {
     const words: (string | number)[] = ["ZADD", "big"];
     for (let i = 0; i < 10_000; i++) words.push((i * 7919) % 10_000, `m${i}`);
     expect(run(ks, T0, words)).toBe(10_000);
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 40; i++) {
       expect(run(ks, T0, ["ZADD", "big", 10_000 + i, `new${i}`])).toBe(1);
       expect(run(ks, T0, ["ZINCRBY", "big", -1, `m${i}`])).toBeTypeOf("string");
       expect(run(ks, T0, ["ZRANK", "big", `new${i}`])).toBe(10_000 + i);
@@ -839,11 +839,11 @@ describe("sorted sets of 10,000 members", () => {
     }
     expect(run(ks, T0, ["ZRANGE", "big", 0, 0, "WITHSCORES"])).toEqual(["m0", "-1"]);
     const all = run(ks, T0, ["ZRANGE", "big", 0, -1, "WITHSCORES"]) as string[];
-    expect(all).toHaveLength(2 * 10_200);
+    expect(all).toHaveLength(2 * 10_040);
     for (let i = 3; i < all.length; i += 2) expect(Number(all[i - 2]) <= Number(all[i])).toBe(true);
     const below = run(ks, T0, ["ZCOUNT", "big", "-inf", "(5000"]) as number;
     expect(below).toBeGreaterThanOrEqual(5000);
     expect(run(ks, T0, ["ZREMRANGEBYSCORE", "big", "-inf", "(5000"])).toBe(below);
-    expect(run(ks, T0, ["ZCARD", "big"])).toBe(10_200 - below);
+    expect(run(ks, T0, ["ZCARD", "big"])).toBe(10_040 - below);
   });
 });

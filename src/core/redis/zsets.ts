@@ -140,15 +140,16 @@ function zaddGeneric(args: string[], ks: Keyspace, now: number, incrCommand: boo
   }
   const current = lookupZset(ks, key, now);
   if (current === null && xx) return incr ? null : 0;
-  const scores = new Map(current?.scores);
-  const changed = new Set<string>();
+  // Changes are collected first: the copy of a large set is only made when something changes.
+  const pending = new Map<string, number>();
+  const scoreOf = (member: string): number | undefined => pending.get(member) ?? current?.scores.get(member);
   let added = 0;
   let updated = 0;
   let processed = 0;
   let last = 0;
   for (const [member, input] of pairs) {
     let score = input;
-    const old = scores.get(member);
+    const old = scoreOf(member);
     if (old !== undefined) {
       if (nx) continue;
       if (incr) {
@@ -159,19 +160,21 @@ function zaddGeneric(args: string[], ks: Keyspace, now: number, incrCommand: boo
       processed++;
       last = score;
       if (score !== old) {
-        scores.set(member, stored(score));
-        changed.add(member);
+        pending.set(member, stored(score));
         updated++;
       }
     } else if (!xx) {
-      scores.set(member, stored(score));
-      changed.add(member);
+      pending.set(member, stored(score));
       added++;
       processed++;
       last = score;
     }
   }
-  if (changed.size > 0) storeChanged(ks, key, current, scores, changed);
+  if (pending.size > 0) {
+    const scores = new Map(current?.scores);
+    for (const [member, score] of pending) scores.set(member, score);
+    storeChanged(ks, key, current, scores, new Set(pending.keys()));
+  }
   if (incr) return processed > 0 ? formatScore(last) : null;
   return ch ? added + updated : added;
 }
