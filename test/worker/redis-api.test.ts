@@ -403,3 +403,16 @@ describe("RANDOMKEY, SCAN TYPE / WITHTYPE and COPY over every type", () => {
     expect(await one(["HRANDFIELD", "ft:h"])).toEqual({ result: null });
   });
 });
+
+describe("sorted sets through the endpoint", () => {
+  const one = async (cmd: unknown[]) => (await post("/redis", JSON.stringify(cmd))).json() as Promise<{ result?: unknown; error?: string }>;
+
+  it("ZADD stores scores that ZRANGE WITHSCORES replies as Redis 7.0 prints them, in (score, member) order", async () => {
+    expect(await one(["ZADD", "zs:k", 0.1, "a", "inf", "b", 1e20, "c", 1, "d", 1, "c0"])).toEqual({ result: 5 });
+    expect(await one(["ZRANGE", "zs:k", 0, -1, "WITHSCORES"])).toEqual({ result: ["a", "0.10000000000000001", "c0", "1", "d", "1", "c", "1e+20", "b", "inf"] });
+    expect(await one(["ZADD", "zs:k", "XX", "NX", 1, "a"])).toEqual({ error: "ERR XX and NX options at the same time are not compatible" });
+    expect(await one(["ZPOPMAX", "zs:k", 4])).toEqual({ result: ["b", "inf", "c", "1e+20", "d", "1", "c0", "1"] });
+    expect(await one(["ZPOPMIN", "zs:k"])).toEqual({ result: ["a", "0.10000000000000001"] });
+    expect(await one(["EXISTS", "zs:k"])).toEqual({ result: 0 });
+  });
+});
