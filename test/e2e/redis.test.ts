@@ -221,3 +221,77 @@ describe("@upstash/redis against the cluster", () => {
     }
   });
 });
+
+describe("@upstash/redis: hash-field TTLs, HRANDFIELD, RANDOMKEY, COPY, SCAN withType", () => {
+  it("hexpire, httl, hpersist, hgetex, hsetex, hgetdel answer the shapes the client parses", async () => {
+    expect(await redis.hset("ft:h", { a: "1", b: "2" })).toBe(2);
+    expect(await redis.hexpire("ft:h", ["a", "zz"], 100)).toEqual([1, -2]);
+    expect(await redis.hexpire("ft:h", "a", 50, "GT")).toEqual([0]);
+    const [ttlA, ...rest] = (await redis.httl("ft:h", ["a", "b", "zz"])) as number[];
+    expect(rest).toEqual([-1, -2]);
+    expect(ttlA).toBeGreaterThan(0);
+    expect(ttlA).toBeLessThanOrEqual(100);
+    expect(await redis.hpersist("ft:h", ["a", "b"])).toEqual([1, -1]);
+    expect(await redis.hsetex("ft:h", { expiration: { px: 60_000 } }, { c: "3" })).toBe(1);
+    expect(await redis.hsetex("ft:h", { conditional: "FNX" }, { c: "x" })).toBe(0);
+    const pttl = (await redis.hpttl("ft:h", "c")) as number[];
+    expect(pttl[0]).toBeGreaterThan(0);
+    expect(pttl[0]).toBeLessThanOrEqual(60_000);
+    expect(await redis.hgetex("ft:h", { ex: 30 }, "a", "zz")).toEqual({ a: 1, zz: null });
+    const [ttl30] = (await redis.httl("ft:h", "a")) as number[];
+    expect(ttl30).toBeGreaterThan(0);
+    expect(ttl30).toBeLessThanOrEqual(30);
+    expect(await redis.hgetex("ft:h", { persist: true }, "a")).toEqual({ a: 1 });
+    expect(await redis.hexpireat("ft:h", "b", 1)).toEqual([2]);
+    expect(await redis.hgetall("ft:h")).toEqual({ a: 1, c: 3 });
+    expect(await redis.hgetdel("ft:h", "a", "c")).toEqual({ a: 1, c: 3 });
+    expect(await redis.exists("ft:h")).toBe(0);
+  });
+
+  it("hrandfield with and without a count and values; randomkey answers a key that exists", async () => {
+    await redis.hset("rf:h", { a: "1", b: "2", c: "3" });
+    expect(["a", "b", "c"]).toContain(await redis.hrandfield("rf:h"));
+    const two = (await redis.hrandfield("rf:h", 2)) as string[];
+    expect(new Set(two).size).toBe(2);
+    const withValues = (await redis.hrandfield("rf:h", 5, true)) as Record<string, unknown>;
+    expect(withValues).toEqual({ a: 1, b: 2, c: 3 });
+    expect(((await redis.hrandfield("rf:h", -6)) as string[]).length).toBe(6);
+    const key = await redis.randomkey();
+    expect(typeof key).toBe("string");
+    expect(await redis.exists(key as string)).toBe(1);
+  });
+
+  it("copy maps 1/0 to COPIED/NOT_COPIED for hashes, lists and sets; scan withType pairs keys with their types", async () => {
+    await redis.hset("cw:h", { f: "v" });
+    await redis.rpush("cw:l", "a", "b");
+    await redis.sadd("cw:s", "m");
+    for (const k of ["cw:h", "cw:l", "cw:s"]) expect(await redis.copy(k, `${k}2`)).toBe("COPIED");
+    expect(await redis.copy("cw:l", "cw:l2")).toBe("NOT_COPIED");
+    expect(await redis.copy("cw:l", "cw:l2", { replace: true })).toBe("COPIED");
+    await redis.rpush("cw:l", "c");
+    expect(await redis.lrange("cw:l2", 0, -1)).toEqual(["a", "b"]);
+    const found: { key: string; type: string }[] = [];
+    let cursor = "0";
+    do {
+      const [next, page] = await redis.scan(cursor, { match: "cw:*", count: 1000, withType: true });
+      found.push(...page);
+      cursor = String(next);
+    } while (cursor !== "0");
+    expect(found.sort((x, y) => x.key.localeCompare(y.key))).toEqual([
+      { key: "cw:h", type: "hash" },
+      { key: "cw:h2", type: "hash" },
+      { key: "cw:l", type: "list" },
+      { key: "cw:l2", type: "list" },
+      { key: "cw:s", type: "set" },
+      { key: "cw:s2", type: "set" },
+    ]);
+    const lists: string[] = [];
+    cursor = "0";
+    do {
+      const [next, page] = await redis.scan(cursor, { match: "cw:*", count: 1000, type: "list" });
+      lists.push(...page);
+      cursor = String(next);
+    } while (cursor !== "0");
+    expect(lists.sort()).toEqual(["cw:l", "cw:l2"]);
+  });
+});
