@@ -4,6 +4,7 @@ import { makeVersion } from "../core/cache/version";
 import { REDIS_BUDGET, deadlineError, isBatchedRead, requestDeadlineMs, walkOverBudget } from "../core/redis/budget";
 import { commandSpec, compileGlob, executeCommand, isKeyspaceCommand, isReadOnly, isUnsupportedCommand, keysOf, parseScan, unknownCommandError, unsupportedCommandError } from "../core/redis/commands";
 import { decodeEntry, encodeEntry } from "../core/redis/codec";
+import { SCRIPT_CACHE_LIMIT, ScriptCache } from "../core/redis/scripting";
 import { stringOf } from "../core/redis/bytes";
 import { RedisError, STRING_CONTENT_TYPE, type Command, type Entry, type Keyspace, type Reply } from "../core/redis/types";
 import type { TxnCondition, TxnOp } from "../core/txn/types";
@@ -132,6 +133,12 @@ class Snapshot implements Keyspace {
 }
 
 /**
+ * Scripts this isolate has seen (EVAL, SCRIPT LOAD), for EVALSHA; each isolate has its own, so an
+ * EVALSHA may answer NOSCRIPT where another isolate loaded the script: clients then send EVAL.
+ */
+const SCRIPTS = new ScriptCache(SCRIPT_CACHE_LIMIT);
+
+/**
  * Runs commands in order on a snapshot. A write whose result would not fit in one key (a list, set,
  * sorted set or hash grown past REDIS_ENTRY_BYTES once encoded) is undone and answers an
  * error naming the key and the limit; the commands before and after it are unaffected, as Redis
@@ -141,7 +148,7 @@ function execute(cmds: readonly Command[], ks: Snapshot, now: number): Outcome[]
   return cmds.map((cmd) => {
     const mark = ks.mark();
     try {
-      const result = executeCommand(cmd, ks, now, { maxValueBytes: LIMITS.valueBytes, random: Math.random });
+      const result = executeCommand(cmd, ks, now, { maxValueBytes: LIMITS.valueBytes, random: Math.random, scripts: SCRIPTS, clock: Date.now });
       const tooBig = oversizeWrite(ks, mark);
       if (tooBig === null) return { result };
       ks.undo(mark);
