@@ -1,4 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { buildSync } from "esbuild";
+import { resolve } from "node:path";
 import { defineConfig } from "vitest/config";
 
 // Timeouts are ceilings for a stuck test, not claims about speed: on a quiet machine the suite never
@@ -6,6 +8,21 @@ import { defineConfig } from "vitest/config";
 // correct test must not fail. What a test proves about timing it checks itself, with conditions awaited
 // up to a deadline. The uncaught guard fails the run on any unhandled promise rejection workerd logs.
 const UNCAUGHT_GUARD = "./test/support/uncaught-guard.ts";
+
+// fengari (the Lua VM of EVAL) requires Node's modules on paths a script never takes; wrangler.toml's
+// [alias] points them at a shim when wrangler bundles the worker. Vitest's module runner would load
+// fengari unbundled inside workerd, where they do not exist: the worker tests get the same bundle.
+const FENGARI_BUNDLE = "dist/test/fengari.mjs";
+buildSync({
+  entryPoints: ["node_modules/fengari/src/fengari.js"],
+  bundle: true,
+  format: "esm",
+  platform: "neutral",
+  mainFields: ["main"],
+  alias: Object.fromEntries(["fs", "path", "os", "tmp", "child_process", "readline-sync"].map((m) => [m, "./src/core/redis/lua-node-shim.ts"])),
+  outfile: FENGARI_BUNDLE,
+  logLevel: "warning",
+});
 
 export default defineConfig({
   test: {
@@ -22,6 +39,7 @@ export default defineConfig({
             },
           }),
         ],
+        resolve: { alias: { fengari: resolve(FENGARI_BUNDLE) } },
         // The idle test's real upstream on 127.0.0.1 is started here (a test inside workerd cannot listen).
         test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 90_000, hookTimeout: 90_000, globalSetup: [UNCAUGHT_GUARD, "./test/support/idle-upstream-setup.ts"] },
       },
