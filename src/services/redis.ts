@@ -149,7 +149,8 @@ function execute(cmds: readonly Command[], ks: Snapshot, now: number): Outcome[]
     const mark = ks.mark();
     try {
       const result = executeCommand(cmd, ks, now, { maxValueBytes: LIMITS.valueBytes, random: Math.random, scripts: SCRIPTS, clock: Date.now });
-      const tooBig = oversizeWrite(ks, mark);
+      // A command that wrote nothing (every read) has nothing to measure.
+      const tooBig = ks.mark() === mark ? null : oversizeWrite(ks, mark);
       if (tooBig === null) return { result };
       ks.undo(mark);
       return { error: tooBig };
