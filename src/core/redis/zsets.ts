@@ -28,6 +28,7 @@ import {
   lookup,
   lookupZset,
   parseInt64,
+  randomBelow,
   type Context,
   type Handler,
   type ZsetEntry,
@@ -408,33 +409,15 @@ function zpopGeneric(args: string[], ks: Keyspace, now: number, max: boolean): R
 
 // ---------------------------------------------------------------- ZRANDMEMBER
 
-/** A deterministic generator seeded from the command and the time (the engine is pure: no Math.random). */
-function seededRandom(seedText: string): () => number {
-  let h = 1779033703 ^ seedText.length;
-  for (let i = 0; i < seedText.length; i++) {
-    h = Math.imul(h ^ seedText.charCodeAt(i), 3432918353);
-    h = (h << 13) | (h >>> 19);
-  }
-  let state = h >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const LONG_MAX = 9223372036854775807n;
 
-function zrandmemberCommand(args: string[], ks: Keyspace, now: number): Reply {
+function zrandmemberCommand(args: string[], ks: Keyspace, now: number, ctx: Context): Reply {
   const key = args[0] as string;
-  const random = seededRandom(`${now}\u0000${args.join("\u0000")}`);
   if (args.length === 1) {
     const current = lookupZset(ks, key, now);
     if (current === null) return null;
     const items = sortedItems(current.scores);
-    return (items[Math.floor(random() * items.length)] as Item)[0];
+    return (items[randomBelow(ctx, items.length)] as Item)[0];
   }
   const count = int64Arg(args[1] as string);
   if (count < -LONG_MAX) fail("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
@@ -447,14 +430,14 @@ function zrandmemberCommand(args: string[], ks: Keyspace, now: number): Reply {
   if (count < 0n) {
     if (-count > BigInt(ZRANDMEMBER_MAX_REPEATS)) fail(`ERR ZRANDMEMBER count is limited to -${ZRANDMEMBER_MAX_REPEATS} on this server`);
     const picks: Item[] = [];
-    for (let i = 0n; i < -count; i++) picks.push(items[Math.floor(random() * items.length)] as Item);
+    for (let i = 0n; i < -count; i++) picks.push(items[randomBelow(ctx, items.length)] as Item);
     return itemsReply(picks, withScores);
   }
   if (count >= BigInt(items.length)) return itemsReply([...items].reverse(), withScores); // Redis walks from the tail
   const pool = [...items];
   const n = Number(count);
   for (let i = 0; i < n; i++) {
-    const j = i + Math.floor(random() * (pool.length - i));
+    const j = i + randomBelow(ctx, pool.length - i);
     [pool[i], pool[j]] = [pool[j] as Item, pool[i] as Item];
   }
   return itemsReply(pool.slice(0, n), withScores);
