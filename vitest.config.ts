@@ -20,6 +20,8 @@ buildSync({
   platform: "neutral",
   mainFields: ["main"],
   alias: Object.fromEntries(["fs", "path", "os", "tmp", "child_process", "readline-sync"].map((m) => [m, "./src/core/redis/lua-node-shim.ts"])),
+  // As wrangler.toml's [define]: fengari reads it at load, outside its `typeof process` guards.
+  define: { "process.env.FENGARICONF": "undefined" },
   outfile: FENGARI_BUNDLE,
   logLevel: "warning",
 });

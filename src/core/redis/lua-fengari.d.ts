@@ -7,7 +7,7 @@ declare module "fengari" {
     currentline: number;
     short_src: LuaString;
   }
-  export const lua: {
+  const lua: {
     LUA_OK: number;
     LUA_TNIL: number;
     LUA_TBOOLEAN: number;
@@ -53,17 +53,19 @@ declare module "fengari" {
     lua_getinfo(L: LuaState, what: LuaString, ar: lua_Debug): number;
     lua_atnativeerror(L: LuaState, f: JsFunction): void;
   };
-  export const lauxlib: {
+  const lauxlib: {
     luaL_newstate(): LuaState;
     luaL_requiref(L: LuaState, name: LuaString, open: JsFunction, global: number): void;
     luaL_loadbuffer(L: LuaState, buff: LuaString, size: number, name: LuaString): number;
     luaL_tolstring(L: LuaState, idx: number): LuaString;
   };
-  export const lualib: {
+  const lualib: {
     luaopen_base: JsFunction;
     luaopen_table: JsFunction;
     luaopen_string: JsFunction;
     luaopen_math: JsFunction;
   };
-  export function to_luastring(s: string): LuaString;
+  /** Imported whole (the default export): fengari is CommonJS, and its ESM bundle for the worker tests has no named exports. */
+  const fengari: { lua: typeof lua; lauxlib: typeof lauxlib; lualib: typeof lualib };
+  export default fengari;
 }

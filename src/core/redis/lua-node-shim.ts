@@ -6,4 +6,6 @@
  * called at load time (luaconf.js picks the path separator).
  */
 export const platform = (): string => "linux";
-export default { platform };
+/** ldblib.js configures readline-sync's prompt at load time when it sees `process` (the worker tests run with nodejs_compat). */
+export const setDefaultOptions = (): void => undefined;
+export default { platform, setDefaultOptions };

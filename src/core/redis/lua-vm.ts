@@ -4,11 +4,13 @@
  * `cjson` tables, Redis's conversions between Lua values and replies, and a budget that stops a
  * runaway script. Pure: the caller passes the clock and the command runner.
  */
-import { lauxlib, lua, lualib, type LuaState } from "fengari";
+import fengari, { type LuaState } from "fengari";
 import { bytesOf, stringOf } from "./bytes";
 import { sha1Hex } from "./sha1";
 import { RedisError, type Reply } from "./types";
 import { INT64_MIN, intReply } from "./util";
+
+const { lauxlib, lua, lualib } = fengari;
 
 /** Redis's busy-script-time: a script still running after this long is stopped (and nothing it wrote is applied). */
 export const SCRIPT_TIME_LIMIT_MS = 5_000;
