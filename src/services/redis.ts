@@ -4,7 +4,7 @@ import { makeVersion } from "../core/cache/version";
 import { REDIS_BUDGET, deadlineError, isBatchedRead, requestDeadlineMs, walkOverBudget } from "../core/redis/budget";
 import { commandSpec, compileGlob, executeCommand, isKeyspaceCommand, isReadOnly, isUnsupportedCommand, keysOf, parseScan, unknownCommandError, unsupportedCommandError } from "../core/redis/commands";
 import { decodeEntry, encodeEntry } from "../core/redis/codec";
-import { SCRIPT_CACHE_LIMIT, ScriptCache } from "../core/redis/scripting";
+import { MAX_SCRIPT_SCAN_STEPS, NeedScan, SCRIPT_CACHE_LIMIT, ScriptCache, scanMemoKey, scanReplyKeys, type ScanMemo } from "../core/redis/scripting";
 import { stringOf } from "../core/redis/bytes";
 import { RedisError, STRING_CONTENT_TYPE, type Command, type Entry, type Keyspace, type Reply } from "../core/redis/types";
 import type { TxnCondition, TxnOp } from "../core/txn/types";
@@ -144,11 +144,11 @@ const SCRIPTS = new ScriptCache(SCRIPT_CACHE_LIMIT);
  * error naming the key and the limit; the commands before and after it are unaffected, as Redis
  * leaves the other commands of a MULTI block when one fails.
  */
-function execute(cmds: readonly Command[], ks: Snapshot, now: number): Outcome[] {
+function execute(cmds: readonly Command[], ks: Snapshot, now: number, replay?: ScriptReplay): Outcome[] {
   return cmds.map((cmd) => {
     const mark = ks.mark();
     try {
-      const result = executeCommand(cmd, ks, now, { maxValueBytes: LIMITS.valueBytes, random: Math.random, scripts: SCRIPTS, clock: Date.now });
+      const result = executeCommand(cmd, ks, now, { maxValueBytes: LIMITS.valueBytes, random: Math.random, scripts: SCRIPTS, clock: Date.now, ...replay });
       // A command that wrote nothing (every read) has nothing to measure.
       const tooBig = ks.mark() === mark ? null : oversizeWrite(ks, mark);
       if (tooBig === null) return { result };
@@ -159,6 +159,39 @@ function execute(cmds: readonly Command[], ks: Snapshot, now: number): Outcome[]
       throw err;
     }
   });
+}
+
+/** What the runs of a unit's scripts share across its attempts: the SCAN replies fetched for them, and math.random's seed. */
+interface ScriptReplay {
+  scans: ScanMemo;
+  scriptSeed: number;
+}
+
+/**
+ * A script's SCAN (NeedScan): fetched as the SCAN command answers it and kept in the memo; the keys
+ * it lists join `keys`, so the next attempt loads them and commits on their revisions. Past
+ * MAX_SCRIPT_SCAN_STEPS steps, or when the keys would pass what one transaction holds, the memo
+ * keeps an error that stops the script instead.
+ */
+async function fetchScriptScan(ctx: RedisContext, need: NeedScan, replay: ScriptReplay, keys: string[]): Promise<void> {
+  const memoKey = scanMemoKey(need.args);
+  if (replay.scans.size >= MAX_SCRIPT_SCAN_STEPS) {
+    replay.scans.set(memoKey, { error: `ERR a script may take at most ${MAX_SCRIPT_SCAN_STEPS} SCAN steps (MAX_SCRIPT_SCAN_STEPS)`, stop: true });
+    return;
+  }
+  const outcome = await scanCommand(ctx, need.args);
+  if ("error" in outcome) {
+    replay.scans.set(memoKey, { error: outcome.error });
+    return;
+  }
+  const found = scanReplyKeys(need.args, outcome.result).filter((k) => !keys.includes(k));
+  if (keys.length + found.length > LIMITS.txnOps) {
+    const error = `ERR a script's keys (declared and found by SCAN) may number at most ${LIMITS.txnOps}, what one transaction holds (LIMITS.txnOps)`;
+    replay.scans.set(memoKey, { error, stop: true });
+    return;
+  }
+  replay.scans.set(memoKey, outcome.result);
+  keys.push(...found);
 }
 
 /**
@@ -269,7 +302,10 @@ async function atomically(ctx: RedisContext, config: Config, cmds: readonly Comm
  * Runs units of commands over `keys` as one atomic transaction: every unit's commands in order on one
  * snapshot, one commit. Answers one RunResult per unit; a failure of the whole fails every unit.
  */
-async function runUnits(ctx: RedisContext, config: Config, keys: string[], units: readonly (readonly Command[])[], deadline: number): Promise<RunResult[]> {
+async function runUnits(ctx: RedisContext, config: Config, declaredKeys: string[], units: readonly (readonly Command[])[], deadline: number): Promise<RunResult[]> {
+  // The declared keys, then those a script's SCAN found (each a revision condition of the commit).
+  const keys = [...declaredKeys];
+  const replay: ScriptReplay = { scans: new Map(), scriptSeed: Math.floor(Math.random() * 2 ** 31) };
   const failAll = (message: string, retryAfterS?: number) => units.map((cmds) => fail(cmds, message, retryAfterS));
   const again = async (attempt: number) => {
     const pause = backoff(attempt);
@@ -291,7 +327,17 @@ async function runUnits(ctx: RedisContext, config: Config, keys: string[], units
     }
     const now = Date.now();
     const ks = new Snapshot(loaded);
-    const outcomes = units.map((cmds) => execute(cmds, ks, now));
+    let outcomes: Outcome[][];
+    try {
+      outcomes = units.map((cmds) => execute(cmds, ks, now, replay));
+    } catch (err) {
+      if (!(err instanceof NeedScan)) throw err;
+      // A script's SCAN: fetch it, then run every unit again from the start on a snapshot with its keys.
+      if (Date.now() >= deadline || pastDeadline(ctx.bounds)) return failAll(deadlineError(ctx.bounds.deadlineMs));
+      await fetchScriptScan(ctx, err, replay, keys);
+      attempt--;
+      continue;
+    }
     const wrote = units.map((cmds) => cmds.some((c) => !isReadOnly(c)));
     if (ks.dirty.size === 0) {
       // Reads of several keys must be one snapshot (MGET, a read-only MULTI): read again; unchanged
@@ -447,7 +493,15 @@ async function readRun(ctx: RedisContext, config: Config, cmds: readonly Command
   for (const cmd of cmds) {
     const key = keysOf(cmd)[0];
     if (key !== undefined && failed.has(key)) out.push(...(await atomically(ctx, config, [cmd])).outcomes);
-    else out.push(...execute([cmd], new Snapshot(loaded), now));
+    else {
+      try {
+        out.push(...execute([cmd], new Snapshot(loaded), now));
+      } catch (err) {
+        // A read-only script that SCANs: run as a unit, which fetches its SCAN steps.
+        if (!(err instanceof NeedScan)) throw err;
+        out.push(...(await atomically(ctx, config, [cmd])).outcomes);
+      }
+    }
   }
   return out;
 }
@@ -542,23 +596,38 @@ async function walkPrimaryKeys(ctx: RedisContext, name: string, maxEntries: numb
   }
 }
 
+/** SCAN's step (the command, or a script's SCAN); a RedisError is thrown. */
+async function scanOnce(ctx: RedisContext, args: string[]): Promise<Reply> {
+  const o = parseScan(args);
+  if (!/^[0-9]{1,19}$/.test(o.cursor)) throw new RedisError("ERR invalid cursor");
+  const step = await scanStep(ctx, BigInt(o.cursor), o.count);
+  // A linear glob matcher, not a RegExp: a pattern like *a*a*a*b cannot make it backtrack.
+  const match = o.match === null ? null : compileGlob(o.match);
+  const keys = match === null ? step.keys : step.keys.filter(match);
+  if (o.type === null && o.withType !== true) return [step.next.toString(), keys];
+  // TYPE filters by type; Upstash's WITHTYPE (@upstash/redis's `withType: true`) follows each key
+  // with its type. A key gone since its shard listed it is left out.
+  const types = await typesOf(ctx, keys);
+  const found = keys.flatMap((k, i) => (types[i] !== "none" && (o.type === null || types[i] === o.type) ? [[k, types[i]!]] : []));
+  return [step.next.toString(), o.withType === true ? found.flat() : found.map(([k]) => k!)];
+}
+
+/** SCAN's outcome: its reply or its error. */
+async function scanCommand(ctx: RedisContext, args: string[]): Promise<Outcome> {
+  try {
+    return { result: await scanOnce(ctx, args) };
+  } catch (err) {
+    if (err instanceof RedisError) return { error: err.message };
+    if (err instanceof Error) return { error: `ERR ${err.message}` };
+    throw err;
+  }
+}
+
 async function keyspaceCommand(ctx: RedisContext, cmd: Command): Promise<Outcome> {
   try {
     switch (cmd.name) {
-      case "scan": {
-        const o = parseScan(cmd.args);
-        if (!/^[0-9]{1,19}$/.test(o.cursor)) return { error: "ERR invalid cursor" };
-        const step = await scanStep(ctx, BigInt(o.cursor), o.count);
-        // A linear glob matcher, not a RegExp: a pattern like *a*a*a*b cannot make it backtrack.
-        const match = o.match === null ? null : compileGlob(o.match);
-        const keys = match === null ? step.keys : step.keys.filter(match);
-        if (o.type === null && o.withType !== true) return { result: [step.next.toString(), keys] };
-        // TYPE filters by type; Upstash's WITHTYPE (@upstash/redis's `withType: true`) follows each key
-        // with its type. A key gone since its shard listed it is left out.
-        const types = await typesOf(ctx, keys);
-        const found = keys.flatMap((k, i) => (types[i] !== "none" && (o.type === null || types[i] === o.type) ? [[k, types[i]!]] : []));
-        return { result: [step.next.toString(), o.withType === true ? found.flat() : found.map(([k]) => k!)] };
-      }
+      case "scan":
+        return await scanCommand(ctx, cmd.args);
       case "randomkey": {
         if (cmd.args.length !== 0) return { error: "ERR wrong number of arguments for 'randomkey' command" };
         return { result: await randomKey(ctx) };

@@ -30,6 +30,13 @@ export interface EngineOptions {
   random?: () => number;
   /** Wall clock (unix ms) for a script's time budget; without it only its instruction budget applies. */
   clock?: () => number;
+  /**
+   * SCAN replies the caller fetched for scripts (scripting.ts): a script's SCAN is answered from here,
+   * and one not here stops the script with NeedScan, for the caller to fetch it and run the script again.
+   */
+  scans?: import("./scripting").ScanMemo;
+  /** Seed of a script's math.random: the same across the replays of one request, so a replay draws the same. */
+  scriptSeed?: number;
 }
 
 export { parseCommand, argumentText, type ParseResult } from "./parse";

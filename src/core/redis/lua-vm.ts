@@ -21,6 +21,13 @@ const HOOK_EVERY = 10_000;
 /** Nesting of a table returned by a script or encoded by cjson. */
 const MAX_DEPTH = 1_000;
 
+/**
+ * Thrown by `LuaRun.call` to stop the script at once: the script cannot catch it (pcall included),
+ * and runLua rethrows it once the VM has unwound, instead of answering. The caller decides what it
+ * means (scripting.ts: a SCAN the service must fetch before the script can be replayed).
+ */
+export class ScriptInterrupt extends Error {}
+
 /** A status reply (Redis's `+OK`): Lua sees it as {ok = "..."}. */
 export interface StatusReply {
   ok: string;
@@ -40,6 +47,11 @@ export interface LuaRun {
   maxStringBytes: number;
   instructionLimit?: number;
   timeLimitMs?: number;
+  /**
+   * Seed of math.random for this run, so that a replay of the script (after a ScriptInterrupt) draws
+   * the same numbers; without it math.random draws from the generator's state as it is.
+   */
+  seed?: number;
   /** Only compile the body (SCRIPT LOAD): answers null or the compile error. */
   compileOnly?: boolean;
 }
@@ -113,12 +125,13 @@ export function errorReplyText(text: string): string {
   return `${code} ${msg.replace(/[\r\n]+$/, "")}`;
 }
 
-/** Runs a script to its end. Never throws for anything the script does. */
+/** Runs a script to its end. Never throws for anything the script does, except the ScriptInterrupt its `call` throws. */
 export function runLua(run: LuaRun): LuaOutcome {
   const L = lauxlib.luaL_newstate();
   const instructionLimit = run.instructionLimit ?? SCRIPT_INSTRUCTION_LIMIT;
   const timeLimitMs = run.timeLimitMs ?? SCRIPT_TIME_LIMIT_MS;
   let killed: string | null = null;
+  let interrupt: ScriptInterrupt | null = null;
   // Errors redis.call raised: at the top they are answered as they are (no ERR added).
   const callErrors = new Set<string>();
   let errorLine: number | null = null;
@@ -157,7 +170,7 @@ export function runLua(run: LuaRun): LuaOutcome {
     return raise(where + message);
   };
   const stopIfKilled = () => {
-    if (killed !== null) {
+    if (killed !== null || interrupt !== null) {
       lua.lua_pushstring(L, KILLED);
       lua.lua_error(L);
     }
@@ -178,7 +191,7 @@ export function runLua(run: LuaRun): LuaOutcome {
       if (steps > instructionLimit) killed = `ran past its limit of ${instructionLimit} Lua instructions`;
       else if (run.clock() - start > timeLimitMs) killed = `ran past its limit of ${timeLimitMs} ms`;
     }
-    if (killed !== null) {
+    if (killed !== null || interrupt !== null) {
       // From now on every instruction raises, so a pcall in the script cannot swallow the stop.
       lua.lua_sethook(L2, hook, lua.LUA_MASKCOUNT, 1);
       lua.lua_pushstring(L2, KILLED);
@@ -206,6 +219,13 @@ export function runLua(run: LuaRun): LuaOutcome {
     try {
       reply = run.call(words);
     } catch (err) {
+      if (err instanceof ScriptInterrupt) {
+        // As the budget's stop: every instruction from now on raises, so no pcall can swallow it.
+        interrupt = err;
+        lua.lua_sethook(L2, hook, lua.LUA_MASKCOUNT, 1);
+        lua.lua_pushstring(L2, KILLED);
+        return lua.lua_error(L2);
+      }
       if (!(err instanceof RedisError)) throw err;
       if (protectedCall) {
         pushErrorTable(L2, err.message);
@@ -226,7 +246,10 @@ export function runLua(run: LuaRun): LuaOutcome {
     call: redisCall(false),
     pcall: redisCall(true),
     error_reply: (L2) => {
-      pushErrorTable(L2, errorReplyText(stringArg(L2, "ERR wrong number or type of arguments")));
+      // Redis 7 puts a '-' before a text without one, then reads its first word as the error code:
+      // error_reply('my error') answers "my error", error_reply('x') "ERR x".
+      const text = stringArg(L2, "ERR wrong number or type of arguments");
+      pushErrorTable(L2, errorReplyText(text.startsWith("-") ? text : `-${text}`));
       return 1;
     },
     status_reply: (L2) => {
@@ -341,9 +364,18 @@ export function runLua(run: LuaRun): LuaOutcome {
     return { error: `ERR Error compiling script (new function): ${js(lua.lua_tolstring(L, -1))}`, killed: false };
   }
   if (run.compileOnly === true) return { reply: null };
+  if (run.seed !== undefined) {
+    // fengari's generator is one per module; the runs are synchronous, so seeding here fixes this run's draws.
+    lua.lua_getglobal(L, ls("math"));
+    lua.lua_getfield(L, -1, ls("randomseed"));
+    lua.lua_pushinteger(L, run.seed | 0);
+    if (lua.lua_pcall(L, 1, 0, 0) !== lua.LUA_OK) throw new Error(js(lua.lua_tolstring(L, -1)));
+    lua.lua_pop(L, 1);
+  }
   lua.lua_sethook(L, hook, lua.LUA_MASKCOUNT, HOOK_EVERY);
   const status = lua.lua_pcall(L, 0, 1, handler);
   lua.lua_sethook(L, null, 0, 0);
+  if (interrupt !== null) throw interrupt;
   const where = ` script: ${run.sha}, on @user_script:${errorLine ?? "?"}.`;
   if (killed !== null) {
     return { error: `ERR Script ${killed}; nothing it wrote was applied${where}`, killed: true };

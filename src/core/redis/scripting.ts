@@ -4,7 +4,8 @@
  * like any command: its redis.call's run on the same snapshot at the same time, and what it wrote
  * commits with it or not at all.
  */
-import { runLua, type StatusReply } from "./lua-vm";
+import { parseScan } from "./keyspace";
+import { ScriptInterrupt, runLua, type StatusReply } from "./lua-vm";
 import { sha1Hex } from "./sha1";
 import { commandSpec, isUnsupportedCommand, keysOf } from "./spec";
 import { RedisError, type Entry, type Keyspace, type Reply } from "./types";
@@ -34,10 +35,47 @@ export class ScriptCache extends Map<string, string> {
   }
 }
 
+/** SCAN steps one script may take in one run (each is a walk step the service fetches, then a replay of the script). */
+export const MAX_SCRIPT_SCAN_STEPS = 100;
+
+/**
+ * What the service answers for a SCAN a script asked for: the reply SCAN gives, or an error, which
+ * the script sees as redis.call's error, or (`stop`) which ends the script, nothing it wrote applied.
+ */
+export type ScanAnswer = Reply | { error: string; stop?: boolean };
+
+/** SCAN replies already fetched for scripts of one request, by their arguments (`scanMemoKey`). */
+export type ScanMemo = Map<string, ScanAnswer>;
+
+/** The memo's key for SCAN's arguments (cursor first). */
+export function scanMemoKey(args: readonly string[]): string {
+  return JSON.stringify(args);
+}
+
+/**
+ * Thrown (through the VM, uncatchable) when a script calls SCAN whose reply is not in the memo: the
+ * service fetches that step, stores it, and runs the whole attempt again from the start. Not a RedisError.
+ */
+export class NeedScan extends ScriptInterrupt {
+  constructor(readonly args: string[]) {
+    super(`a script needs SCAN ${args.join(" ")}`);
+  }
+}
+
+/** A memo answer that ends the script (a limit passed). */
+class ScanStop extends ScriptInterrupt {}
+
+/** The keys a SCAN reply lists (WITHTYPE: every other element). */
+export function scanReplyKeys(args: string[], reply: Reply): string[] {
+  if (!Array.isArray(reply) || !Array.isArray(reply[1])) return [];
+  const items = reply[1].filter((k): k is string => typeof k === "string");
+  return parseScan(args).withType === true ? items.filter((_, i) => i % 2 === 0) : items;
+}
+
 const NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL.";
 /** Shebang flags Redis 7 knows; allow-key-locking is newer than 7.0 but sent by @upstash/ratelimit, as Upstash accepts it. */
 const FLAGS = new Set(["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys", "allow-key-locking"]);
-/** Commands a script may not call (besides whole-keyspace ones). */
+/** Commands a script may not call (besides whole-keyspace ones but SCAN). */
 const NOT_FROM_SCRIPT = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro", "script"]);
 /** Commands whose string reply is a status (+OK), which Lua sees as {ok = ...}. */
 const STATUS_REPLIES = new Set(["set", "setex", "psetex", "mset", "hmset", "rename", "lset", "ltrim", "type", "pfmerge"]);
@@ -98,9 +136,25 @@ function evalCommand(byHash: boolean, readOnlyCommand: boolean): Handler {
 }
 
 function runScript(parsed: Parsed, sha: string, keys: string[], argv: string[], readOnly: boolean, ks: Keyspace, _now: number, ctx: Context): Reply {
+  // The keys the script may use: KEYS, then every key a SCAN of this run returned.
   const declared = new Set(keys);
-  // What the declared keys held before: a script stopped by its budget leaves them as they were.
+  // What those keys held before: a script stopped by its budget leaves them as they were.
   const before = new Map<string, Entry | null>([...declared].map((k) => [k, ks.get(k)]));
+  const scan = (args: string[]): Reply => {
+    parseScan(args); // its syntax errors are the script's ordinary errors
+    const answer = ctx.options.scans?.get(scanMemoKey(args));
+    if (answer === undefined) throw new NeedScan(args);
+    if (answer !== null && typeof answer === "object" && !Array.isArray(answer)) {
+      if (answer.stop === true) throw new ScanStop(answer.error);
+      fail(answer.error);
+    }
+    for (const key of scanReplyKeys(args, answer)) {
+      if (declared.has(key)) continue;
+      declared.add(key);
+      before.set(key, ks.get(key));
+    }
+    return answer;
+  };
   const call = (words: string[]): Reply | StatusReply => {
     const name = words[0]!.toLowerCase();
     const args = words.slice(1);
@@ -108,6 +162,8 @@ function runScript(parsed: Parsed, sha: string, keys: string[], argv: string[], 
     if (spec === null && !isUnsupportedCommand(name)) fail("ERR Unknown Redis command called from script");
     if (spec !== null) {
       if (spec.arity >= 0 ? words.length !== spec.arity : words.length < -spec.arity) fail("ERR Wrong number of args calling Redis command from script");
+      // SCAN is answered from what the service fetched for this request (deterministic replay, see NeedScan).
+      if (name === "scan") return scan(args);
       if (spec.keyspace || NOT_FROM_SCRIPT.has(name)) fail("ERR This Redis command is not allowed from script");
       if (readOnly && !spec.readOnly) fail("ERR Write commands are not allowed from read-only scripts.");
       // Only the declared keys were read for this script, and only they commit with it (Redis Cluster's rule).
@@ -120,11 +176,20 @@ function runScript(parsed: Parsed, sha: string, keys: string[], argv: string[], 
     return reply;
   };
   const clock = ctx.options.clock ?? (() => 0);
-  const outcome = runLua({ body: parsed.body, sha, keys, argv, call, clock, maxStringBytes: ctx.maxValueBytes });
-  if ("reply" in outcome) return outcome.reply;
-  if (outcome.killed) {
+  const restore = () => {
     for (const [key, entry] of before) if (ks.get(key) !== entry) ks.set(key, entry);
+  };
+  let outcome: ReturnType<typeof runLua>;
+  try {
+    outcome = runLua({ body: parsed.body, sha, keys, argv, call, clock, maxStringBytes: ctx.maxValueBytes, ...(ctx.options.scriptSeed === undefined ? {} : { seed: ctx.options.scriptSeed }) });
+  } catch (err) {
+    if (!(err instanceof ScriptInterrupt)) throw err;
+    restore();
+    if (err instanceof ScanStop) throw new RedisError(`${err.message}; nothing the script wrote was applied script: ${sha}`);
+    throw err;
   }
+  if ("reply" in outcome) return outcome.reply;
+  if (outcome.killed) restore();
   // Otherwise, as in Redis, what the script wrote before its error stays written.
   throw new RedisError(outcome.error);
 }
