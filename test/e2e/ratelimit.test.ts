@@ -65,11 +65,30 @@ describe("@upstash/ratelimit", () => {
     expect((await ratelimit.getRemaining("u")).limit).toBe(10);
   });
 
-  it("resetUsedTokens is refused: its script SCANs the keyspace and deletes keys it did not declare", async () => {
-    const ratelimit = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(2, "60 s"), prefix: "rl:reset" });
-    await ratelimit.limit("u");
-    await expect(ratelimit.resetUsedTokens("u")).rejects.toThrow(/not allowed from script|ERR/);
-    expect((await ratelimit.getRemaining("u")).remaining).toBe(1);
+  it("resetUsedTokens gives the identifier its whole limit again (its script SCANs for the identifier's keys and deletes them)", async () => {
+    const ratelimit = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(3, "1 h"), prefix: "rl:reset", timeout: 120_000 });
+    const use = async (id: string, n: number) => {
+      const out = [];
+      for (let i = 0; i < n; i++) out.push(await ratelimit.limit(id));
+      return out;
+    };
+    // Windows are aligned to the hour: a round that straddles a boundary is run again with another identifier.
+    for (let round = 0; ; round++) {
+      const id = `u${round}`;
+      const other = `keep${round}`;
+      const kept = await use(other, 1);
+      const before = await use(id, 4);
+      await ratelimit.resetUsedTokens(id);
+      const after = await use(id, 4);
+      const all = [...kept, ...before, ...after];
+      if (new Set(all.map((r) => r.reset)).size > 1 && round < 3) continue;
+      expect(before.map((r) => r.success)).toEqual([true, true, true, false]);
+      expect(after.map((r) => r.success)).toEqual([true, true, true, false]);
+      expect(after.map((r) => r.remaining)).toEqual([2, 1, 0, 0]);
+      // Another identifier under the same prefix keeps what it used.
+      expect((await ratelimit.getRemaining(other)).remaining).toBe(2);
+      break;
+    }
   });
 });
 
