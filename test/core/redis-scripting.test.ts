@@ -317,6 +317,22 @@ describe("SCAN inside a script: deterministic replay on the SCAN replies the cal
     expect(run(ks, T0, ["EXISTS", "rl:a:1"])).toBe(0);
   });
 
+  it("a SCAN answers only the keys the snapshot holds now (of the TYPE asked), so a second SCAN does not list what the script deleted", () => {
+    const ks = seeded();
+    run(ks, T0, ["HSET", "rl:a:h", "f", "v"]);
+    const page = ["0", ["rl:a:1", "rl:a:2", "rl:a:gone", "rl:a:h"]];
+    const scans: ScanMemo = new Map([
+      [scanMemoKey(["0", "MATCH", "rl:a:*"]), page],
+      [scanMemoKey(["0", "MATCH", "rl:a:*", "TYPE", "string"]), page],
+    ]);
+    const src = "local first = redis.call('SCAN', '0', 'MATCH', KEYS[1])[2]; redis.call('DEL', first[1]); return {first, redis.call('SCAN', '0', 'MATCH', KEYS[1])[2], redis.call('SCAN', '0', 'MATCH', KEYS[1], 'TYPE', 'string')[2]}";
+    expect(run(ks, T0, ev(src, ["rl:a:*"]), { ...opts(), scans })).toEqual([
+      ["rl:a:1", "rl:a:2", "rl:a:h"],
+      ["rl:a:2", "rl:a:h"],
+      ["rl:a:2"],
+    ]);
+  });
+
   it("math.random draws the same under one seed, so a replay makes the same calls", () => {
     const src = "return {math.random(1000000), math.random(1000000)}";
     const a = run(new MapKeyspace(), T0, ev(src), { ...opts(), scriptSeed: 42 });

@@ -43,6 +43,14 @@ describe("SCAN inside EVAL", () => {
     expect(await redis("/redis", ["EVAL_RO", COUNT, "1", "rl:*"])).toEqual({ result: 1 });
   });
 
+  it("a script that declares no key, and one inside MULTI, may SCAN too", async () => {
+    expect(await redis("/redis/pipeline", [["SET", "zero:1", "1"], ["SET", "zero:2", "2"], ["SET", "multi:1", "1"]])).toEqual([{ result: "OK" }, { result: "OK" }, { result: "OK" }]);
+    const src = RESET.replace("KEYS[1]", "ARGV[1]");
+    expect(await redis("/redis", ["EVAL", src, "0", "zero:*"])).toEqual({ result: null });
+    expect(await redis("/redis/multi-exec", [["EVAL", COUNT, "1", "multi:*"], ["EVAL", RESET, "1", "multi:*"], ["EVAL_RO", COUNT, "1", "multi:*"]])).toEqual([{ result: 1 }, { result: null }, { result: 0 }]);
+    expect(await redis("/redis", ["EXISTS", "zero:1", "zero:2", "multi:1"])).toEqual({ result: 0 });
+  });
+
   it(`a script taking more than ${MAX_SCRIPT_SCAN_STEPS} SCAN steps is stopped, nothing it wrote applied`, async () => {
     expect(await redis("/redis", ["SET", "steps:w", "before"])).toEqual({ result: "OK" });
     const src = "redis.call('SET', KEYS[1], 'during'); for i = 1, 1000 do redis.call('SCAN', '0', 'COUNT', i) end return 1";

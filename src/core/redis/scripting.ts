@@ -141,19 +141,27 @@ function runScript(parsed: Parsed, sha: string, keys: string[], argv: string[], 
   // What those keys held before: a script stopped by its budget leaves them as they were.
   const before = new Map<string, Entry | null>([...declared].map((k) => [k, ks.get(k)]));
   const scan = (args: string[]): Reply => {
-    parseScan(args); // its syntax errors are the script's ordinary errors
+    parseScan(args); // its syntax errors are the script's ordinary errors, before any fetch
     const answer = ctx.options.scans?.get(scanMemoKey(args));
     if (answer === undefined) throw new NeedScan(args);
     if (answer !== null && typeof answer === "object" && !Array.isArray(answer)) {
       if (answer.stop === true) throw new ScanStop(answer.error);
       fail(answer.error);
     }
+    // The walk was read before the snapshot, and earlier commands of the unit may have written since:
+    // a key is answered only if it is there now (of the TYPE asked), as a SCAN at this point would.
+    const options = parseScan(args);
+    const found: [string, string][] = [];
     for (const key of scanReplyKeys(args, answer)) {
+      const type = ctx.call({ name: "type", args: [key] });
+      if (type === "none" || (options.type !== null && type !== options.type)) continue;
+      found.push([key, String(type)]);
       if (declared.has(key)) continue;
       declared.add(key);
       before.set(key, ks.get(key));
     }
-    return answer;
+    const cursor = (answer as Reply[])[0]!;
+    return [cursor, options.withType === true ? found.flat() : found.map(([k]) => k)];
   };
   const call = (words: string[]): Reply | StatusReply => {
     const name = words[0]!.toLowerCase();
