@@ -25,6 +25,12 @@ cases("Lua -> Redis conversions", [
   ["true is 1, false and nil are nil", [[ev("return true"), 1], [ev("return false"), null], [ev("return nil"), null]]],
   ["an array stops at its first nil and nests", [[ev("return {1,2,3.9,'a',nil,4}"), [1, 2, 3, "a"]], [ev("return {1,{2,{3}}}"), [1, [2, [3]]]], [ev("return {true,false,1}"), [1, null, 1]]]],
   ["{ok=...} is a status, {err=...} an error as it is", [[ev("return {ok='fine'}"), "fine"], [ev("return {err='x'}"), E("x")], [ev("return redis.status_reply('fine')"), "fine"]]],
+  // An integer reply past 2^53 reaches Lua as a number (a double, as in Redis), not as the decimal
+  // string the endpoint sends it as; returned, it is an integer again (found by the differential test).
+  ["an INCR past 2^53 is a number inside the script, as Redis gives it", [
+    [["SET", "big", "-9223372036854775808"], "OK"],
+    [ev("local n = redis.call('INCR', KEYS[1]) return {type(n), n}", ["big"]), ["number", "-9223372036854775808"]],
+  ]],
   // As redis-server 7.0.15 answers (the differential test found 'ERR my error' here before).
   ["redis.error_reply reads the first word as the code; one word alone gets ERR", [[ev("return redis.error_reply('x')"), E("ERR x")], [ev("return redis.error_reply('-MY x')"), E("MY x")], [ev("return redis.error_reply('my error')"), E("my error")]]],
   ["a table whose err is not a string is an array", [[ev("return {err=1}"), []]]],

@@ -76,6 +76,9 @@ const NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL.";
 /** Shebang flags Redis 7 knows; allow-key-locking is newer than 7.0 but sent by @upstash/ratelimit, as Upstash accepts it. */
 const FLAGS = new Set(["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys", "allow-key-locking"]);
 /** Commands a script may not call (besides whole-keyspace ones but SCAN). */
+/** Commands whose reply is always an integer (those that can pass 2^53: counters and expiry times). */
+const INTEGER_REPLIES = new Set(["incr", "incrby", "decr", "decrby", "hincrby", "ttl", "pttl", "expiretime", "pexpiretime"]);
+
 const NOT_FROM_SCRIPT = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro", "script"]);
 /** Commands whose string reply is a status (+OK), which Lua sees as {ok = ...}. */
 const STATUS_REPLIES = new Set(["set", "setex", "psetex", "mset", "hmset", "rename", "lset", "ltrim", "type", "pfmerge"]);
@@ -180,6 +183,9 @@ function runScript(parsed: Parsed, sha: string, keys: string[], argv: string[], 
       }
     }
     const reply = ctx.call({ name, args });
+    // An integer past 2^53 is a decimal string in the engine's replies (JSON would round it); these
+    // commands only ever answer integers, so Lua gets it as a number, as Redis gives it (a double).
+    if (typeof reply === "string" && INTEGER_REPLIES.has(name) && /^-?[0-9]+$/.test(reply)) return Number(reply);
     if (typeof reply === "string" && STATUS_REPLIES.has(name) && !(name === "set" && args.slice(2).some((a) => a.toLowerCase() === "get"))) return { ok: reply };
     return reply;
   };
