@@ -4,7 +4,7 @@ import { makeVersion } from "../core/cache/version";
 import { REDIS_BUDGET, deadlineError, isBatchedRead, requestDeadlineMs, walkOverBudget } from "../core/redis/budget";
 import { commandSpec, compileGlob, executeCommand, isKeyspaceCommand, isReadOnly, isUnsupportedCommand, keysOf, parseScan, unknownCommandError, unsupportedCommandError } from "../core/redis/commands";
 import { decodeEntry, encodeEntry } from "../core/redis/codec";
-import { MAX_SCRIPT_SCAN_STEPS, NeedScan, SCRIPT_CACHE_LIMIT, ScriptCache, scanMemoKey, scanReplyKeys, type ScanMemo } from "../core/redis/scripting";
+import { MAX_SCRIPT_SCAN_STEPS, NeedScan, SCRIPT_CACHE_LIMIT, ScriptCache, scanMemoKey, scanReplyKeys, type ScanMemo, type ScriptUse } from "../core/redis/scripting";
 import { stringOf } from "../core/redis/bytes";
 import { RedisError, STRING_CONTENT_TYPE, type Command, type Entry, type Keyspace, type Reply } from "../core/redis/types";
 import type { TxnCondition, TxnOp } from "../core/txn/types";
@@ -36,12 +36,14 @@ export interface RequestBounds {
   deadlineAt: number;
   /** The deadline's length, for the error that names it. */
   deadlineMs: number;
+  /** What the request's scripts have used so far: they share one time budget and one count of SCAN steps. */
+  scripts?: ScriptUse;
 }
 
 /** Bounds of a request starting now: `requestDeadlineMs` of the cache's deadline for one operation. */
 export function requestBounds(cacheDeadlineMs: number, now = Date.now()): RequestBounds {
   const deadlineMs = requestDeadlineMs(cacheDeadlineMs);
-  return { deadlineAt: now + deadlineMs, deadlineMs };
+  return { deadlineAt: now + deadlineMs, deadlineMs, scripts: { usedMs: 0, scanSteps: 0 } };
 }
 
 /** Whether the request's deadline has passed: no further command starts. */
@@ -144,11 +146,11 @@ const SCRIPTS = new ScriptCache(SCRIPT_CACHE_LIMIT);
  * error naming the key and the limit; the commands before and after it are unaffected, as Redis
  * leaves the other commands of a MULTI block when one fails.
  */
-function execute(cmds: readonly Command[], ks: Snapshot, now: number, replay?: ScriptReplay): Outcome[] {
+function execute(cmds: readonly Command[], ks: Snapshot, now: number, replay?: ScriptReplay, scriptUse?: ScriptUse): Outcome[] {
   return cmds.map((cmd) => {
     const mark = ks.mark();
     try {
-      const result = executeCommand(cmd, ks, now, { maxValueBytes: LIMITS.valueBytes, random: Math.random, scripts: SCRIPTS, clock: Date.now, ...replay });
+      const result = executeCommand(cmd, ks, now, { maxValueBytes: LIMITS.valueBytes, random: Math.random, scripts: SCRIPTS, clock: Date.now, ...replay, ...(scriptUse ? { scriptUse } : {}) });
       // A command that wrote nothing (every read) has nothing to measure.
       const tooBig = ks.mark() === mark ? null : oversizeWrite(ks, mark);
       if (tooBig === null) return { result };
@@ -156,7 +158,12 @@ function execute(cmds: readonly Command[], ks: Snapshot, now: number, replay?: S
       return { error: tooBig };
     } catch (err) {
       if (err instanceof RedisError) return { error: err.message };
-      throw err;
+      if (err instanceof NeedScan) throw err;
+      // A fault of the engine itself (a bug, a library's own error) fails this command, not the whole
+      // request: the other commands of a pipeline or block still answer, and nothing of it is kept.
+      ks.undo(mark);
+      console.error(JSON.stringify({ level: "error", msg: "redis command failed", command: cmd.name, error: String(err) }));
+      return { error: `ERR internal error running '${cmd.name}'` };
     }
   });
 }
@@ -175,10 +182,14 @@ interface ScriptReplay {
  */
 async function fetchScriptScan(ctx: RedisContext, need: NeedScan, replay: ScriptReplay, keys: string[]): Promise<void> {
   const memoKey = scanMemoKey(need.args);
-  if (replay.scans.size >= MAX_SCRIPT_SCAN_STEPS) {
-    replay.scans.set(memoKey, { error: `ERR a script may take at most ${MAX_SCRIPT_SCAN_STEPS} SCAN steps (MAX_SCRIPT_SCAN_STEPS)`, stop: true });
+  // The steps are counted per request (every script of a pipeline or block together): each costs a
+  // call to every shard, which the request's estimate does not hold.
+  const use = ctx.bounds.scripts;
+  if (replay.scans.size >= MAX_SCRIPT_SCAN_STEPS || (use !== undefined && use.scanSteps >= MAX_SCRIPT_SCAN_STEPS)) {
+    replay.scans.set(memoKey, { error: `ERR a request's scripts may take at most ${MAX_SCRIPT_SCAN_STEPS} SCAN steps in all (MAX_SCRIPT_SCAN_STEPS)`, stop: true });
     return;
   }
+  if (use !== undefined) use.scanSteps++;
   const outcome = await scanCommand(ctx, need.args);
   if ("error" in outcome) {
     replay.scans.set(memoKey, { error: outcome.error });
@@ -285,6 +296,11 @@ const unitKeys = (cmds: readonly Command[]) => unique(cmds.flatMap((c) => keysOf
 async function atomically(ctx: RedisContext, config: Config, cmds: readonly Command[]): Promise<RunResult> {
   const keys = unitKeys(cmds);
   const deadline = Date.now() + config.cache.deadlineMs;
+  // Every key a write reads is a condition of its commit, which holds LIMITS.txnOps: say so before
+  // reading them all (ZUNIONSTORE or an EVAL over 100 keys failed only at the commit).
+  if (keys.length > LIMITS.txnOps && !cmds.every(isReadOnly)) {
+    return fail(cmds, `ERR a write may touch at most ${LIMITS.txnOps} keys, what one transaction holds (this one names ${keys.length})`);
+  }
   if (keys.length > 0 && !cmds.every(isReadOnly)) {
     try {
       return await keySets.submit([...keys].sort().join("\u0000"), { ctx, cmds }, deadline);
@@ -329,7 +345,8 @@ async function runUnits(ctx: RedisContext, config: Config, declaredKeys: string[
     const ks = new Snapshot(loaded);
     let outcomes: Outcome[][];
     try {
-      outcomes = units.map((cmds) => execute(cmds, ks, now, replay));
+      // One caller's unit shares its request's script budget; units of a batch are other callers' requests.
+      outcomes = units.map((cmds) => execute(cmds, ks, now, replay, units.length === 1 ? ctx.bounds.scripts : undefined));
     } catch (err) {
       if (!(err instanceof NeedScan)) throw err;
       // A script's SCAN: fetch it, then run every unit again from the start on a snapshot with its keys.
@@ -495,7 +512,7 @@ async function readRun(ctx: RedisContext, config: Config, cmds: readonly Command
     if (key !== undefined && failed.has(key)) out.push(...(await atomically(ctx, config, [cmd])).outcomes);
     else {
       try {
-        out.push(...execute([cmd], new Snapshot(loaded), now));
+        out.push(...execute([cmd], new Snapshot(loaded), now, undefined, ctx.bounds.scripts));
       } catch (err) {
         // A read-only script that SCANs: run as a unit, which fetches its SCAN steps.
         if (!(err instanceof NeedScan)) throw err;

@@ -5,6 +5,7 @@ import {
   estimateCalls,
   estimateMultiCalls,
   estimatePipelineCalls,
+  isBatchedRead,
   deadlineError,
   requestDeadlineMs,
   requestOverBudget,
@@ -109,5 +110,21 @@ describe("the budget of a command and of a request", () => {
   it("a request may go on starting commands for ten of the cache's deadlines (30 s by default), and the error names it", () => {
     expect(requestDeadlineMs(3000)).toBe(30_000);
     expect(deadlineError(30_000)).toBe("ERR request deadline of 30000 ms passed before this command ran (see the README's Redis limits)");
+  });
+});
+
+describe("scripts in the budget (review of issue 17)", () => {
+  it("a script costs a write over at least one key, even when it declares none (it cost 0 calls before)", () => {
+    const incr = estimateCalls(cmd("INCR", "k"), SHAPE);
+    expect(estimateCalls(cmd("EVAL", "return 1", 0), SHAPE)).toBe(incr);
+    expect(estimateCalls(cmd("EVAL_RO", "return 1", 0), SHAPE)).toBe(incr);
+    expect(estimateMultiCalls(times(3, () => cmd("EVAL", "return 1", 0)), SHAPE)).toBe(incr);
+    expect(requestOverBudget("pipeline", times(1000, () => cmd("EVAL", "return 1", 0)), SHAPE)).toMatch(/object calls > 2000/);
+  });
+
+  it("a read-only script is not read together with its neighbours: each runs alone, with the deadline checked and a yield between", () => {
+    expect(isBatchedRead(cmd("EVAL_RO", "return 1", 1, "k"))).toBe(false);
+    expect(isBatchedRead(cmd("EVALSHA_RO", "abc", 0))).toBe(false);
+    expect(isBatchedRead(cmd("GET", "k"))).toBe(true);
   });
 });

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { executeCommand } from "../../src/core/redis/commands";
 import { NeedScan, ScriptCache, scanMemoKey, type ScanMemo } from "../../src/core/redis/scripting";
 import { RedisError, type Reply } from "../../src/core/redis/types";
-import { formatNumber } from "../../src/core/redis/lua-vm";
+import { MAX_CONVERTED_VALUES, SCRIPT_TIME_LIMIT_MS, formatNumber } from "../../src/core/redis/lua-vm";
 import { sha1Hex } from "../../src/core/redis/sha1";
 import { E, MapKeyspace, T0, cmd, run, script, type Step } from "../support/redis-engine";
 
@@ -344,5 +344,43 @@ describe("SCAN inside a script: deterministic replay on the SCAN replies the cal
     const a = run(new MapKeyspace(), T0, ev(src), { ...opts(), scriptSeed: 42 });
     expect(run(new MapKeyspace(), T0, ev(src), { ...opts(), scriptSeed: 42 })).toEqual(a);
     expect(run(new MapKeyspace(), T0, ev(src), { ...opts(), scriptSeed: 43 })).not.toEqual(a);
+  });
+});
+
+// Review of issue 17: what a script's reply, cjson or the script cache could cost the isolate.
+describe("a script cannot make the server build unbounded values", () => {
+  it("a nested reply deeper than fengari's default stack converts instead of failing the request (a 500 before)", () => {
+    const deep = run(new MapKeyspace(), T0, ev("local t={} local c=t for i=1,40 do c[1]={} c=c[1] end return t"));
+    let depth = 0;
+    for (let r = deep; Array.isArray(r); r = (r as unknown[])[0] as typeof deep) depth++;
+    expect(depth).toBe(41);
+  });
+
+  it("a table repeated inside itself stops at MAX_CONVERTED_VALUES, as a reply and in cjson.encode", () => {
+    const started = Date.now();
+    expect(run(new MapKeyspace(), T0, ev("local t={} for i=1,10 do t={t,t,t,t} end return t"))).toEqual(E(`ERR the value holds more than ${MAX_CONVERTED_VALUES} elements (a table repeated inside itself?)`));
+    const encoded = run(new MapKeyspace(), T0, ev("local t={} for i=1,9 do t={t,t,t,t,t,t,t,t} end return cjson.encode(t)"));
+    expect(encoded).toMatchObject({ error: expect.stringContaining(`more than ${MAX_CONVERTED_VALUES} elements`) });
+    // Not a timing claim, a ceiling for a hang: 8^9 leaves would take minutes and gigabytes.
+    expect(Date.now() - started).toBeLessThan(60_000);
+  });
+
+  it("the script cache drops the least recently used scripts past its total length, not only past its count", () => {
+    const cache = new ScriptCache(1_000, 10);
+    cache.set("a", "12345");
+    cache.set("b", "12345");
+    cache.set("c", "123");
+    expect([...cache.keys()]).toEqual(["b", "c"]);
+    cache.set("d", "x".repeat(50)); // a single script longer than the cap is kept alone
+    expect([...cache.keys()]).toEqual(["d"]);
+  });
+
+  it("one request's scripts share SCRIPT_TIME_LIMIT_MS: once it is used up, the next script does not run", () => {
+    const use = { usedMs: SCRIPT_TIME_LIMIT_MS, scanSteps: 0 };
+    expect(run(new MapKeyspace(), T0, ev("return 1"), { scriptUse: use })).toEqual(
+      E(`ERR this request's scripts have run their ${SCRIPT_TIME_LIMIT_MS} ms (SCRIPT_TIME_LIMIT_MS): the script did not run; send it in another request`),
+    );
+    const fresh = { usedMs: 0, scanSteps: 0 };
+    expect(run(new MapKeyspace(), T0, ev("return 1"), { scriptUse: fresh, clock: () => 7 })).toBe(1);
   });
 });

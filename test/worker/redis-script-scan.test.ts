@@ -55,7 +55,7 @@ describe("SCAN inside EVAL", () => {
     expect(await redis("/redis", ["SET", "steps:w", "before"])).toEqual({ result: "OK" });
     const src = "redis.call('SET', KEYS[1], 'during'); for i = 1, 1000 do redis.call('SCAN', '0', 'COUNT', i) end return 1";
     const out = (await redis("/redis", ["EVAL", src, "1", "steps:w"])) as { error: string };
-    expect(out.error).toMatch(new RegExp(`^ERR a script may take at most ${MAX_SCRIPT_SCAN_STEPS} SCAN steps \\(MAX_SCRIPT_SCAN_STEPS\\); nothing the script wrote was applied`));
+    expect(out.error).toMatch(new RegExp(`^ERR a request's scripts may take at most ${MAX_SCRIPT_SCAN_STEPS} SCAN steps in all \\(MAX_SCRIPT_SCAN_STEPS\\); nothing the script wrote was applied`));
     expect(await redis("/redis", ["GET", "steps:w"])).toEqual({ result: "before" });
   });
 

@@ -86,7 +86,17 @@ function shardCalls(keys: number, copies: number, shape: ClusterShape): number {
 
 /** Whether a pipeline reads this command together with its neighbours (a run of single-key reads: one call per shard for the run). */
 export function isBatchedRead(cmd: Command): boolean {
-  return isReadOnly(cmd) && !isKeyspaceCommand(cmd.name) && new Set(keysOf(cmd)).size <= 1;
+  return isReadOnly(cmd) && !isKeyspaceCommand(cmd.name) && !isScript(cmd) && new Set(keysOf(cmd)).size <= 1;
+}
+
+/**
+ * EVAL and its kin. A read-only script is not read with its neighbours: each runs on its own, so a
+ * pipeline checks its deadline and yields between scripts (a run of them was one synchronous block).
+ * Its cost is a write's over at least one key, whatever it declares (a keyless script cost 0 calls in
+ * the estimate); the SCAN steps scripts may take are bounded per request (MAX_SCRIPT_SCAN_STEPS).
+ */
+function isScript(cmd: Command): boolean {
+  return cmd.name === "eval" || cmd.name === "evalsha" || cmd.name === "eval_ro" || cmd.name === "evalsha_ro";
 }
 
 /** A blind write (`SET k v` with no option but EX/PX): one write to each replica, no read, no transaction. */
@@ -103,6 +113,10 @@ function isBlindSet(cmd: Command): boolean {
  */
 export function estimateCalls(cmd: Command, shape: ClusterShape): number {
   if (isKeyspaceCommand(cmd.name)) return !isKeyspaceWalk(cmd) ? shape.shards : shape.shards + (cmd.name === "dbsize" ? COUNT_PAGES : WALK_PAGES);
+  if (isScript(cmd)) {
+    const keys = Math.max(1, new Set(keysOf(cmd)).size);
+    return shardCalls(keys, shape.readQuorum, shape) + 1 + 2 * shardCalls(keys, shape.replicas, shape);
+  }
   const keys = new Set(keysOf(cmd)).size;
   if (keys === 0) return 0;
   if (isBlindSet(cmd)) return shape.replicas;
@@ -129,7 +143,8 @@ export function estimatePipelineCalls(cmds: readonly Command[], shape: ClusterSh
 
 /** Calls of a MULTI: one atomic unit over all its keys (one read, one commit). */
 export function estimateMultiCalls(cmds: readonly Command[], shape: ClusterShape): number {
-  const keys = new Set(cmds.flatMap((c) => keysOf(c))).size;
+  const named = new Set(cmds.flatMap((c) => keysOf(c))).size;
+  const keys = cmds.some(isScript) ? Math.max(1, named) : named;
   if (keys === 0) return 0;
   const read = shardCalls(keys, shape.readQuorum, shape);
   if (cmds.every(isReadOnly)) return keys > 1 ? 2 * read : read;

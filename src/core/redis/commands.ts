@@ -37,6 +37,8 @@ export interface EngineOptions {
   scans?: import("./scripting").ScanMemo;
   /** Seed of a script's math.random: the same across the replays of one request, so a replay draws the same. */
   scriptSeed?: number;
+  /** What the request's scripts have used so far (time, SCAN steps); updated by each script. */
+  scriptUse?: import("./scripting").ScriptUse;
 }
 
 export { parseCommand, argumentText, type ParseResult } from "./parse";

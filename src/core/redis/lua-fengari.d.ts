@@ -52,6 +52,7 @@ declare module "fengari" {
     lua_getstack(L: LuaState, level: number, ar: lua_Debug): number;
     lua_getinfo(L: LuaState, what: LuaString, ar: lua_Debug): number;
     lua_atnativeerror(L: LuaState, f: JsFunction): void;
+    lua_checkstack(L: LuaState, n: number): boolean;
   };
   const lauxlib: {
     luaL_newstate(): LuaState;

@@ -20,6 +20,16 @@ export const SCRIPT_INSTRUCTION_LIMIT = 20_000_000;
 const HOOK_EVERY = 10_000;
 /** Nesting of a table returned by a script or encoded by cjson. */
 const MAX_DEPTH = 1_000;
+/**
+ * Values one conversion (a script's reply, a cjson.encode) may visit. A table holding the same table
+ * several times is expanded into every copy: `t={t,t,t,t}` ten times over is a million leaves and took
+ * 6 s outside the script's budget (review); past this the conversion stops with an error.
+ */
+export const MAX_CONVERTED_VALUES = 500_000;
+let converted = 0;
+function countConverted(): void {
+  if (++converted > MAX_CONVERTED_VALUES) throw new RedisError(`ERR the value holds more than ${MAX_CONVERTED_VALUES} elements (a table repeated inside itself?)`);
+}
 
 /**
  * Thrown by `LuaRun.call` to stop the script at once: the script cannot catch it (pcall included),
@@ -385,7 +395,8 @@ export function runLua(run: LuaRun): LuaOutcome {
     return { reply: luaToReply(L, -1, 0) };
   } catch (err) {
     if (err instanceof RedisError) return { error: err.message, killed: false };
-    throw err;
+    // fengari's own errors (a stack it could not grow…) are the script's reply failing, not the server's.
+    return { error: `ERR the script's reply could not be converted: ${err instanceof Error ? err.message : String(err)}${where}`, killed: false };
   }
 }
 
@@ -414,6 +425,10 @@ function pushErrorTable(L: LuaState, message: string): void {
 
 /** Redis -> Lua: integer -> number, bulk -> string, nil -> false, array -> table, status -> {ok=...}. */
 function pushReply(L: LuaState, reply: Reply | StatusReply | Uint8Array, depth: number): void {
+  if (!lua.lua_checkstack(L, 4)) {
+    lua.lua_pushstring(L, ls("reached lua stack limit"));
+    lua.lua_error(L);
+  }
   if (reply === null) lua.lua_pushboolean(L, false);
   else if (typeof reply === "number") {
     // fengari's integers are 32-bit: a larger integer reply becomes a float (exact up to 2^53).
@@ -440,6 +455,10 @@ function pushReply(L: LuaState, reply: Reply | StatusReply | Uint8Array, depth: 
  */
 function luaToReply(L: LuaState, idx: number, depth: number): Reply {
   if (depth > MAX_DEPTH) throw new RedisError("ERR reached lua stack limit");
+  if (depth === 0) converted = 0;
+  countConverted();
+  // Each level pushes values: grow the Lua stack first (without it, 18 levels overflowed it: a 500).
+  if (!lua.lua_checkstack(L, 4)) throw new RedisError("ERR reached lua stack limit");
   const t = lua.lua_type(L, idx);
   if (t === lua.LUA_TNUMBER) return lua.lua_isinteger(L, idx) ? lua.lua_tointeger(L, idx) : luaNumberToInteger(lua.lua_tonumber(L, idx));
   if (t === lua.LUA_TSTRING) return js(lua.lua_tolstring(L, idx));
@@ -477,6 +496,9 @@ function luaToReply(L: LuaState, idx: number, depth: number): Reply {
 /** cjson.encode's view of a Lua value. */
 function luaToJson(L: LuaState, idx: number, depth: number): unknown {
   if (depth > MAX_DEPTH) throw new Error(`Cannot serialise, excessive nesting (${depth})`);
+  if (depth === 0) converted = 0;
+  countConverted();
+  if (!lua.lua_checkstack(L, 4)) throw new Error(`Cannot serialise, excessive nesting (${depth})`);
   const t = lua.lua_type(L, idx);
   if (t === lua.LUA_TNIL) return null;
   if (t === lua.LUA_TBOOLEAN) return lua.lua_toboolean(L, idx);
@@ -521,6 +543,10 @@ function luaToJson(L: LuaState, idx: number, depth: number): unknown {
 
 /** cjson.decode's Lua value for parsed JSON: null -> cjson.null. */
 function pushJson(L: LuaState, value: unknown, depth: number): void {
+  if (!lua.lua_checkstack(L, 4)) {
+    lua.lua_pushstring(L, ls(`Found too many nested data structures (${depth})`));
+    lua.lua_error(L);
+  }
   if (depth > MAX_DEPTH) {
     lua.lua_pushstring(L, ls(`Found too many nested data structures (${depth})`));
     lua.lua_error(L);
