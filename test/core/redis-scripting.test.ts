@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { executeCommand } from "../../src/core/redis/commands";
 import { NeedScan, ScriptCache, scanMemoKey, type ScanMemo } from "../../src/core/redis/scripting";
 import { RedisError, type Reply } from "../../src/core/redis/types";
-import { MAX_CONVERTED_VALUES, SCRIPT_TIME_LIMIT_MS, formatNumber } from "../../src/core/redis/lua-vm";
+import { MAX_CONVERTED_VALUES, SCRIPT_INSTRUCTION_LIMIT, SCRIPT_STRING_BYTES, SCRIPT_TIME_LIMIT_MS, formatNumber, stringBudgetPatched } from "../../src/core/redis/lua-vm";
 import { sha1Hex } from "../../src/core/redis/sha1";
 import { E, MapKeyspace, T0, cmd, run, script, type Step } from "../support/redis-engine";
 
@@ -158,7 +158,7 @@ describe("a runaway script is stopped and its writes are discarded", () => {
     run(ks, T0, ["SET", "k", "before"]);
     const src = "redis.call('set', KEYS[1], 'during'); while true do pcall(function() while true do end end) end";
     const out = run(ks, T0, ev(src, ["k"]), opts());
-    expect(out).toEqual(E(`ERR Script ran past its limit of 20000000 Lua instructions; nothing it wrote was applied${where(src)}`));
+    expect(out).toEqual(E(`ERR Script ran past its limit of ${SCRIPT_INSTRUCTION_LIMIT} Lua instructions; nothing it wrote was applied${where(src)}`));
     expect(run(ks, T0, ["GET", "k"])).toBe("before");
   });
   it("by the wall clock", () => {
@@ -382,5 +382,35 @@ describe("a script cannot make the server build unbounded values", () => {
     );
     const fresh = { usedMs: 0, scanSteps: 0 };
     expect(run(new MapKeyspace(), T0, ev("return 1"), { scriptUse: fresh, clock: () => 7 })).toBe(1);
+  });
+});
+
+describe("a script's memory (fengari patched at install: scripts/patch-fengari.mjs)", () => {
+  it.each([
+    ["doubling a string with ..", "local s = 'x' for i = 1, 28 do s = s .. s end return #s"],
+    ["table.concat of large strings", "local t = {} for i = 1, 400 do t[i] = i end return #table.concat(t, string.rep('x', 1000000))"],
+    ["doubling inside pcall, which cannot swallow the stop", "local s = 'x' while true do pcall(function() s = s .. s end) end"],
+  ])("%s stops at SCRIPT_STRING_BYTES with nothing written (268 MB and 399 MB before)", (_name, src) => {
+    const ks = new MapKeyspace();
+    run(ks, T0, ["SET", "k", "before"]);
+    const out = run(ks, T0, ev(`redis.call('set', KEYS[1], 'during') ${src}`, ["k"]), opts());
+    expect(out).toMatchObject({ error: expect.stringContaining(`ERR Script built more than ${SCRIPT_STRING_BYTES} bytes of strings (SCRIPT_STRING_BYTES); nothing it wrote was applied`) });
+    expect(run(ks, T0, ["GET", "k"])).toBe("before");
+  });
+
+  it("a table a script fills is bounded by the instruction budget", () => {
+    expect(run(new MapKeyspace(), T0, ev("local t = {} for i = 1, 5000000 do t[i] = i end return #t"), opts())).toMatchObject({
+      error: expect.stringContaining(`ran past its limit of ${SCRIPT_INSTRUCTION_LIMIT} Lua instructions`),
+    });
+  });
+
+  it("ordinary string work is unaffected", () => {
+    expect(run(new MapKeyspace(), T0, ev("local s = '' for i = 1, 1000 do s = s .. 'ab' end return #s"), opts())).toBe(2000);
+  });
+});
+
+describe("the install-time patch of fengari", () => {
+  it("is applied here (npm's postinstall), so scripts run with their string budget", () => {
+    expect(stringBudgetPatched()).toBe(true);
   });
 });

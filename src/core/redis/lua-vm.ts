@@ -14,10 +14,20 @@ const { lauxlib, lua, lualib } = fengari;
 
 /** Redis's busy-script-time: a script still running after this long is stopped (and nothing it wrote is applied). */
 export const SCRIPT_TIME_LIMIT_MS = 5_000;
-/** Lua VM instructions one script may run (a few seconds of fengari at most); past it the script is stopped. */
-export const SCRIPT_INSTRUCTION_LIMIT = 20_000_000;
+/**
+ * Lua VM instructions one script may run; past it the script is stopped. It also bounds what tables
+ * a script can fill (5 million entries took 627 MB, past a Workers isolate's 128 MB); rate limiters
+ * and locks run a few hundred.
+ */
+export const SCRIPT_INSTRUCTION_LIMIT = 250_000;
 /** How often (in instructions) the budget is checked. */
-const HOOK_EVERY = 10_000;
+const HOOK_EVERY = 1_000;
+/**
+ * Bytes of strings one script run may build in all (concatenation and library buffers; fengari is
+ * patched at install to count them, scripts/patch-fengari.mjs). A Workers isolate has 128 MB.
+ */
+export const SCRIPT_STRING_BYTES = 32 * 1024 * 1024;
+
 /** Nesting of a table returned by a script or encoded by cjson. */
 const MAX_DEPTH = 1_000;
 /**
@@ -135,9 +145,35 @@ export function errorReplyText(text: string): string {
   return `${code} ${msg.replace(/[\r\n]+$/, "")}`;
 }
 
+let patched: boolean | undefined;
+/**
+ * Whether fengari carries the string budget (scripts/patch-fengari.mjs, npm's postinstall): a state
+ * whose budget is spent must refuse to concatenate. Without the patch a script could take the
+ * isolate's memory, so scripts are refused instead (checked once per isolate).
+ */
+export function stringBudgetPatched(): boolean {
+  if (patched === undefined) {
+    const L = lauxlib.luaL_newstate();
+    (L as unknown as { l_G: { stringBudget?: number } }).l_G.stringBudget = 0;
+    const chunk = ls("local a, b = ... return a .. b");
+    lauxlib.luaL_loadbuffer(L, chunk, chunk.length, ls("check"));
+    lua.lua_pushstring(L, ls("a"));
+    lua.lua_pushstring(L, ls("b"));
+    patched = lua.lua_pcall(L, 2, 1, 0) !== lua.LUA_OK;
+  }
+  return patched;
+}
+
 /** Runs a script to its end. Never throws for anything the script does, except the ScriptInterrupt its `call` throws. */
 export function runLua(run: LuaRun): LuaOutcome {
+  if (!stringBudgetPatched()) {
+    return { error: "ERR scripts are disabled: the Lua VM was installed without its memory budget (run `node scripts/patch-fengari.mjs`, npm's postinstall)", killed: false };
+  }
   const L = lauxlib.luaL_newstate();
+  // The bytes of strings the script may build (scripts/patch-fengari.mjs charges `..` and the buffers
+  // of table.concat, string.format…): without it `s = s .. s` 28 times built 268 MB.
+  const global = (L as unknown as { l_G: { stringBudget?: number; stringBudgetSpent?: boolean } }).l_G;
+  global.stringBudget = SCRIPT_STRING_BYTES;
   const instructionLimit = run.instructionLimit ?? SCRIPT_INSTRUCTION_LIMIT;
   const timeLimitMs = run.timeLimitMs ?? SCRIPT_TIME_LIMIT_MS;
   let killed: string | null = null;
@@ -198,7 +234,8 @@ export function runLua(run: LuaRun): LuaOutcome {
   const hook = (L2: LuaState) => {
     steps += HOOK_EVERY;
     if (killed === null) {
-      if (steps > instructionLimit) killed = `ran past its limit of ${instructionLimit} Lua instructions`;
+      if (global.stringBudgetSpent === true) killed = `built more than ${SCRIPT_STRING_BYTES} bytes of strings (SCRIPT_STRING_BYTES)`;
+      else if (steps > instructionLimit) killed = `ran past its limit of ${instructionLimit} Lua instructions`;
       else if (run.clock() - start > timeLimitMs) killed = `ran past its limit of ${timeLimitMs} ms`;
     }
     if (killed !== null || interrupt !== null) {
@@ -385,6 +422,7 @@ export function runLua(run: LuaRun): LuaOutcome {
   lua.lua_sethook(L, hook, lua.LUA_MASKCOUNT, HOOK_EVERY);
   const status = lua.lua_pcall(L, 0, 1, handler);
   lua.lua_sethook(L, null, 0, 0);
+  if (killed === null && global.stringBudgetSpent === true) killed = `built more than ${SCRIPT_STRING_BYTES} bytes of strings (SCRIPT_STRING_BYTES)`;
   if (interrupt !== null) throw interrupt;
   const where = ` script: ${run.sha}, on @user_script:${errorLine ?? "?"}.`;
   if (killed !== null) {
