@@ -27,10 +27,15 @@ const patches = [
   },
 ];
 
-for (const { file, find, add } of patches) {
+// Redis runs Lua 5.1, which prints an integral float without ".0" (tostring(3.0) is "3", and
+// "a" .. 1733620000000.0 is "a1733620000000"); fengari's own switch for that is LUA_COMPAT_FLOATSTRING.
+const FLOATSTRING = "const LUA_COMPAT_FLOATSTRING = conf.LUA_COMPAT_FLOATSTRING || false;\n";
+patches.push({ file: "luaconf.js", find: FLOATSTRING, add: `/* ${MARK}: Lua 5.1's float strings (scripts/patch-fengari.mjs) */\n`, replace: FLOATSTRING.replace("|| false", "|| true") });
+
+for (const { file, find, add, replace } of patches) {
   const path = join(src, file);
   const text = readFileSync(path, "utf8");
   if (text.includes(MARK)) continue;
   if (!text.includes(find)) throw new Error(`patch-fengari: ${file} no longer has the line to patch; review scripts/patch-fengari.mjs against this fengari version`);
-  writeFileSync(path, text.replace(find, add + find));
+  writeFileSync(path, text.replace(find, add + (replace ?? find)));
 }

@@ -414,3 +414,14 @@ describe("the install-time patch of fengari", () => {
     expect(stringBudgetPatched()).toBe(true);
   });
 });
+
+describe("numbers print as Lua 5.1 prints them (fengari's LUA_COMPAT_FLOATSTRING, set at install)", () => {
+  it.each([
+    ["return tostring(3.0)", "3"],
+    ["return 'a' .. tonumber('1733620000000')", "a1733620000000"],
+    ["return tostring(10 / 2)", "5"],
+    ["return tostring(1.5)", "1.5"],
+  ])("%s answers %j, as redis-server 7.0.15", (src, expected) => {
+    expect(run(new MapKeyspace(), T0, ev(src), opts())).toBe(expected);
+  });
+});
