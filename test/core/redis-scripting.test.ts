@@ -425,3 +425,9 @@ describe("numbers print as Lua 5.1 prints them (fengari's LUA_COMPAT_FLOATSTRING
     expect(run(new MapKeyspace(), T0, ev(src), opts())).toBe(expected);
   });
 });
+
+describe("status replies reach Lua as {ok = ...}", () => {
+  it("PING, as redis-server 7.0.15 gives it (review)", () => {
+    expect(run(new MapKeyspace(), T0, ev("local r = redis.call('ping') return {type(r), r.ok}"), opts())).toEqual(["table", "PONG"]);
+  });
+});

@@ -12,7 +12,10 @@ import { INT64_MIN, intReply } from "./util";
 
 const { lauxlib, lua, lualib } = fengari;
 
-/** Redis's busy-script-time: a script still running after this long is stopped (and nothing it wrote is applied). */
+/**
+ * A script still running after this long is stopped and nothing it wrote is applied (Redis's
+ * busy-script-time only lets SCRIPT KILL stop it and answers BUSY meanwhile).
+ */
 export const SCRIPT_TIME_LIMIT_MS = 5_000;
 /**
  * Lua VM instructions one script may run; past it the script is stopped. It also bounds what tables

@@ -102,13 +102,12 @@ export function scanReplyKeys(args: string[], reply: Reply): string[] {
 const NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL.";
 /** Shebang flags Redis 7 knows; allow-key-locking is newer than 7.0 but sent by @upstash/ratelimit, as Upstash accepts it. */
 const FLAGS = new Set(["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys", "allow-key-locking"]);
-/** Commands a script may not call (besides whole-keyspace ones but SCAN). */
 /** Commands whose reply is always an integer (those that can pass 2^53: counters and expiry times). */
 const INTEGER_REPLIES = new Set(["incr", "incrby", "decr", "decrby", "hincrby", "ttl", "pttl", "expiretime", "pexpiretime"]);
-
+/** Commands a script may not call (besides whole-keyspace ones but SCAN). */
 const NOT_FROM_SCRIPT = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro", "script"]);
 /** Commands whose string reply is a status (+OK), which Lua sees as {ok = ...}. */
-const STATUS_REPLIES = new Set(["set", "setex", "psetex", "mset", "hmset", "rename", "lset", "ltrim", "type", "pfmerge"]);
+const STATUS_REPLIES = new Set(["set", "setex", "psetex", "mset", "hmset", "rename", "lset", "ltrim", "type", "pfmerge", "ping"]);
 
 interface Parsed {
   body: string;
