@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../support/free-port";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { unexpectedExceptions, type ExceptionOptions } from "../support/uncaught-guard";
@@ -20,15 +20,6 @@ export interface DevServer {
   stop: () => Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** Starts the README's own `npm run dev` (with a fresh state directory) on a free port and waits for /healthz. */
 export async function startDevServer(): Promise<DevServer> {

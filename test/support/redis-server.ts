@@ -1,7 +1,7 @@
 // Starts a throwaway redis-server (Debian's, installed by scripts/ensure-redis.sh) on a free port,
 // without persistence, in its own process group so stop() ends it and anything it started.
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "./free-port";
 import { RespClient } from "./resp";
 
 export interface RedisServer {
@@ -11,15 +11,6 @@ export interface RedisServer {
   stop: () => Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
